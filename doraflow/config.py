@@ -1,0 +1,366 @@
+"""Configuration from environment variables (12-factor), also read from a `.env` file.
+
+Every value is validated before any request is made: a malformed value raises
+`ConfigError` naming the variable, what was expected and what was found. Tokens are
+wrapped in `Secret`, whose repr and str never show the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_WAREHOUSE_PATH = "warehouse/dora.duckdb"
+DEFAULT_PRODUCTION_PATTERN = r"^prod(uction)?$"
+DEFAULT_HOTFIX_PATTERN = r"(?i)hotfix"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A credential. Its value is only reachable through `.reveal()`, never by printing."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    api_url: str
+    token: Secret
+    repos: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JiraSettings:
+    base_url: str
+    email: str
+    api_token: Secret
+    projects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PagerDutySettings:
+    api_url: str
+    token: Secret
+    service_ids: tuple[str, ...]  # empty means every service of the account
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The team's goals, shown as met or missed in the report."""
+
+    deployments_per_day: float = 2.0
+    lead_time_minutes: float = 60.0
+    change_failure_rate: float = 0.15
+    time_to_restore_minutes: float = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse_path: Path
+    warehouse_target: str  # 'duckdb' or 'postgres'
+    postgres_url: Secret | None
+    github: GitHubSettings | None
+    jira: JiraSettings | None
+    pagerduty: PagerDutySettings | None
+    extract_start_date: date
+    production_environment_pattern: str
+    hotfix_pattern: str
+    incident_attribution_window_hours: int
+    reporting_timezone: str
+    benchmark_edition: str
+    extract_concurrency: int
+    http_timeout_seconds: float
+    http_max_retries: int
+    rate_limit_max_wait_seconds: float
+    targets: Targets = field(default_factory=Targets)
+    skipped_sources: tuple[str, ...] = ()  # one line each: why a source is not configured
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.warehouse_path.parent
+
+    @property
+    def landing_dir(self) -> Path:
+        """Immutable extracted batches, one file per stream and batch (replayable)."""
+        return self.warehouse_dir / "landing"
+
+    @property
+    def serving_path(self) -> Path:
+        """Read-only copy of the marts for BI tools, replaced atomically after each good run."""
+        return self.warehouse_dir / "dora_serving.duckdb"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.warehouse_dir / "exports"
+
+    @property
+    def report_path(self) -> Path:
+        return self.warehouse_dir / "dora_report.html"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.warehouse_dir / "data_docs"
+
+    @property
+    def configured_sources(self) -> tuple[str, ...]:
+        return tuple(
+            name
+            for name, value in (
+                ("github", self.github),
+                ("jira", self.jira),
+                ("pagerduty", self.pagerduty),
+            )
+            if value is not None
+        )
+
+    def dbt_vars(self) -> dict[str, object]:
+        """The settings the dbt models read as `var()`s."""
+        return {
+            "production_environment_pattern": self.production_environment_pattern,
+            "hotfix_pattern": self.hotfix_pattern,
+            "incident_attribution_window_hours": self.incident_attribution_window_hours,
+            "reporting_timezone": self.reporting_timezone,
+            "benchmark_edition": self.benchmark_edition,
+        }
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a `.env` file: KEY=VALUE lines, `#` comments, optional `export ` and quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw_line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw_line!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].rstrip()
+        values[name] = value
+    return values
+
+
+def environment(env: Mapping[str, str] | None = None, dotenv: Path | None = None) -> dict[str, str]:
+    """The effective variables: the `.env` file first, real environment variables win."""
+    merged = read_dotenv(dotenv if dotenv is not None else Path.cwd() / ".env")
+    merged.update(os.environ if env is None else env)
+    return merged
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = _get(env, name) or default
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    host = (parsed.hostname or "").lower()
+    if parsed.scheme == "https" and host:
+        return value.rstrip("/")
+    if parsed.scheme == "http" and host in LOOPBACK_HOSTS:
+        return value.rstrip("/")  # the bundled simulator serves plain HTTP on loopback only
+    raise ConfigError(
+        f"{name} must be an https:// URL (http:// only for localhost), got {value!r}"
+    )
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    value = _get(env, name)
+    if value is None:
+        return ()
+    items = tuple(part.strip() for part in value.split(",") if part.strip())
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{name} lists an entry twice: {value!r}")
+    return items
+
+
+def _regex(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _get(env, name) or default
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ConfigError(f"{name} is not a valid regular expression ({error}): {value!r}") from None
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float, integer: bool = False):
+    value = _get(env, name)
+    if value is None:
+        return default
+    try:
+        number = int(value) if integer else float(value)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind}, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
+    return number
+
+
+def _start_date(env: Mapping[str, str], today: date) -> date:
+    value = _get(env, "EXTRACT_START_DATE")
+    if value is None:
+        return today - timedelta(days=180)
+    try:
+        start = date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"EXTRACT_START_DATE must be an ISO date like 2024-01-31, got {value!r}") from None
+    if start > today:
+        raise ConfigError(f"EXTRACT_START_DATE must not be in the future, got {value!r}")
+    return start
+
+
+def _incomplete(source: str, missing: list[str]) -> str:
+    return f"{source}: skipped, {', '.join(missing)} not set"
+
+
+def _github(env: Mapping[str, str], skipped: list[str]) -> GitHubSettings | None:
+    api_url = _url(env, "GITHUB_API_URL", "https://api.github.com")
+    repos = _list(env, "GITHUB_REPOS")
+    for repo in repos:
+        owner, slash, name = repo.partition("/")
+        if not slash or not owner or not name or "/" in name:
+            raise ConfigError(f"GITHUB_REPOS entries must look like owner/name, got {repo!r}")
+    token = _get(env, "GITHUB_TOKEN")
+    missing = [name for name, value in (("GITHUB_TOKEN", token), ("GITHUB_REPOS", repos)) if not value]
+    if missing:
+        skipped.append(_incomplete("github", missing))
+        return None
+    return GitHubSettings(api_url=api_url, token=Secret(token), repos=repos)
+
+
+def _jira(env: Mapping[str, str], skipped: list[str]) -> JiraSettings | None:
+    base_url = _url(env, "JIRA_BASE_URL")
+    projects = _list(env, "JIRA_PROJECTS")
+    for key in projects:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]+", key):
+            raise ConfigError(f"JIRA_PROJECTS entries must be project keys like ABC, got {key!r}")
+    email = _get(env, "JIRA_EMAIL")
+    token = _get(env, "JIRA_API_TOKEN")
+    required = (
+        ("JIRA_BASE_URL", base_url),
+        ("JIRA_EMAIL", email),
+        ("JIRA_API_TOKEN", token),
+        ("JIRA_PROJECTS", projects),
+    )
+    missing = [name for name, value in required if not value]
+    if missing:
+        skipped.append(_incomplete("jira", missing))
+        return None
+    return JiraSettings(base_url=base_url, email=email, api_token=Secret(token), projects=projects)
+
+
+def _pagerduty(env: Mapping[str, str], skipped: list[str]) -> PagerDutySettings | None:
+    api_url = _url(env, "PAGERDUTY_API_URL", "https://api.pagerduty.com")
+    service_ids = _list(env, "PAGERDUTY_SERVICE_IDS")
+    token = _get(env, "PAGERDUTY_TOKEN")
+    if not token:
+        skipped.append(_incomplete("pagerduty", ["PAGERDUTY_TOKEN"]))
+        return None
+    return PagerDutySettings(api_url=api_url, token=Secret(token), service_ids=service_ids)
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Settings:
+    """Read and validate every setting. `env` defaults to `.env` + the process environment."""
+    env = environment() if env is None else env
+    today = today or datetime.now(timezone.utc).date()
+    skipped: list[str] = []
+
+    target = (_get(env, "WAREHOUSE_TARGET") or "duckdb").lower()
+    if target not in ("duckdb", "postgres"):
+        raise ConfigError(f"WAREHOUSE_TARGET must be 'duckdb' or 'postgres', got {target!r}")
+    postgres_url = _get(env, "WAREHOUSE_POSTGRES_URL")
+    if postgres_url is not None and urlparse(postgres_url).scheme not in ("postgresql", "postgres"):
+        raise ConfigError("WAREHOUSE_POSTGRES_URL must start with postgresql://")
+    if target == "postgres" and postgres_url is None:
+        raise ConfigError("WAREHOUSE_TARGET is 'postgres' but WAREHOUSE_POSTGRES_URL is not set")
+
+    warehouse_path = Path(_get(env, "WAREHOUSE_PATH") or DEFAULT_WAREHOUSE_PATH)
+    if warehouse_path.suffix != ".duckdb":
+        raise ConfigError(f"WAREHOUSE_PATH must name a .duckdb file, got {str(warehouse_path)!r}")
+
+    reporting_timezone = _get(env, "REPORTING_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(reporting_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"REPORTING_TIMEZONE must be an IANA time zone like Europe/Paris, got {reporting_timezone!r}"
+        ) from None
+
+    edition = _get(env, "DORA_BENCHMARK_EDITION") or "2023"
+    if edition not in ("2021", "2023", "2024"):
+        raise ConfigError(f"DORA_BENCHMARK_EDITION must be 2021, 2023 or 2024, got {edition!r}")
+
+    targets = Targets(
+        deployments_per_day=_number(env, "TARGET_DEPLOYMENTS_PER_DAY", 2.0, minimum=0),
+        lead_time_minutes=_number(env, "TARGET_LEAD_TIME_MINUTES", 60.0, minimum=0),
+        change_failure_rate=_number(env, "TARGET_CHANGE_FAILURE_RATE", 0.15, minimum=0),
+        time_to_restore_minutes=_number(env, "TARGET_TIME_TO_RESTORE_MINUTES", 60.0, minimum=0),
+    )
+    if targets.change_failure_rate > 1:
+        raise ConfigError("TARGET_CHANGE_FAILURE_RATE is a share between 0 and 1, e.g. 0.15")
+
+    return Settings(
+        warehouse_path=warehouse_path,
+        warehouse_target=target,
+        postgres_url=Secret(postgres_url) if postgres_url else None,
+        github=_github(env, skipped),
+        jira=_jira(env, skipped),
+        pagerduty=_pagerduty(env, skipped),
+        extract_start_date=_start_date(env, today),
+        production_environment_pattern=_regex(
+            env, "PRODUCTION_ENVIRONMENT_PATTERN", DEFAULT_PRODUCTION_PATTERN
+        ),
+        hotfix_pattern=_regex(env, "HOTFIX_PATTERN", DEFAULT_HOTFIX_PATTERN),
+        incident_attribution_window_hours=_number(
+            env, "INCIDENT_ATTRIBUTION_WINDOW_HOURS", 24, minimum=1, integer=True
+        ),
+        reporting_timezone=reporting_timezone,
+        benchmark_edition=edition,
+        extract_concurrency=_number(env, "EXTRACT_CONCURRENCY", 4, minimum=1, integer=True),
+        http_timeout_seconds=_number(env, "HTTP_TIMEOUT_SECONDS", 30.0, minimum=0.1),
+        http_max_retries=_number(env, "HTTP_MAX_RETRIES", 5, minimum=0, integer=True),
+        rate_limit_max_wait_seconds=_number(env, "RATE_LIMIT_MAX_WAIT_SECONDS", 900.0, minimum=0),
+        targets=targets,
+        skipped_sources=tuple(skipped),
+    )
