@@ -1,0 +1,222 @@
+"""The `doraflow` command. Thin: parses arguments, loads settings, calls doraflow.pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from doraflow import __version__
+from doraflow.config import Settings, environment, load_settings
+from doraflow.errors import USER_ERRORS
+
+CONFIGURATION_HELP = """\
+configuration (environment variables, also read from ./.env):
+  WAREHOUSE_PATH                    DuckDB file of the warehouse (default warehouse/dora.duckdb)
+  WAREHOUSE_TARGET                  duckdb (default) or postgres
+  WAREHOUSE_POSTGRES_URL            postgresql://user:password@host:port/db (target postgres)
+  GITHUB_API_URL, GITHUB_TOKEN, GITHUB_REPOS          API root; token; owner/name,owner/name
+  JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECTS   https://x.atlassian.net; basic auth; KEY,KEY
+  PAGERDUTY_API_URL, PAGERDUTY_TOKEN, PAGERDUTY_SERVICE_IDS  API root; REST token; ids (all when unset)
+  EXTRACT_START_DATE                first run reaches back to this ISO date (default 180 days ago)
+  PRODUCTION_ENVIRONMENT_PATTERN    regex, case-insensitive (default ^prod(uction)?$)
+  HOTFIX_PATTERN, INCIDENT_ATTRIBUTION_WINDOW_HOURS, REPORTING_TIMEZONE, DORA_BENCHMARK_EDITION
+  EXTRACT_CONCURRENCY, HTTP_TIMEOUT_SECONDS, HTTP_MAX_RETRIES, RATE_LIMIT_MAX_WAIT_SECONDS
+  TARGET_DEPLOYMENTS_PER_DAY, TARGET_LEAD_TIME_MINUTES, TARGET_CHANGE_FAILURE_RATE, TARGET_TIME_TO_RESTORE_MINUTES
+A source whose variables are missing is skipped; a malformed value stops the run before any request.
+See docs/configuration.md."""
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.pipeline import run_pipeline
+    from doraflow.summary import print_summary
+
+    started = time.monotonic()
+    run = run_pipeline(settings, args.sources or None, trigger="cli", progress=_print)
+    _print(f"run {run.run_id} succeeded in {time.monotonic() - started:.1f}s")
+    print_summary(settings, progress=_print)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.pipeline import run_pipeline
+    from doraflow.summary import print_summary
+    from simulator import Simulator, SimulatorConfig
+
+    demo_dir = Path(args.warehouse_dir)
+    if demo_dir.exists():
+        shutil.rmtree(demo_dir)  # the demo organisation is regenerated each time: start from an empty warehouse
+    config = SimulatorConfig(seed=args.seed, repositories=args.repositories, days=args.days)
+    started = time.monotonic()
+    with Simulator(config) as sim:
+        _print(f"simulator: github {sim.urls['github']}  jira {sim.urls['jira']}  pagerduty {sim.urls['pagerduty']}")
+        env = {**environment(), **sim.env(), "WAREHOUSE_PATH": str(demo_dir / "dora.duckdb")}
+        demo_settings = load_settings(env)
+        run_pipeline(demo_settings, trigger="demo", progress=_print)
+    _print(f"demo pipeline finished in {time.monotonic() - started:.1f}s")
+    print_summary(demo_settings, progress=_print)
+    _print(f"report: {demo_settings.report_path.resolve()}")
+    _print(f"serving copy for BI tools: {demo_settings.serving_path.resolve()}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings | None) -> int:
+    from simulator import SimulatorConfig, serve_forever
+
+    serve_forever(SimulatorConfig(seed=args.seed, repositories=args.repositories, days=args.days), print_fn=_print)
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.pipeline import step_extract
+
+    results = step_extract(settings, args.sources or None, progress=_print)
+    records = sum(result.records for result in results)
+    requests = sum(result.requests for result in results)
+    _print(f"extracted {records} record(s) in {len(results)} stream(s) with {requests} request(s)")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.pipeline import step_load
+
+    step_load(settings, progress=_print)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.raw_loader import replay_landing
+
+    replay_landing(settings, progress=_print)
+    return 0
+
+
+def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.pipeline import step_transform
+
+    step_transform(settings, progress=_print)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.pipeline import step_check_landing, step_check_marts
+
+    if args.what in ("landing", "all"):
+        step_check_landing(settings, progress=_print)
+    if args.what in ("marts", "all"):
+        step_check_marts(settings, progress=_print)
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.pipeline import step_publish
+
+    step_publish(settings, progress=_print)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.report import write_report
+
+    path = write_report(settings, path=Path(args.output) if args.output else None)
+    _print(f"report: {path.resolve()}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
+    from doraflow.summary import print_summary
+
+    print_summary(settings, progress=_print)
+    return 0
+
+
+def _add_simulator_options(parser: argparse.ArgumentParser, *, days: int) -> None:
+    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic organisation (default 7)")
+    parser.add_argument("--repositories", type=int, default=4, help="number of repositories/services (default 4)")
+    parser.add_argument("--days", type=int, default=days, help=f"days of history (default {days})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="doraflow",
+        description="DORA and flow metrics warehouse: GitHub, Jira and PagerDuty -> DuckDB/PostgreSQL -> dbt marts.",
+        epilog=CONFIGURATION_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"doraflow {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler, summary: str, *, needs_settings: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, help=summary, description=summary, epilog=CONFIGURATION_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handler, needs_settings=needs_settings)
+        return sub
+
+    run = command(
+        "run", cmd_run,
+        "One full pipeline run against the configured sources: incremental extract, load, dbt build, "
+        "quality checks, publish; then print the DORA summary.",
+    )
+    run.add_argument("sources", nargs="*", metavar="SOURCE",
+                     help="limit the extract to these sources (github, jira, pagerduty); default: all configured")
+
+    demo = command(
+        "demo", cmd_demo,
+        "Start the bundled simulator of GitHub, Jira and PagerDuty on free loopback ports, run the whole "
+        "pipeline against it into a fresh demo warehouse, print the DORA summary and write the report.",
+        needs_settings=False,
+    )
+    _add_simulator_options(demo, days=90)
+    demo.add_argument("--warehouse-dir", default="warehouse/demo",
+                      help="folder of the demo warehouse, emptied first (default warehouse/demo)")
+
+    simulate = command(
+        "simulate", cmd_simulate,
+        "Serve the simulator in the foreground; prints its URLs and the export lines to point doraflow at it.",
+        needs_settings=False,
+    )
+    _add_simulator_options(simulate, days=90)
+
+    extract = command("extract", cmd_extract,
+                      "Incremental extract of the configured sources into landing batches (no warehouse writes).")
+    extract.add_argument("sources", nargs="*", metavar="SOURCE",
+                         help="github, jira, pagerduty (default: every configured source)")
+    command("load", cmd_load, "Merge the landed batches not loaded yet into the raw tables.")
+    command("replay", cmd_replay, "Rebuild the raw tables from every landed batch (e.g. into an empty warehouse).")
+    command("transform", cmd_transform, "dbt build: staging, intermediate and marts, with all dbt tests.")
+    check = command("check", cmd_check,
+                    "Great Expectations checks on the pending landed batches and/or the marts.")
+    check.add_argument("what", nargs="?", default="all", choices=["landing", "marts", "all"],
+                       help="what to check (default all)")
+    command("publish", cmd_publish, "Publish the serving copy, the Parquet exports and the HTML report.")
+    report = command("report", cmd_report, "Write the self-contained HTML DORA report from the marts.")
+    report.add_argument("--output", help="where to write it (default: next to the warehouse)")
+    command("summary", cmd_summary, "Print the DORA summary table from the marts.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings() if args.needs_settings else None
+        return args.handler(args, settings)
+    except USER_ERRORS as error:
+        print(f"doraflow {args.command}: error: {error}", file=sys.stderr, flush=True)
+        return 2 if error.__class__.__name__ == "ConfigError" else 1
+    except KeyboardInterrupt:
+        print(f"doraflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
