@@ -1,0 +1,291 @@
+"""The pipeline's own figures: one run's streams, steps, checks and source freshness, in `ops`.
+
+`RunRecorder` collects a run's figures in memory and `finish()` writes them in one transaction (the
+recorder is one of the warehouse's single writers: it runs after the other writing steps). Re-running
+`finish()` for the same run id replaces that run's rows, so a retried Airflow task stays idempotent.
+Airflow tasks run in separate processes: they `spool()` their figures to JSON files under
+`<warehouse>/ops_spool/<run_id>/` and the last task rebuilds the recorder with `from_spool()`.
+The dbt model `marts.pipeline_runs` (dbt_project/models/ops/) is a view over these tables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+TRIGGERS = ("cli", "demo", "airflow")
+
+# The canonical DDL of the ops tables (portable between DuckDB and PostgreSQL). The dbt model
+# dbt_project/models/ops/pipeline_runs.sql repeats it as a pre-hook so the view builds on a fresh
+# warehouse; tests/test_ops.py keeps the two identical.
+DDL = (
+    "create schema if not exists ops",
+    "create table if not exists ops.pipeline_runs (run_id varchar primary key, trigger varchar,"
+    " status varchar, error varchar, started_at timestamptz, finished_at timestamptz,"
+    " duration_seconds double precision)",
+    "create table if not exists ops.stream_runs (run_id varchar, source varchar, stream varchar,"
+    " scope varchar, requests bigint, not_modified bigint, pages bigint, records bigint, batches bigint,"
+    " elapsed_seconds double precision)",
+    "create table if not exists ops.step_runs (run_id varchar, step varchar, started_at timestamptz,"
+    " finished_at timestamptz, duration_seconds double precision, status varchar, detail varchar)",
+    "create table if not exists ops.check_results (run_id varchar, checked_at timestamptz, suite varchar,"
+    " expectation varchar, table_name varchar, column_name varchar, severity varchar, success boolean,"
+    " failing_count bigint, observed_value double precision, sample varchar)",
+    "create table if not exists ops.source_freshness (run_id varchar, table_name varchar, source varchar,"
+    " row_count bigint, latest_extracted_at timestamptz, age_hours double precision)",
+)
+TABLES = ("pipeline_runs", "stream_runs", "step_runs", "check_results", "source_freshness")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value))
+
+
+def new_run_id(trigger: str, now: datetime | None = None) -> str:
+    now = now or _now()
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{trigger}-{uuid.uuid4().hex[:8]}"
+
+
+def airflow_run_id(dag_id: str, dag_run_id: str) -> str:
+    """A stable run id for an Airflow DAG run (the same on every retry of its tasks)."""
+    return "airflow-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{dag_id}-{dag_run_id}")
+
+
+@dataclass
+class _Step:
+    step: str
+    started_at: datetime
+    finished_at: datetime
+    status: str
+    detail: dict | None = None
+
+
+@dataclass
+class RunRecorder:
+    """Collects one run's figures; `finish()` writes them in one transaction."""
+
+    settings: Any
+    trigger: str
+    run_id: str = ""
+    started_at: datetime = field(default_factory=_now)
+    streams: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[_Step] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.trigger not in TRIGGERS:
+            raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, got {self.trigger!r}")
+        self.run_id = self.run_id or new_run_id(self.trigger, self.started_at)
+
+    # -- collecting ------------------------------------------------------------------------------
+    def record_streams(self, results) -> None:
+        """Rows and requests per stream, from extractors' StreamResult objects (or their dicts)."""
+        for result in results or []:
+            data = asdict(result) if is_dataclass(result) else dict(result)
+            batches = data.get("batches")
+            self.streams.append(
+                {
+                    "source": data.get("source"),
+                    "stream": data.get("stream"),
+                    "scope": data.get("scope"),
+                    "requests": int(data.get("requests") or 0),
+                    "not_modified": int(data.get("not_modified") or 0),
+                    "pages": int(data.get("pages") or 0),
+                    "records": int(data.get("records") or 0),
+                    "batches": len(batches) if isinstance(batches, (list, tuple)) else int(batches or 0),
+                    "elapsed_seconds": float(data.get("elapsed_seconds") or 0.0),
+                }
+            )
+
+    def record_step(
+        self, name: str, started_at, finished_at, status: str, detail: dict | None = None
+    ) -> None:
+        self.steps.append(_Step(name, _as_datetime(started_at), _as_datetime(finished_at), status, detail))
+
+    def record_checks(self, result, checked_at: datetime | None = None) -> None:
+        """Every expectation outcome of a QualityResult (or its `to_dict()`)."""
+        if result is None:
+            return
+        checked_at = checked_at or _now()
+        items = result["results"] if isinstance(result, dict) else [asdict(r) for r in result.results]
+        for item in items:
+            self.checks.append({**item, "checked_at": checked_at})
+
+    # -- writing ---------------------------------------------------------------------------------
+    def finish(self, status: str, error: str | None = None) -> None:
+        """Write this run's rows to ops.* in one transaction (replacing any earlier rows of this run)."""
+        from doraflow.warehouse import warehouse_cursor
+
+        finished = _now()
+        postgres = self.settings.warehouse_target == "postgres"
+
+        def run(cursor, sql: str, params: tuple = ()) -> None:
+            cursor.execute(sql.replace("?", "%s") if postgres else sql, params)
+
+        with warehouse_cursor(self.settings) as cursor:
+            if not postgres:
+                cursor.execute("begin transaction")
+            try:
+                for statement in DDL:
+                    run(cursor, statement)
+                for table in TABLES:
+                    run(cursor, f"delete from ops.{table} where run_id = ?", (self.run_id,))
+                run(
+                    cursor,
+                    "insert into ops.pipeline_runs values (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        self.run_id,
+                        self.trigger,
+                        status,
+                        error,
+                        self.started_at,
+                        finished,
+                        round((finished - self.started_at).total_seconds(), 3),
+                    ),
+                )
+                for s in self.streams:
+                    run(
+                        cursor,
+                        "insert into ops.stream_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (self.run_id, s["source"], s["stream"], s["scope"], s["requests"], s["not_modified"],
+                         s["pages"], s["records"], s["batches"], s["elapsed_seconds"]),
+                    )  # fmt: skip
+                for step in self.steps:
+                    run(
+                        cursor,
+                        "insert into ops.step_runs values (?, ?, ?, ?, ?, ?, ?)",
+                        (self.run_id, step.step, step.started_at, step.finished_at,
+                         round((step.finished_at - step.started_at).total_seconds(), 3), step.status,
+                         json.dumps(step.detail, default=str) if step.detail else None),
+                    )  # fmt: skip
+                for c in self.checks:
+                    run(
+                        cursor,
+                        "insert into ops.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (self.run_id, _as_datetime(c["checked_at"]), c["suite"], c["expectation"], c["table"],
+                         c.get("column"), c["severity"], bool(c["success"]), int(c.get("failing_count") or 0),
+                         c.get("observed_value"), json.dumps(c.get("sample") or [], default=str)),
+                    )  # fmt: skip
+                for row in _freshness(cursor, postgres, finished):
+                    run(
+                        cursor,
+                        "insert into ops.source_freshness values (?, ?, ?, ?, ?, ?)",
+                        (self.run_id, *row),
+                    )
+            except BaseException:
+                if not postgres:
+                    cursor.execute("rollback")
+                raise
+            if not postgres:
+                cursor.execute("commit")
+
+    # -- across processes (Airflow) ----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trigger": self.trigger,
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "streams": self.streams,
+            "steps": [
+                {
+                    **asdict(s),
+                    "started_at": s.started_at.isoformat(),
+                    "finished_at": s.finished_at.isoformat(),
+                }
+                for s in self.steps
+            ],  # fmt: skip
+            "checks": [{**c, "checked_at": _as_datetime(c["checked_at"]).isoformat()} for c in self.checks],
+        }
+
+    @classmethod
+    def from_spool(cls, settings, run_id: str, trigger: str = "airflow") -> RunRecorder:
+        """Rebuild a run's recorder from the figures its tasks spooled (see `spool()`)."""
+        folder = spool_dir(settings, run_id)
+        recorder = cls(settings, trigger, run_id=run_id)
+        files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        for path in files:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            started = data.get("run_started_at")
+            if started and _as_datetime(started) < recorder.started_at:
+                recorder.started_at = _as_datetime(started)
+            recorder.record_streams(data.get("streams") or [])
+            for step in data.get("steps") or []:
+                recorder.record_step(step["step"], step["started_at"], step["finished_at"], step["status"],
+                                     step.get("detail"))  # fmt: skip
+            for checks in data.get("checks") or []:
+                recorder.record_checks(checks, checked_at=_as_datetime(data.get("written_at") or _now()))
+        recorder.steps.sort(key=lambda s: s.started_at)
+        return recorder
+
+
+def spool_dir(settings, run_id: str) -> Path:
+    return settings.warehouse_dir / "ops_spool" / run_id
+
+
+def spool(
+    settings,
+    run_id: str,
+    name: str,
+    *,
+    step: dict[str, Any] | None = None,
+    streams: list | None = None,
+    checks=None,
+    run_started_at: datetime | None = None,
+) -> Path:
+    """Write one task's figures for the run (overwrites the same task's earlier try)."""
+    folder = spool_dir(settings, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    recorder = RunRecorder(settings, "airflow", run_id=run_id)
+    recorder.record_streams(streams or [])
+    data: dict[str, Any] = {
+        "run_started_at": run_started_at.isoformat() if run_started_at else None,
+        "written_at": _now().isoformat(),
+        "streams": recorder.streams,
+        "steps": [
+            {
+                **step,
+                "started_at": _as_datetime(step["started_at"]).isoformat(),
+                "finished_at": _as_datetime(step["finished_at"]).isoformat(),
+            }
+        ]
+        if step
+        else [],  # fmt: skip
+        "checks": [checks if isinstance(checks, dict) else checks.to_dict()] if checks is not None else [],
+    }
+    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=str), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def clear_spool(settings, run_id: str) -> None:
+    shutil.rmtree(spool_dir(settings, run_id), ignore_errors=True)
+
+
+def _freshness(cursor, postgres: bool, now: datetime) -> list[tuple]:
+    """(table, source, row count, latest _extracted_at, age in hours) for each raw table."""
+    cursor.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw' order by table_name"
+    )
+    tables = [r[0] for r in cursor.fetchall() if not r[0].startswith("_")]
+    rows = []
+    for table in tables:
+        cursor.execute(f'select count(*), max(_extracted_at) from raw."{table}"')
+        count, latest = cursor.fetchone()
+        latest = _as_datetime(latest) if latest is not None else None
+        age = round((now - latest).total_seconds() / 3600, 3) if latest else None
+        rows.append((f"raw.{table}", table.split("__", 1)[0], int(count), latest, age))
+    return rows
