@@ -51,7 +51,7 @@ def build_alert(context_or_message: Any) -> dict[str, Any]:
     return {"source": "doraflow", "sent_at": datetime.now(UTC).isoformat(), **alert}
 
 
-def on_failure(context_or_message: Any, settings=None, *, env: dict[str, str] | None = None) -> dict[str, Any]:
+def on_failure(context_or_message: Any, settings=None, *, env: dict[str, str] | None = None) -> dict:
     """Log the failure and POST it to ALERT_WEBHOOK_URL when set; returns the alert that was sent."""
     alert = build_alert(context_or_message)
     log.error("doraflow failure: %s", alert["message"])
