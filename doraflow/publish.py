@@ -1,0 +1,314 @@
+"""Publish a good run to the readers: the serving copy, the Parquet exports and the HTML report.
+
+Readers (BI tools, notebooks, the report) never open the working warehouse, which the pipeline writes. After
+the quality gate has passed, `publish()` builds, next to the working file:
+
+- `warehouse/dora_serving.duckdb`: the `marts` schema only, as plain tables, written with DuckDB storage
+  version v1.0.0 so that older DuckDB readers (BI drivers bundle their own DuckDB) can open it;
+- `warehouse/exports/<mart>.parquet`: one Parquet file per mart;
+- `warehouse/dora_report.html`: the self-contained report (`doraflow.report`).
+
+Everything is built under temporary names first and then swapped in, so a failure leaves the previous
+publication untouched and a reader never sees a half-built state:
+
+- the serving copy is replaced with `os.replace` (an atomic rename): a reader that holds the old file open
+  keeps reading a consistent old copy (the old inode lives until it closes), a reader that opens the path
+  afterwards gets the new one;
+- `exports` is a symbolic link to a versioned directory (`exports.versions/<publish id>/`); the new directory
+  is written completely, then the link is replaced atomically. The previous version is kept so a reader in the
+  middle of reading it is not cut off; older ones are removed;
+- the report is written to a temporary file and renamed.
+
+With `WAREHOUSE_TARGET=postgres` the marts live in PostgreSQL. Publish then reads every `marts` table in one
+read-only REPEATABLE READ transaction (one consistent snapshot) and writes the same DuckDB serving copy,
+exports and report from it; BI tools may also query PostgreSQL directly with the read-only role of
+`doraflow/sql/postgres_readonly_role.sql` (see docs/bi.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from doraflow.config import Settings
+from doraflow.errors import PublishError
+
+MARTS_SCHEMA = "marts"
+SERVING_STORAGE_VERSION = "v1.0.0"
+EXPORT_VERSIONS_KEPT = 2  # the current exports and the one before (readers still reading it)
+
+# PostgreSQL data types (information_schema.columns.data_type) -> DuckDB column types for the serving copy.
+POSTGRES_TO_DUCKDB_TYPES = {
+    "text": "VARCHAR",
+    "character varying": "VARCHAR",
+    "character": "VARCHAR",
+    "name": "VARCHAR",
+    "uuid": "VARCHAR",
+    "json": "VARCHAR",
+    "jsonb": "VARCHAR",
+    "smallint": "BIGINT",
+    "integer": "BIGINT",
+    "bigint": "BIGINT",
+    "numeric": "DOUBLE",
+    "real": "DOUBLE",
+    "double precision": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp with time zone": "TIMESTAMPTZ",
+    "timestamp without time zone": "TIMESTAMP",
+    "time without time zone": "TIME",
+    "interval": "INTERVAL",
+}
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    serving_path: Path
+    exports_dir: Path
+    report_path: Path
+    row_counts: dict[str, int] = field(default_factory=dict)  # mart -> rows published
+    source: str = "duckdb"  # where the marts were read: 'duckdb' or 'postgres'
+    elapsed_seconds: float = 0.0
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(self.row_counts)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _copy_marts_from_duckdb(settings: Settings, connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Copy every table and view of `marts` in the working DuckDB file into the attached `serving` db."""
+    source = settings.warehouse_path
+    if not source.is_file():
+        raise PublishError(
+            f"the working warehouse {source} does not exist: run `doraflow run` (extract, load, transform) "
+            "before publishing"
+        )
+    try:
+        connection.execute(f"attach {_sql_string(str(source))} as working (read_only)")
+    except duckdb.Error as error:
+        raise PublishError(
+            f"cannot open the working warehouse {source} read-only ({_first_line(error)}); another "
+            "process may be writing it: publish runs after the pipeline's writing steps"
+        ) from None
+    names = [
+        row[0]
+        for row in connection.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'working' and table_schema = ? order by table_name",
+            [MARTS_SCHEMA],
+        ).fetchall()
+    ]
+    if not names:
+        raise PublishError(
+            f"the working warehouse {source} has no tables in schema '{MARTS_SCHEMA}': run the transform "
+            "step (dbt build) before publishing"
+        )
+    counts: dict[str, int] = {}
+    for name in names:
+        table = f"{MARTS_SCHEMA}.{_quote(name)}"
+        try:
+            connection.execute(f"create table serving.{table} as select * from working.{table}")
+        except duckdb.Error as error:
+            raise PublishError(
+                f"cannot copy marts.{name} into the serving copy: {_first_line(error)}"
+            ) from None
+        counts[name] = connection.execute(f"select count(*) from serving.{table}").fetchone()[0]
+    connection.execute("detach working")
+    return counts
+
+
+def _copy_marts_from_postgres(
+    settings: Settings, connection: duckdb.DuckDBPyConnection, workdir: Path
+) -> dict[str, int]:
+    """Copy every table and view of `marts` in PostgreSQL (one snapshot) into the attached `serving` db."""
+    import psycopg2
+
+    if settings.postgres_url is None:
+        raise PublishError("WAREHOUSE_TARGET is 'postgres' but WAREHOUSE_POSTGRES_URL is not set")
+    try:
+        pg = psycopg2.connect(settings.postgres_url.reveal())
+    except psycopg2.Error as error:
+        # psycopg2's message can echo the connection string's host and user, never the password.
+        raise PublishError(f"cannot connect to WAREHOUSE_POSTGRES_URL: {_first_line(error)}") from None
+    counts: dict[str, int] = {}
+    try:
+        pg.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        with pg.cursor() as cursor:
+            cursor.execute("set time zone 'UTC'")
+            cursor.execute(
+                "select table_name, column_name, data_type from information_schema.columns "
+                "where table_schema = %s order by table_name, ordinal_position",
+                (MARTS_SCHEMA,),
+            )
+            columns: dict[str, list[tuple[str, str]]] = {}
+            for table_name, column_name, data_type in cursor.fetchall():
+                columns.setdefault(table_name, []).append((column_name, data_type))
+            if not columns:
+                raise PublishError(
+                    f"PostgreSQL (WAREHOUSE_POSTGRES_URL) has no tables in schema '{MARTS_SCHEMA}': run the "
+                    "transform step (dbt build) before publishing"
+                )
+            for name, table_columns in columns.items():
+                csv_path = workdir / f"{name}.csv"
+                select_list = ", ".join(_quote(column) for column, _ in table_columns)
+                with csv_path.open("w", encoding="utf-8", newline="") as handle:
+                    cursor.copy_expert(
+                        f"copy (select {select_list} from {MARTS_SCHEMA}.{_quote(name)}) to stdout "
+                        "with (format csv, header true, null '\\N')",
+                        handle,
+                    )
+                duck_columns = ", ".join(
+                    f"{_sql_string(column)}: '{POSTGRES_TO_DUCKDB_TYPES.get(data_type, 'VARCHAR')}'"
+                    for column, data_type in table_columns
+                )
+                connection.execute(
+                    f"create table serving.{MARTS_SCHEMA}.{_quote(name)} as select * from read_csv("
+                    f"{_sql_string(str(csv_path))}, header = true, nullstr = '\\N', quote = '\"', "
+                    f"escape = '\"', columns = {{{duck_columns}}}, auto_detect = false)"
+                )
+                counts[name] = connection.execute(
+                    f"select count(*) from serving.{MARTS_SCHEMA}.{_quote(name)}"
+                ).fetchone()[0]
+                csv_path.unlink()
+        pg.rollback()
+    except psycopg2.Error as error:
+        raise PublishError(f"cannot read the marts from PostgreSQL: {_first_line(error)}") from None
+    except duckdb.Error as error:
+        raise PublishError(
+            f"cannot copy the PostgreSQL marts into the serving copy: {_first_line(error)}"
+        ) from None
+    finally:
+        pg.close()
+    return counts
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def build_serving_copy(settings: Settings, target: Path, workdir: Path) -> dict[str, int]:
+    """Write the marts into a new DuckDB file `target` (storage v1.0.0); returns the row count per mart."""
+    connection = duckdb.connect()
+    try:
+        connection.execute(
+            f"attach {_sql_string(str(target))} as serving (storage_version '{SERVING_STORAGE_VERSION}')"
+        )
+        connection.execute(f"create schema serving.{MARTS_SCHEMA}")
+        if settings.warehouse_target == "postgres":
+            counts = _copy_marts_from_postgres(settings, connection, workdir)
+        else:
+            counts = _copy_marts_from_duckdb(settings, connection)
+        connection.execute("checkpoint serving")
+        connection.execute("detach serving")
+    finally:
+        connection.close()
+    return counts
+
+
+def export_parquet(serving_file: Path, directory: Path, tables: list[str]) -> None:
+    """Write one Parquet file per mart of `serving_file` into `directory` (which must exist)."""
+    connection = duckdb.connect(str(serving_file), read_only=True)
+    try:
+        for name in tables:
+            path = directory / f"{name}.parquet"
+            connection.execute(
+                f"copy {MARTS_SCHEMA}.{_quote(name)} to {_sql_string(str(path))} (format parquet)"
+            )
+    except duckdb.Error as error:
+        raise PublishError(
+            f"cannot write the Parquet export of a mart into {directory}: {_first_line(error)}"
+        ) from None
+    finally:
+        connection.close()
+
+
+def _swap_exports(exports_dir: Path, new_version: Path) -> None:
+    """Point the `exports` link at `new_version` atomically; keep the previous version, drop older ones."""
+    link_tmp = exports_dir.with_name(f".{exports_dir.name}.link-{uuid.uuid4().hex[:8]}")
+    relative = os.path.relpath(new_version, exports_dir.parent)
+    os.symlink(relative, link_tmp, target_is_directory=True)
+    if exports_dir.exists() and not exports_dir.is_symlink():
+        # A plain directory from an earlier layout: move it into the versions folder once (not atomic, once).
+        legacy = new_version.parent / f"legacy-{uuid.uuid4().hex[:8]}"
+        os.rename(exports_dir, legacy)
+    os.replace(link_tmp, exports_dir)
+    versions = sorted(
+        (path for path in new_version.parent.iterdir() if path.is_dir()), key=lambda path: path.name
+    )
+    current = new_version.resolve()
+    old = [path for path in versions if path.resolve() != current]
+    for path in old[: max(0, len(old) - (EXPORT_VERSIONS_KEPT - 1))]:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def publish(settings: Settings, progress: Callable[[str], object] = print) -> PublishResult:
+    """Build the serving copy, the Parquet exports and the report, then swap all three in."""
+    from doraflow.report import write_report
+
+    started = time.monotonic()
+    warehouse_dir = settings.warehouse_dir
+    warehouse_dir.mkdir(parents=True, exist_ok=True)
+    publish_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
+    serving_tmp = warehouse_dir / f".{settings.serving_path.name}.{publish_id}.tmp"
+    versions_dir = warehouse_dir / f"{settings.exports_dir.name}.versions"
+    export_version = versions_dir / publish_id
+    report_tmp = warehouse_dir / f".{settings.report_path.name}.{publish_id}.tmp"
+    workdir = Path(tempfile.mkdtemp(prefix=".publish-", dir=warehouse_dir))
+    swapped = False
+    try:
+        progress(f"publish: copying the marts from {settings.warehouse_target} into a new serving copy")
+        counts = build_serving_copy(settings, serving_tmp, workdir)
+        for name, rows in counts.items():
+            progress(f"publish: marts.{name}: {rows} rows")
+        export_version.mkdir(parents=True)
+        export_parquet(serving_tmp, export_version, list(counts))
+        progress(f"publish: {len(counts)} Parquet exports written")
+        write_report(settings, serving_tmp, output=report_tmp)
+        os.chmod(serving_tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        # The swaps: each is atomic; together they take microseconds, after every part was built.
+        os.replace(serving_tmp, settings.serving_path)
+        swapped = True
+        _swap_exports(settings.exports_dir, export_version)
+        os.replace(report_tmp, settings.report_path)
+    except PublishError:
+        raise
+    except (OSError, duckdb.Error) as error:
+        raise PublishError(f"publishing into {warehouse_dir} failed: {_first_line(error)}") from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        for leftover in (serving_tmp, Path(f"{serving_tmp}.wal"), report_tmp):
+            leftover.unlink(missing_ok=True)
+        if not swapped and export_version.exists():
+            shutil.rmtree(export_version, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    progress(
+        f"publish: serving copy {settings.serving_path}, exports {settings.exports_dir}, "
+        f"report {settings.report_path} ({elapsed:.1f}s)"
+    )
+    return PublishResult(
+        serving_path=settings.serving_path,
+        exports_dir=settings.exports_dir,
+        report_path=settings.report_path,
+        row_counts=counts,
+        source=settings.warehouse_target,
+        elapsed_seconds=round(elapsed, 3),
+    )

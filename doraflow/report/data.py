@@ -1,0 +1,325 @@
+"""The figures of the report, read from the marts of a DuckDB file (the serving copy).
+
+Every number the report shows comes from here, unchanged from the marts, so the report and a SQL query on the
+marts always agree. The scorecard shows the latest *complete* calendar month of `marts.dora_metrics`
+(period_grain 'month'), with the tiers the marts computed; if the data does not yet span a complete month it
+falls back to the latest complete week, then to the latest (partial) period. Trends are the weekly rows
+(period_grain 'week', weeks start on Monday) up to the latest complete week.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # the dora_metrics column
+    label: str
+    unit: str  # 'per_day', 'minutes' or 'share'
+    better: str  # 'higher' or 'lower'
+    target: str | None  # the Targets field, if the team set a goal for it
+    tier_columns: tuple[str, ...]  # candidate names of the tier column, first found wins
+    help: str
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "deployment_frequency_per_day",
+        "Deployment frequency",
+        "per_day",
+        "higher",
+        "deployments_per_day",
+        ("deployment_frequency_tier",),
+        "Successful production deployments per day.",
+    ),
+    Metric(
+        "lead_time_median_minutes",
+        "Lead time for changes",
+        "minutes",
+        "lower",
+        "lead_time_minutes",
+        ("lead_time_tier", "lead_time_for_changes_tier", "lead_time_median_tier"),
+        "Median time from first commit to running in production.",
+    ),
+    Metric(
+        "change_failure_rate",
+        "Change failure rate",
+        "share",
+        "lower",
+        "change_failure_rate",
+        ("change_failure_rate_tier",),
+        "Share of production deployments that caused a failure.",
+    ),
+    Metric(
+        "time_to_restore_median_minutes",
+        "Time to restore service",
+        "minutes",
+        "lower",
+        "time_to_restore_minutes",
+        ("time_to_restore_tier", "time_to_restore_median_tier", "failed_deployment_recovery_tier"),
+        "Median time from incident start to resolution.",
+    ),
+    Metric(
+        "rework_rate",
+        "Rework rate",
+        "share",
+        "lower",
+        None,
+        ("rework_rate_tier",),
+        "Share of deployments that were unplanned fixes (rollbacks, reverts, hotfixes).",
+    ),
+)
+
+COUNT_COLUMNS = (
+    "deployments",
+    "failed_deployment_attempts",
+    "changes",
+    "change_failures",
+    "incidents_resolved",
+)
+
+DEPLOYMENT_COLUMNS = (
+    "deployed_at",
+    "finished_at",
+    "service",
+    "team",
+    "repository",
+    "environment",
+    "outcome",
+    "is_change_failure",
+    "is_rework",
+    "is_rollback",
+    "change_count",
+    "lead_time_median_minutes",
+    "incident_count",
+    "deployment_id",
+)
+INCIDENT_COLUMNS = (
+    "created_at",
+    "resolved_at",
+    "service",
+    "team",
+    "title",
+    "urgency",
+    "status",
+    "time_to_restore_minutes",
+    "caused_by_deployment_id",
+    "attribution_method",
+    "incident_id",
+)
+
+
+def _json_value(value: object) -> object:
+    """A value as JSON can hold it: dates as ISO text, NaN as null."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is not None and not isinstance(value, (bool, int, float, str)):
+        return str(value)
+    return value
+
+
+def _rows(connection: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = connection.execute(sql, params or [])
+    names = [description[0] for description in cursor.description]
+    return [
+        {name: _json_value(value) for name, value in zip(names, row, strict=True)}
+        for row in cursor.fetchall()
+    ]
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    return {
+        name: data_type
+        for name, data_type in connection.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+    }
+
+
+def _local_date(column: str, data_type: str) -> str:
+    """SQL for the reporting-time-zone date of a timestamp column (the `?` parameter is the zone)."""
+    if "TIME ZONE" in data_type.upper():
+        return f"cast(timezone(?, {column}) as date)"
+    # A naive timestamp holds UTC.
+    return f"cast(timezone(?, timezone('UTC', {column})) as date)"
+
+
+def period_end(grain: str, start: date) -> date:
+    """The first day after the period."""
+    if grain == "day":
+        return start + timedelta(days=1)
+    if grain == "week":
+        return start + timedelta(days=7)
+    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return date(year, month, 1)
+
+
+def choose_period(connection: duckdb.DuckDBPyConnection, today: date) -> tuple[str, date] | None:
+    """The latest complete month, else the latest complete week, else the latest period with rows."""
+    for grain in ("month", "week"):
+        starts = [
+            row[0]
+            for row in connection.execute(
+                "select distinct period_start from marts.dora_metrics where period_grain = ? "
+                "order by period_start desc",
+                [grain],
+            ).fetchall()
+        ]
+        for start in starts:
+            if period_end(grain, start) <= today:
+                return grain, start
+    latest = connection.execute(
+        "select period_grain, max(period_start) from marts.dora_metrics "
+        "where period_grain in ('week', 'month') group by period_grain order by period_grain desc limit 1"
+    ).fetchone()
+    return (latest[0], latest[1]) if latest else None
+
+
+def _tier_columns(columns: dict[str, str]) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for metric in METRICS:
+        found[metric.key] = next((name for name in metric.tier_columns if name in columns), None)
+    return found
+
+
+def _target_met(metric: Metric, value: float | None, target: float | None) -> bool | None:
+    if target is None or value is None:
+        return None
+    return value >= target if metric.better == "higher" else value <= target
+
+
+def _scorecard(row: dict, tiers: dict[str, str | None], targets: dict[str, float]) -> dict:
+    card: dict[str, dict] = {}
+    for metric in METRICS:
+        value = row.get(metric.key)
+        target = targets.get(metric.target) if metric.target else None
+        tier_column = tiers[metric.key]
+        card[metric.key] = {
+            "value": value,
+            "tier": row.get(tier_column) if tier_column else None,
+            "has_tier": tier_column is not None,
+            "target": target,
+            "met": _target_met(metric, value, target),
+        }
+    card["counts"] = {name: row.get(name) for name in COUNT_COLUMNS}
+    return card
+
+
+def collect(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    targets: dict[str, float],
+    reporting_timezone: str = "UTC",
+    today: date | None = None,
+) -> dict:
+    """Everything the report shows, as one JSON-ready dictionary."""
+    today = today or datetime.now(ZoneInfo(reporting_timezone)).date()
+    tables = {
+        row[0]
+        for row in connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
+    if "dora_metrics" not in tables:
+        raise LookupError("marts.dora_metrics")
+    metric_columns = _columns(connection, "dora_metrics")
+    tiers = _tier_columns(metric_columns)
+    chosen = choose_period(connection, today)
+    data: dict = {
+        "timezone": reporting_timezone,
+        "today": today.isoformat(),
+        "targets": targets,
+        "metrics": [
+            {
+                "key": metric.key,
+                "label": metric.label,
+                "unit": metric.unit,
+                "better": metric.better,
+                "target": metric.target,
+                "tier_column": tiers[metric.key],
+                "help": metric.help,
+            }
+            for metric in METRICS
+        ],
+        "period": None,
+        "scorecards": {"service": {}, "team": {}},
+        "trends": {"service": {}, "team": {}},
+        "coverage": [],
+        "deployments": [],
+        "incidents": [],
+    }
+    if chosen is None:
+        return data
+    grain, start = chosen
+    end = period_end(grain, start)
+    data["period"] = {
+        "grain": grain,
+        "start": start.isoformat(),
+        "end_exclusive": end.isoformat(),
+        "complete": end <= today,
+    }
+    latest_complete_week = today - timedelta(days=today.weekday() + 7)  # Monday of the last complete week
+
+    for dimension, table in (("service", "dora_metrics"), ("team", "dora_metrics_by_team")):
+        if table not in tables:
+            continue
+        columns = _columns(connection, table)
+        table_tiers = _tier_columns(columns)
+        for row in _rows(
+            connection,
+            f"select * from marts.{table} where period_grain = ? and period_start = ? order by {dimension}",
+            [grain, start],
+        ):
+            data["scorecards"][dimension][row[dimension]] = _scorecard(row, table_tiers, targets)
+        wanted = ["period_start", dimension, *COUNT_COLUMNS, *(metric.key for metric in METRICS)]
+        select = ", ".join(name for name in wanted if name in columns)
+        for row in _rows(
+            connection,
+            f"select {select} from marts.{table} where period_grain = 'week' and period_start <= ? "
+            f"order by {dimension}, period_start",
+            [latest_complete_week],
+        ):
+            data["trends"][dimension].setdefault(row.pop(dimension), []).append(row)
+
+    if "dora_coverage" in tables:
+        data["coverage"] = _rows(connection, "select * from marts.dora_coverage")
+
+    if "fct_deployments" in tables:
+        columns = _columns(connection, "fct_deployments")
+        if {"deployed_at", "finished_at"} <= set(columns):
+            # Successful deployments count by deployed_at, failed attempts (deployed_at NULL) by finished_at.
+            local = _local_date("coalesce(deployed_at, finished_at)", columns["deployed_at"])
+            select = ", ".join(name for name in DEPLOYMENT_COLUMNS if name in columns)
+            data["deployments"] = _rows(
+                connection,
+                f"select {select} from marts.fct_deployments where {local} >= ? and {local} < ? "
+                "order by coalesce(deployed_at, finished_at), deployment_id",
+                [reporting_timezone, start, reporting_timezone, end],
+            )
+    if "fct_incidents" in tables:
+        columns = _columns(connection, "fct_incidents")
+        if {"created_at", "resolved_at"} <= set(columns):
+            resolved = _local_date("resolved_at", columns["resolved_at"])
+            created = _local_date("created_at", columns["created_at"])
+            select = ", ".join(name for name in INCIDENT_COLUMNS if name in columns)
+            data["incidents"] = _rows(
+                connection,
+                f"select {select} from marts.fct_incidents "
+                f"where ({resolved} >= ? and {resolved} < ?) "
+                f"or (resolved_at is null and {created} >= ? and {created} < ?) "
+                "order by created_at, incident_id",
+                [reporting_timezone, start, reporting_timezone, end] * 2,
+            )
+    return data

@@ -1,0 +1,206 @@
+"""The report renders in headless Chromium: every chart drew, no console errors; saves docs/img/report.png.
+
+Drives Chromium through the DevTools protocol (websockets, already in the pinned set), no selenium. Skips with
+a reason when Chromium is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from test_serving_support import REPORT_TODAY, build_duckdb_marts, sample_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = REPO_ROOT / "docs" / "img" / "report.png"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class DevTools:
+    """A minimal DevTools protocol client: commands by id, events collected as they arrive."""
+
+    def __init__(self, url: str) -> None:
+        from websockets.sync.client import connect
+
+        self.socket = connect(url, max_size=None, open_timeout=30)
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def call(self, method: str, timeout: float = 60, **params) -> dict:
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=timeout))
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def wait_for(self, method: str, timeout: float = 60) -> dict:
+        for event in self.events:
+            if event.get("method") == method:
+                return event
+        while True:
+            message = json.loads(self.socket.recv(timeout=timeout))
+            self.events.append(message)
+            if message.get("method") == method:
+                return message
+
+    def errors(self) -> list[str]:
+        found = []
+        for event in self.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                details = params["exceptionDetails"]
+                found.append(details.get("exception", {}).get("description") or details.get("text"))
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                found.append(
+                    " ".join(str(arg.get("value", arg.get("description"))) for arg in params["args"])
+                )
+            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                found.append(params["entry"]["text"])
+        return found
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+@pytest.fixture
+def browser():
+    executable = _chromium()
+    if executable is None:
+        pytest.skip("Chromium not installed (apt-get install chromium): report rendering not checked")
+    pytest.importorskip("websockets", reason="websockets is needed to drive Chromium over DevTools")
+    profile = tempfile.mkdtemp(prefix="doraflow-chromium-")
+    process = subprocess.Popen(
+        [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = None
+        for line in process.stderr:  # Chromium prints its DevTools address once it listens
+            match = re.search(r"DevTools listening on (ws://\S+)", line)
+            if match:
+                url = match.group(1)
+                break
+        assert url, "Chromium did not start its DevTools endpoint"
+        # Keep draining stderr so Chromium never blocks on a full pipe.
+        threading.Thread(target=process.stderr.read, daemon=True).start()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _open_page(browser_url: str) -> DevTools:
+    browser = DevTools(browser_url)
+    target = browser.call("Target.createTarget", url="about:blank")["targetId"]
+    browser.close()
+    page_url = re.sub(r"/devtools/browser/.*$", f"/devtools/page/{target}", browser_url)
+    return DevTools(page_url)
+
+
+def test_report_draws_every_chart_without_console_errors(tmp_path, browser):
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    settings = sample_settings(warehouse)
+    from doraflow.publish import build_serving_copy
+    from doraflow.report import write_report
+
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    report = write_report(settings, today=REPORT_TODAY)
+    html = report.read_text(encoding="utf-8")
+    assert "<script src=" not in html and "<link " not in html  # self-contained: nothing to fetch
+    expected_charts = int(re.search(r'data-chart-count="(\d+)"', html).group(1))
+    # organisation 5 + services 5 + teams 5 (one per DORA metric each)
+    assert expected_charts == 15
+
+    page = _open_page(browser)
+    try:
+        page.call("Runtime.enable")
+        page.call("Log.enable")
+        page.call("Page.enable")
+        page.call("Network.enable")
+        page.call(
+            "Emulation.setDeviceMetricsOverride", width=1280, height=1800, deviceScaleFactor=1, mobile=False
+        )
+        page.call("Page.navigate", url=report.as_uri())
+        page.wait_for("Page.loadEventFired")
+        result = page.call(
+            "Runtime.evaluate",
+            expression=(
+                "window.doraflowChartsReady.then(() => JSON.stringify({"
+                "plots: document.querySelectorAll('.js-plotly-plot').length,"
+                "drawn: Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                "  .filter(p => p.querySelector('.main-svg')"
+                "    && p.querySelectorAll('.trace').length > 0).length,"
+                "cards: document.querySelectorAll('.scorecard .card').length}))"
+            ),
+            awaitPromise=True,
+            returnByValue=True,
+        )
+        assert "exceptionDetails" not in result, result
+        counts = json.loads(result["result"]["value"])
+        assert counts == {"plots": expected_charts, "drawn": expected_charts, "cards": 5}
+        assert page.errors() == []
+        requested = [
+            event["params"]["request"]["url"]
+            for event in page.events
+            if event.get("method") == "Network.requestWillBeSent"
+        ]
+        assert requested and all(url.startswith(("file:", "data:")) for url in requested), requested
+
+        shot = page.call(
+            "Page.captureScreenshot",
+            format="png",
+            clip={
+                "x": 0,
+                "y": 0,
+                "width": 1280,
+                "height": 1800,
+                "scale": 1,
+            },
+        )
+        png = base64.b64decode(shot["data"])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
+        if os.environ.get("DORAFLOW_WRITE_SCREENSHOT", "1") != "0":
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            SCREENSHOT.write_bytes(png)
+    finally:
+        page.close()
