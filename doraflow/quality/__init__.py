@@ -96,11 +96,14 @@ def check_batches(settings, batch_paths: list[Path]) -> QualityResult:
     return run(settings, batch_paths)
 
 
-def check_marts(settings) -> QualityResult:
-    """Run the mart suites on the warehouse after dbt (before publish)."""
+def check_marts(settings, env=None) -> QualityResult:
+    """Run the mart suites on the warehouse after dbt (before publish).
+
+    Thresholds come from `env` (default: the process environment), see docs/quality.md.
+    """
     from doraflow.quality.marts import check_marts as run
 
-    return run(settings)
+    return run(settings, env)
 
 
 __all__ = ["CRITICAL", "WARNING", "CheckResult", "QualityResult", "check_batches", "check_marts"]

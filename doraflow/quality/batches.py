@@ -18,7 +18,7 @@ from typing import Any
 from doraflow.quality import CRITICAL, WARNING, CheckResult, QualityResult
 from doraflow.quality.runner import Check, Target, run_targets
 
-ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 
 PR_STATES = ["open", "closed"]
 DEPLOYMENT_STATUS_STATES = ["error", "failure", "inactive", "in_progress", "queued", "pending", "success"]
@@ -78,7 +78,7 @@ SUITES: dict[tuple[str, str], StreamSuite] = {
         ordered=(("updated_at", "created_at", WARNING),),
     ),
     ("github", "releases"): StreamSuite(key=("_scope", "id"), timestamps=("created_at", "published_at")),
-    ("github", "comparisons"): StreamSuite(key=("_scope", "url")),
+    ("github", "comparisons"): StreamSuite(key=("_scope", "_parent_id")),
     ("github", "comparison_commits"): StreamSuite(
         key=("_scope", "_parent_id", "sha"), timestamps=("commit.committer.date",)
     ),

@@ -57,6 +57,8 @@ def _context(docs_dir: Path | None):
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    for site in list(context.get_site_names()):  # the default site would write to a temporary folder
+        context.delete_data_docs_site(site)
     if docs_dir is not None:
         docs_dir.mkdir(parents=True, exist_ok=True)
         context.add_data_docs_site(
@@ -198,7 +200,7 @@ def run_targets(
     docs_path = None
     if docs_dir is not None and targets:
         try:
-            context.build_data_docs()
+            context.build_data_docs(site_names=["doraflow"])
             docs_path = docs_dir / "index.html"
         except Exception as error:  # docs are a by-product: never fail the gate because of them
             log.warning("could not build Great Expectations Data Docs in %s: %s", docs_dir, error)
