@@ -1,0 +1,369 @@
+"""GitHub REST streams, one function per stream (registered in `STREAM_FUNCTIONS`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from doraflow.errors import SourceError
+from extractors.core import ChangeFilter, StreamContext, iso, parse_time, unique
+from extractors.http import RepeatedPageGuard, Response
+from extractors.streams import dig
+
+PER_PAGE = 100
+FINAL_DEPLOYMENT_STATES = {"failure", "error", "inactive"}
+WATCH_DAYS = 30  # a deployment without a final status is re-read for this long
+COMPARISONS_PER_BATCH = 50
+
+
+def pages(
+    ctx: StreamContext,
+    path: str,
+    params: dict | None = None,
+    *,
+    etag: str | None = None,
+    allow_status: tuple[int, ...] = (),
+    items_of=lambda body: body,
+) -> Iterator[Response]:
+    """Follow GitHub's `Link: rel="next"` URLs; the first request is conditional on `etag`.
+
+    A page answering with the previous page's items is re-requested (up to HTTP_MAX_RETRIES times).
+    """
+    guard = RepeatedPageGuard()
+    url, query, conditional = path, params, etag
+    visited: set[str] = set()
+    while url:
+        for attempt in range(ctx.client.max_retries + 1):
+            response = ctx.client.get(url, params=query, etag=conditional, allow_status=allow_status)
+            if response.not_modified or response.status in allow_status:
+                yield response
+                return
+            items = items_of(response.body)
+            if not isinstance(items, list):
+                raise SourceError(
+                    f"github: unexpected answer shape for GET {response.url.split('?')[0]} "
+                    f"(expected a list, got {type(items).__name__})"
+                )
+            if not guard.is_repeat(items):
+                break
+            ctx.client.counters.retries += 1
+        else:
+            raise SourceError(
+                f"github: GET {url} keeps answering with the previous page's items; rerun later"
+            )
+        guard.accept(items)
+        visited.add(response.url)
+        yield response
+        url, query, conditional = response.links.get("next"), None, None
+        if url in visited:
+            raise SourceError(f"github: pagination loops back to {url}; rerun later")
+
+
+def _repo(ctx: StreamContext) -> str:
+    return f"repos/{ctx.scope}"
+
+
+def _sweep_desc(ctx: StreamContext, path: str, params: dict, cursor_path: tuple[str, ...], key: str) -> None:
+    """Lists sorted by `cursor_path` descending: land changed records down to the watermark - overlap."""
+    state = ctx.state
+    floor = ctx.floor(state.get("watermark"))
+    changes = ChangeFilter(state.get("recent"))
+    watermark = parse_time(state.get("watermark"))
+    new_etag = state.get("etag")
+    for number, response in enumerate(pages(ctx, path, params, etag=state.get("etag"), allow_status=(409,))):
+        if response.not_modified or response.status == 409:  # 409: empty repository
+            return
+        if number == 0:
+            new_etag = response.etag
+        stop = False
+        for item in response.body:
+            cursor = parse_time(dig(item, cursor_path))
+            if cursor is not None and cursor < floor:
+                stop = True
+                break
+            identity = dig(item, (key,))
+            if cursor is not None:
+                watermark = cursor if watermark is None or cursor > watermark else watermark
+            if identity is None or changes.changed(str(identity), cursor, item):
+                ctx.add(None, item)
+        if stop:
+            break
+    new_floor = ctx.floor(iso(watermark)) if watermark else None
+    ctx.flush(
+        {
+            "watermark": iso(watermark) if watermark else state.get("watermark"),
+            "etag": new_etag,
+            "recent": changes.state(new_floor),
+        }
+    )
+
+
+def pull_requests(ctx: StreamContext) -> None:
+    params = {"state": "all", "sort": "updated", "direction": "desc", "per_page": PER_PAGE}
+    _sweep_desc(ctx, f"{_repo(ctx)}/pulls", params, ("updated_at",), "number")
+
+
+def commits(ctx: StreamContext) -> None:
+    floor = ctx.floor(ctx.state.get("watermark"))
+    params = {"since": iso(floor), "per_page": PER_PAGE}
+    _sweep_desc(ctx, f"{_repo(ctx)}/commits", params, ("commit", "committer", "date"), "sha")
+
+
+def deployments(ctx: StreamContext) -> None:
+    _sweep_desc(ctx, f"{_repo(ctx)}/deployments", {"per_page": PER_PAGE}, ("created_at",), "id")
+
+
+def releases(ctx: StreamContext) -> None:
+    _sweep_desc(ctx, f"{_repo(ctx)}/releases", {"per_page": PER_PAGE}, ("created_at",), "id")
+
+
+def workflow_runs(ctx: StreamContext) -> None:
+    """Runs created since min(watermark - overlap, oldest run not completed), so open runs are re-read."""
+    state = ctx.state
+    floor = ctx.floor(state.get("watermark"))
+    open_runs: dict[str, str] = dict(state.get("open", {}))
+    for created in open_runs.values():
+        moment = parse_time(created)
+        if moment is not None and moment < floor:
+            floor = moment
+    params = {"created": f">={floor.date().isoformat()}", "per_page": PER_PAGE}
+    changes = ChangeFilter(state.get("recent"))
+    watermark = parse_time(state.get("watermark"))
+    new_etag = state.get("etag")
+    items_of = lambda body: body.get("workflow_runs") if isinstance(body, dict) else None  # noqa: E731
+    for number, response in enumerate(
+        pages(ctx, f"{_repo(ctx)}/actions/runs", params, etag=state.get("etag"), items_of=items_of)
+    ):
+        if response.not_modified:
+            return
+        if number == 0:
+            new_etag = response.etag
+        for run in items_of(response.body):
+            cursor = parse_time(run.get("created_at"))
+            identity = run.get("id")
+            if cursor is not None and (watermark is None or cursor > watermark):
+                watermark = cursor
+            if identity is not None:
+                if run.get("status") == "completed":
+                    open_runs.pop(str(identity), None)
+                elif cursor is not None:
+                    open_runs[str(identity)] = iso(cursor)
+            if identity is None or changes.changed(str(identity), cursor, run):
+                ctx.add(None, run)
+    new_floor = ctx.floor(iso(watermark)) if watermark else None
+    # an open run that is no longer listed (deleted) stops being watched
+    ctx.flush(
+        {
+            "watermark": iso(watermark) if watermark else state.get("watermark"),
+            "etag": new_etag,
+            "open": {k: v for k, v in open_runs.items() if str(k) in changes.seen},
+            "recent": changes.state(new_floor),
+        }
+    )
+
+
+def _children_of_changed_prs(ctx: StreamContext, kind: str) -> None:
+    """PR commits / reviews: for every PR in the pull-request batches landed since our cursor."""
+    parent = ctx.parent_index("pull_requests")
+    cursor = ctx.state.get("parent_cursor")
+    for batch_id in parent.batches_after(cursor):
+        numbers = unique(
+            str(pr["number"])
+            for _, pr in parent.read_batch(batch_id)
+            if isinstance(pr, dict)
+            and isinstance(pr.get("number"), int)
+            and not isinstance(pr["number"], bool)
+        )
+        for number in numbers:
+            for response in pages(ctx, f"{_repo(ctx)}/pulls/{number}/{kind}", {"per_page": PER_PAGE}):
+                for item in response.body:
+                    ctx.add(number, item)
+        ctx.flush({"parent_cursor": batch_id})
+
+
+def pull_request_commits(ctx: StreamContext) -> None:
+    _children_of_changed_prs(ctx, "commits")
+
+
+def pull_request_reviews(ctx: StreamContext) -> None:
+    _children_of_changed_prs(ctx, "reviews")
+
+
+def _latest_status(statuses: list) -> str | None:
+    dated = [s for s in statuses if isinstance(s, dict)]
+    if not dated:
+        return None
+    newest = max(dated, key=lambda s: (s.get("created_at") or "", s.get("id") or 0))
+    return newest.get("state")
+
+
+def deployment_statuses(ctx: StreamContext) -> None:
+    """Statuses of new/changed deployments and of watched ones (not final, or the newest success per
+    environment, which GitHub marks `inactive` when the next deployment succeeds). Watched ones are read
+    with their ETag, so an unchanged deployment costs a free 304."""
+    parent = ctx.parent_index("deployments")
+    cursor = ctx.state.get("parent_cursor")
+    watch: dict[str, dict] = {k: dict(v) for k, v in ctx.state.get("watch", {}).items()}
+    new_batches = parent.batches_after(cursor)
+    for batch_id in new_batches:
+        for _, deployment in parent.read_batch(batch_id):
+            identity = deployment.get("id") if isinstance(deployment, dict) else None
+            if identity is None:
+                continue
+            entry = watch.setdefault(str(identity), {"etag": None, "state": None})
+            entry["environment"] = deployment.get("environment")
+            entry["created_at"] = deployment.get("created_at")
+            entry["etag"] = None  # changed deployment: read it in full
+    for identity in sorted(watch, key=int):
+        entry = watch[identity]
+        statuses: list = []
+        unchanged = False
+        etag = entry.get("etag")
+        for number, response in enumerate(
+            pages(
+                ctx,
+                f"{_repo(ctx)}/deployments/{identity}/statuses",
+                {"per_page": PER_PAGE},
+                etag=etag,
+                allow_status=(404,),
+            )
+        ):
+            if response.not_modified:
+                unchanged = True
+                break
+            if response.status == 404:
+                entry["state"] = "deleted"
+                break
+            if number == 0:
+                entry["etag"] = response.etag
+            statuses.extend(response.body)
+        if unchanged or entry.get("state") == "deleted":
+            continue
+        for status in statuses:
+            ctx.add(identity, status)
+        entry["state"] = _latest_status(statuses)
+    ctx.flush({"parent_cursor": new_batches[-1] if new_batches else cursor, "watch": _next_watch(watch)})
+
+
+def _next_watch(watch: dict[str, dict]) -> dict[str, dict]:
+    newest_success: dict[object, tuple[str, int]] = {}
+    for identity, entry in watch.items():
+        if entry.get("state") == "success":
+            mark = (entry.get("created_at") or "", int(identity))
+            environment = entry.get("environment")
+            if environment not in newest_success or mark > newest_success[environment]:
+                newest_success[environment] = mark
+    keep_success = {str(mark[1]) for mark in newest_success.values()}
+    horizon = datetime.now().astimezone() - timedelta(days=WATCH_DAYS)
+    kept = {}
+    for identity, entry in watch.items():
+        state = entry.get("state")
+        if state == "deleted" or state in FINAL_DEPLOYMENT_STATES:
+            continue
+        if state == "success" and identity not in keep_success:
+            continue
+        created = parse_time(entry.get("created_at"))
+        if state != "success" and created is not None and created < horizon:
+            continue
+        kept[identity] = entry
+    return kept
+
+
+def comparisons(ctx: StreamContext) -> None:
+    """Compare `base...head` for each pair of consecutive successful production deployments.
+
+    Consecutive = production deployments (environment matches PRODUCTION_ENVIRONMENT_PATTERN, ignoring
+    case) ordered by the time of their first `success` status. Each comparison lands in
+    `comparisons` (without `commits`/`files`) and its paginated commits in `comparison_commits`,
+    both with parent_id `base...head`.
+    """
+    state = ctx.state
+    pattern = re.compile(ctx.settings.production_environment_pattern, re.IGNORECASE)
+    production: dict[str, str] = dict(state.get("production", {}))  # deployment id -> sha
+    first_success: dict[str, str] = dict(state.get("first_success", {}))
+    compared: list[str] = list(state.get("compared", []))
+    done = set(compared)
+
+    deployments_index = ctx.parent_index("deployments")
+    dep_cursor = state.get("deployments_cursor")
+    for batch_id in deployments_index.batches_after(dep_cursor):
+        for _, deployment in deployments_index.read_batch(batch_id):
+            if not isinstance(deployment, dict) or deployment.get("id") is None:
+                continue
+            if isinstance(deployment.get("sha"), str) and pattern.search(deployment.get("environment") or ""):
+                production[str(deployment["id"])] = deployment["sha"]
+        dep_cursor = batch_id
+    statuses_index = ctx.parent_index("deployment_statuses")
+    status_cursor = state.get("statuses_cursor")
+    for batch_id in statuses_index.batches_after(status_cursor):
+        for parent_id, status in statuses_index.read_batch(batch_id):
+            if parent_id is None or not isinstance(status, dict) or status.get("state") != "success":
+                continue
+            moment = parse_time(status.get("created_at"))
+            if moment is None:
+                continue
+            known = parse_time(first_success.get(parent_id))
+            if known is None or moment < known:
+                first_success[parent_id] = iso(moment)
+        status_cursor = batch_id
+
+    ordered = sorted((first_success[i], int(i)) for i in production if i in first_success)
+    pairs = [
+        f"{production[str(a[1])]}...{production[str(b[1])]}"
+        for a, b in zip(ordered, ordered[1:], strict=False)
+    ]
+    todo = [pair for pair in unique(pairs) if pair not in done]
+
+    def current_state() -> dict:
+        return {
+            "deployments_cursor": dep_cursor,
+            "statuses_cursor": status_cursor,
+            "production": production,
+            "first_success": {k: v for k, v in first_success.items() if k in production},
+            "compared": compared,
+        }
+
+    commit_records: list[tuple[str, object]] = []
+    pending = 0
+    for pair in todo:
+        comparison = None
+        items_of = lambda body: body.get("commits") if isinstance(body, dict) else None  # noqa: E731
+        for response in pages(
+            ctx,
+            f"{_repo(ctx)}/compare/{pair}",
+            {"per_page": PER_PAGE},
+            allow_status=(404,),
+            items_of=items_of,
+        ):
+            if response.status == 404:
+                ctx.progress(
+                    f"github comparisons {ctx.scope}: compare {pair} answered 404 (commit gone?), skipped"
+                )
+                break
+            if comparison is None:
+                comparison = {k: v for k, v in response.body.items() if k not in ("commits", "files")}
+            commit_records.extend((pair, commit) for commit in items_of(response.body))
+        if comparison is not None:
+            ctx.add(pair, comparison)
+        compared.append(pair)
+        pending += 1
+        if pending >= COMPARISONS_PER_BATCH:
+            ctx.land_other("comparison_commits", commit_records)  # commits first, then the state
+            commit_records, pending = [], 0
+            ctx.flush(current_state())
+    ctx.land_other("comparison_commits", commit_records)
+    ctx.flush(current_state())
+
+
+STREAM_FUNCTIONS = {
+    "pull_requests": pull_requests,
+    "pull_request_commits": pull_request_commits,
+    "pull_request_reviews": pull_request_reviews,
+    "commits": commits,
+    "deployments": deployments,
+    "deployment_statuses": deployment_statuses,
+    "workflow_runs": workflow_runs,
+    "releases": releases,
+    "comparisons": comparisons,
+}

@@ -1,0 +1,194 @@
+"""PagerDuty REST v2 streams: services, incidents and log entries (account scope `pagerduty`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from doraflow.errors import SourceError
+from extractors.core import ChangeFilter, StreamContext, iso, parse_time
+from extractors.http import RepeatedPageGuard
+
+LIMIT = 100
+OFFSET_CEILING = 10_000  # offset + limit above this answers 400 (error code 2002)
+MAX_WINDOW = timedelta(days=179)  # the API allows at most six months per since/until range
+MIN_WINDOW = timedelta(minutes=1)
+
+
+def _offset_pages(ctx: StreamContext, path: str, collection: str, params: dict) -> Iterator[list]:
+    """offset/limit/more pagination; raises _CeilingReached before passing the 10,000 ceiling."""
+    offset = 0
+    guard = RepeatedPageGuard()
+    while True:
+        query = {**params, "limit": LIMIT, "offset": offset}
+        for _ in range(ctx.client.max_retries + 1):
+            response = ctx.client.get(path, params=query, allow_status=(400,))
+            body = response.body if isinstance(response.body, dict) else {}
+            if response.status == 400:
+                code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else None
+                if code == 2002 or str(code) == "2002":
+                    raise _CeilingReached()
+                message = (body.get("error") or {}).get("message", "bad request")
+                raise SourceError(f"pagerduty: HTTP 400 {message} for GET /{path} (the request was rejected)")
+            items = body.get(collection)
+            if not isinstance(items, list):
+                raise SourceError(f"pagerduty: unexpected answer shape for GET /{path} (no '{collection}')")
+            if not guard.is_repeat(items):
+                break
+            ctx.client.counters.retries += 1
+        else:
+            raise SourceError(f"pagerduty: GET /{path} keeps answering with the previous page; rerun later")
+        guard.accept(items)
+        yield items
+        if not body.get("more") or not items:
+            return
+        offset += len(items)
+        if offset + LIMIT > OFFSET_CEILING:
+            raise _CeilingReached()
+
+
+class _CeilingReached(Exception):
+    pass
+
+
+def _windows(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+    windows = []
+    start = since
+    while start < until:
+        end = min(start + MAX_WINDOW, until)
+        windows.append((start, end))
+        start = end
+    return windows
+
+
+def _window_items(ctx: StreamContext, path: str, collection: str, params: dict, since, until) -> list:
+    """Every item of [since, until); a window holding more than 10,000 is split in two, recursively."""
+    query = {**params, "since": iso(since), "until": iso(until), "time_zone": "UTC"}
+    try:
+        items: list = []
+        for page in _offset_pages(ctx, path, collection, query):
+            items.extend(page)
+        return items
+    except _CeilingReached:
+        if until - since <= MIN_WINDOW:
+            raise SourceError(
+                f"pagerduty: more than {OFFSET_CEILING} {collection} between {iso(since)} and {iso(until)}; "
+                "cannot split the window further"
+            ) from None
+        middle = since + (until - since) / 2
+        return _window_items(ctx, path, collection, params, since, middle) + _window_items(
+            ctx, path, collection, params, middle, until
+        )
+
+
+def services(ctx: StreamContext) -> None:
+    wanted = set(ctx.settings.pagerduty.service_ids)
+    changes = ChangeFilter(ctx.state.get("recent"))
+    found = set()
+    for page in _offset_pages(ctx, "services", "services", {"time_zone": "UTC"}):
+        for service in page:
+            identity = service.get("id") if isinstance(service, dict) else None
+            if wanted and identity not in wanted:
+                continue
+            found.add(identity)
+            if identity is None or changes.changed(str(identity), None, service):
+                ctx.add(None, service)
+    missing = sorted(wanted - found)
+    if missing:
+        raise SourceError(
+            f"pagerduty: service(s) {', '.join(missing)} not found (check PAGERDUTY_SERVICE_IDS)"
+        )
+    ctx.flush({"recent": changes.state(None)})
+
+
+def _service_filter(ctx: StreamContext) -> dict:
+    ids = ctx.settings.pagerduty.service_ids
+    return {"service_ids[]": list(ids)} if ids else {}
+
+
+def incidents(ctx: StreamContext) -> None:
+    """Incidents created since the watermark - overlap, in windows of at most six months; unresolved
+    incidents are re-read one by one until they are resolved."""
+    state = ctx.state
+    floor = ctx.floor(state.get("watermark"))
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    changes = ChangeFilter(state.get("recent"))
+    watermark = parse_time(state.get("watermark"))
+    open_ids: dict[str, str] = dict(state.get("open", {}))
+    listed: set[str] = set()
+
+    def take(incident: dict) -> None:
+        nonlocal watermark
+        cursor = parse_time(incident.get("created_at"))
+        identity = incident.get("id")
+        if identity is not None:
+            listed.add(str(identity))
+            if incident.get("status") == "resolved":
+                open_ids.pop(str(identity), None)
+            else:
+                open_ids[str(identity)] = incident.get("created_at")
+        if identity is None or changes.changed(str(identity), cursor, incident):
+            ctx.add(None, incident)
+
+    params = {**_service_filter(ctx), "sort_by": "created_at:asc"}
+    for since, end in _windows(floor, until):
+        for incident in _window_items(ctx, "incidents", "incidents", params, since, end):
+            if isinstance(incident, dict):
+                cursor = parse_time(incident.get("created_at"))
+                if cursor is not None and (watermark is None or cursor > watermark):
+                    watermark = cursor
+                take(incident)
+            else:
+                ctx.add(None, incident)
+    for identity in sorted(set(open_ids) - listed):
+        response = ctx.client.get(f"incidents/{identity}", allow_status=(404,))
+        if response.status == 404:
+            open_ids.pop(identity, None)
+            continue
+        incident = response.body.get("incident") if isinstance(response.body, dict) else None
+        if not isinstance(incident, dict):
+            raise SourceError(f"pagerduty: unexpected answer shape for GET /incidents/{identity}")
+        take(incident)
+    new_floor = ctx.floor(iso(watermark)) if watermark else None
+    ctx.flush(
+        {
+            "watermark": iso(watermark) if watermark else None,
+            "open": open_ids,
+            "recent": changes.state(new_floor),
+        }
+    )
+
+
+def incident_log_entries(ctx: StreamContext) -> None:
+    """Every log entry of the account created since the watermark - overlap (`GET /log_entries`, one call
+    per 100 entries instead of one per incident), keyed to its incident."""
+    state = ctx.state
+    floor = ctx.floor(state.get("watermark"))
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    wanted = set(ctx.settings.pagerduty.service_ids)
+    changes = ChangeFilter(state.get("recent"))
+    watermark = parse_time(state.get("watermark"))
+    for since, end in _windows(floor, until):
+        for entry in _window_items(ctx, "log_entries", "log_entries", {"is_overview": "false"}, since, end):
+            if not isinstance(entry, dict):
+                ctx.add(None, entry)
+                continue
+            service = entry.get("service") if isinstance(entry.get("service"), dict) else {}
+            if wanted and service.get("id") not in wanted:
+                continue
+            cursor = parse_time(entry.get("created_at"))
+            if cursor is not None and (watermark is None or cursor > watermark):
+                watermark = cursor
+            incident = entry.get("incident") if isinstance(entry.get("incident"), dict) else {}
+            identity = entry.get("id")
+            if identity is None or changes.changed(str(identity), cursor, entry):
+                ctx.add(incident.get("id"), entry)
+    new_floor = ctx.floor(iso(watermark)) if watermark else None
+    ctx.flush({"watermark": iso(watermark) if watermark else None, "recent": changes.state(new_floor)})
+
+
+STREAM_FUNCTIONS = {
+    "services": services,
+    "incidents": incidents,
+    "incident_log_entries": incident_log_entries,
+}
