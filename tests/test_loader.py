@@ -1,0 +1,178 @@
+"""The raw loader on hand-made landed batches: merge by natural key, latest wins, quarantine, replay, PostgreSQL."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime
+
+import duckdb
+import pytest
+
+from doraflow.config import load_settings
+from doraflow.errors import LoadError
+from doraflow.raw_loader import load_pending_batches, pending_batches, replay_landing
+from extractors.landing import ScopeIndex
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def make_settings(tmp_path, **extra):
+    env = {"WAREHOUSE_PATH": str(tmp_path / "wh" / "dora.duckdb"), **extra}
+    return load_settings(env)
+
+
+def land(settings, source, stream, scope, records, state=None):
+    return ScopeIndex(settings.landing_dir, source, stream, scope).write_batch(records, state, T0)
+
+
+def rows(settings, table):
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.execute(
+            f"select _key, _scope, _parent_id, payload::varchar, _batch_id from raw.{table} order by _key"
+        ).fetchall()
+
+
+def test_merges_by_natural_key_latest_version_wins(tmp_path):
+    settings = make_settings(tmp_path)
+    first = land(
+        settings,
+        "github",
+        "pull_requests",
+        "acme/api",
+        [(None, {"number": 1, "title": "a"}), (None, {"number": 2, "title": "b"})],
+    )
+    land(settings, "github", "pull_requests", "acme/web", [(None, {"number": 1, "title": "other repo"})])
+    second = land(
+        settings,
+        "github",
+        "pull_requests",
+        "acme/api",
+        [(None, {"number": 1, "title": "a2"}), (None, {"number": 2, "title": "b"})],
+    )
+    assert [p.name.split(".")[0] for p in pending_batches(settings)][0] == first
+    result = load_pending_batches(settings, progress=lambda line: None)
+    # 3 batches, 5 records: PR 1 and 2 of acme/api and PR 1 of acme/web inserted; PR 1 changed once; PR 2 same
+    assert (result.batches, result.records, result.inserted, result.updated, result.quarantined) == (
+        3,
+        5,
+        3,
+        1,
+        0,
+    )
+    table = rows(settings, "github__pull_requests")
+    assert [r[0] for r in table] == ["acme/api#1", "acme/api#2", "acme/web#1"]
+    assert json.loads(table[0][3])["title"] == "a2" and table[0][4] == second
+    assert table[1][4] == first  # an identical re-read keeps the version it already had
+    assert pending_batches(settings) == []
+    again = load_pending_batches(settings, progress=lambda line: None)
+    assert again.batches == 0
+
+
+def test_child_keys_and_parent_ids(tmp_path):
+    settings = make_settings(tmp_path)
+    land(
+        settings, "github", "pull_request_commits", "acme/api", [("7", {"sha": "abc"}), ("8", {"sha": "abc"})]
+    )
+    land(settings, "jira", "issue_changelogs", "PAY", [("10001", {"id": "5"}), ("10002", {"id": "5"})])
+    land(settings, "github", "comparisons", "acme/api", [("a1...b2", {"status": "ahead", "ahead_by": 2})])
+    load_pending_batches(settings, progress=lambda line: None)
+    assert [(r[0], r[2]) for r in rows(settings, "github__pull_request_commits")] == [
+        ("acme/api#7#abc", "7"),
+        ("acme/api#8#abc", "8"),
+    ]
+    assert [r[0] for r in rows(settings, "jira__issue_changelogs")] == ["10001#5", "10002#5"]
+    assert [r[0] for r in rows(settings, "github__comparisons")] == ["acme/api#a1...b2"]
+
+
+def test_bad_records_are_quarantined_and_good_ones_load(tmp_path):
+    settings = make_settings(tmp_path)
+    batch = land(
+        settings,
+        "pagerduty",
+        "incidents",
+        "pagerduty",
+        [
+            (None, {"id": "P1", "status": "resolved", "new_field": {"x": 1}}),  # shape change: absorbed
+            (None, {"status": "triggered"}),  # missing key
+            (None, {"id": 42}),  # wrong type
+            (None, "not an object"),
+        ],
+    )
+    lines: list[str] = []
+    result = load_pending_batches(settings, progress=lines.append)
+    assert (result.inserted, result.quarantined) == (1, 3)
+    assert any("3 bad record(s) quarantined" in line for line in lines)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        quarantine = con.execute(
+            "select batch_id, stream, line_number, reason from raw._quarantine order by line_number"
+        ).fetchall()
+        loaded = con.execute("select record_count, quarantined_count from raw._loaded_batches").fetchall()
+    assert quarantine == [
+        (batch, "incidents", 3, "missing key field 'id'"),
+        (batch, "incidents", 4, "key field 'id' is int, expected str"),
+        (batch, "incidents", 5, "payload is str, expected a JSON object"),
+    ]
+    assert loaded == [(4, 3)]
+
+
+def test_batch_with_every_record_bad_fails_loudly_after_committing(tmp_path):
+    settings = make_settings(tmp_path)
+    land(settings, "github", "releases", "acme/api", [(None, {"release_id": 1}), (None, {"release_id": 2})])
+    with pytest.raises(LoadError) as caught:
+        load_pending_batches(settings, progress=lambda line: None)
+    assert "raw.github__releases" in str(caught.value) and "raw._quarantine" in str(caught.value)
+    assert pending_batches(settings) == []  # recorded: the quarantine keeps the records
+
+
+def test_unparseable_line_is_quarantined(tmp_path):
+    settings = make_settings(tmp_path)
+    batch = land(settings, "jira", "issues", "PAY", [(None, {"id": "1"})])
+    path = settings.landing_dir / "jira" / "issues" / f"{batch}.jsonl.gz"
+    with gzip.open(path, "at", encoding="utf-8") as handle:
+        handle.write('{"parent_id": null, "payload": {"id": \n')
+    result = load_pending_batches(settings, progress=lambda line: None)
+    assert (result.inserted, result.quarantined) == (1, 1)
+
+
+def test_replay_rebuilds_the_same_raw_tables(tmp_path):
+    settings = make_settings(tmp_path)
+    land(settings, "github", "deployments", "acme/api", [(None, {"id": 1, "environment": "production"})])
+    land(
+        settings,
+        "github",
+        "deployments",
+        "acme/api",
+        [(None, {"id": 1, "environment": "production", "x": 1})],
+    )
+    land(settings, "github", "deployments", "acme/api", [(None, {"id": 2, "environment": "staging"})])
+    load_pending_batches(settings, progress=lambda line: None)
+    before = rows(settings, "github__deployments")
+    result = replay_landing(settings, progress=lambda line: None)
+    assert result.batches == 3 and (result.inserted, result.updated) == (2, 1)
+    assert rows(settings, "github__deployments") == before
+
+
+def test_loads_into_postgres(tmp_path, postgres_database):
+    import psycopg2
+
+    settings = make_settings(tmp_path, WAREHOUSE_TARGET="postgres", WAREHOUSE_POSTGRES_URL=postgres_database)
+    land(
+        settings,
+        "jira",
+        "issues",
+        "PAY",
+        [(None, {"id": "1", "fields": {"summary": "a"}}), (None, {"key": "x"})],
+    )
+    land(settings, "jira", "issues", "PAY", [(None, {"id": "1", "fields": {"summary": "b"}})])
+    result = load_pending_batches(settings, progress=lambda line: None)
+    assert (result.batches, result.inserted, result.updated, result.quarantined) == (2, 1, 1, 1)
+    assert pending_batches(settings) == []
+    with psycopg2.connect(postgres_database) as con, con.cursor() as cur:
+        cur.execute(
+            "select _key, payload->'fields'->>'summary', pg_typeof(payload)::text, "
+            "pg_typeof(_extracted_at)::text from raw.jira__issues"
+        )
+        assert cur.fetchall() == [("1", "b", "jsonb", "timestamp with time zone")]
+    replayed = replay_landing(settings, progress=lambda line: None)
+    assert (replayed.batches, replayed.inserted, replayed.updated) == (2, 1, 1)
