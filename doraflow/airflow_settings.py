@@ -1,0 +1,134 @@
+"""Settings for Airflow tasks: Airflow Connections first, the CLI's environment variables as fallback.
+
+Connections (conn ids `github`, `jira`, `pagerduty`): host = API URL, password = token, login = Jira
+email, extra = {"repos": [...]} / {"projects": [...]} / {"service_ids": [...]}. They are read inside
+tasks only (never at DAG parse time); the tokens go straight into `Settings` as `Secret`s and never
+into XComs, logs or rendered templates. Parse-time values (schedule, time zone, warehouse path) come
+from the environment only, so parsing a DAG file needs no metadata database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from doraflow.config import ConfigError, Settings, environment, load_settings
+
+DEFAULT_SCHEDULE = "0 2 * * *"
+SCHEDULE_VARIABLE = "dora_nightly_schedule"
+SCHEDULE_ENV = "DORA_NIGHTLY_SCHEDULE"
+TIMEZONE_ENV = "DORA_TIMEZONE"
+WAREHOUSE_POOL = "dora_warehouse"
+
+# conn id -> (connection field or extra key -> environment variable of doraflow.config)
+CONNECTION_FIELDS: dict[str, dict[str, str]] = {
+    "github": {"host": "GITHUB_API_URL", "password": "GITHUB_TOKEN", "extra.repos": "GITHUB_REPOS"},
+    "jira": {
+        "host": "JIRA_BASE_URL",
+        "login": "JIRA_EMAIL",
+        "password": "JIRA_API_TOKEN",
+        "extra.projects": "JIRA_PROJECTS",
+    },
+    "pagerduty": {
+        "host": "PAGERDUTY_API_URL",
+        "password": "PAGERDUTY_TOKEN",
+        "extra.service_ids": "PAGERDUTY_SERVICE_IDS",
+    },
+}
+
+
+def _url(connection: Any) -> str | None:
+    host = (getattr(connection, "host", None) or "").strip()
+    if not host:
+        return None
+    if "://" not in host:
+        schema = (getattr(connection, "schema", None) or "https").strip()
+        host = f"{schema if schema in ('http', 'https') else 'https'}://{host}"
+        if getattr(connection, "port", None):
+            host = f"{host}:{connection.port}"
+    return host
+
+
+def _extra(connection: Any) -> dict[str, Any]:
+    extra = getattr(connection, "extra_dejson", None)
+    return extra if isinstance(extra, dict) else {}
+
+
+def env_from_connections(connections: Mapping[str, Any], base: Mapping[str, str]) -> dict[str, str]:
+    """`base` overlaid with the values found in the given connections (missing fields keep `base`)."""
+    env = dict(base)
+    for conn_id, connection in connections.items():
+        if connection is None:
+            continue
+        for field, variable in CONNECTION_FIELDS[conn_id].items():
+            if field == "host":
+                value = _url(connection)
+            elif field.startswith("extra."):
+                raw = _extra(connection).get(field.removeprefix("extra."))
+                if isinstance(raw, str):
+                    raw = [part for part in raw.split(",") if part.strip()]
+                if raw is not None and not isinstance(raw, list):
+                    raise ConfigError(
+                        f"Airflow connection {conn_id!r}: extra {field[6:]!r} must be a list"
+                    )
+                value = ",".join(str(item).strip() for item in raw) if raw else None
+            else:
+                value = getattr(connection, field, None)
+            if value:
+                env[variable] = str(value)
+    return env
+
+
+def _airflow_connection(conn_id: str):
+    from airflow.sdk import Connection
+
+    try:
+        return Connection.get(conn_id)
+    except Exception as error:  # AirflowNotFoundException, or no connection backend reachable
+        if type(error).__name__ == "AirflowNotFoundException":
+            return None
+        raise
+
+
+def settings_from_airflow(
+    env: Mapping[str, str] | None = None,
+    get_connection: Callable[[str], Any] | None = None,
+) -> Settings:
+    """Settings inside an Airflow task: Connections `github`/`jira`/`pagerduty`, else the environment."""
+    base = environment() if env is None else env
+    get_connection = get_connection or _airflow_connection
+    connections = {conn_id: get_connection(conn_id) for conn_id in CONNECTION_FIELDS}
+    return load_settings(env_from_connections(connections, base))
+
+
+def schedule(env: Mapping[str, str] | None = None) -> str:
+    """The nightly cron at parse time: env DORA_NIGHTLY_SCHEDULE, default "0 2 * * *".
+
+    The Airflow Variable `dora_nightly_schedule` is applied by the DAG file through a Jinja-free
+    lookup only when a metadata database is reachable (see dags/dora_nightly.py).
+    """
+    env = os.environ if env is None else env
+    value = (env.get(SCHEDULE_ENV) or "").strip() or DEFAULT_SCHEDULE
+    _check_cron(value, SCHEDULE_ENV)
+    return value
+
+
+def _check_cron(value: str, name: str) -> None:
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ConfigError(f"{name} must be a cron expression like '0 2 * * *', got {value!r}")
+
+
+def timezone_name(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    value = (env.get(TIMEZONE_ENV) or "").strip() or "UTC"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{TIMEZONE_ENV} must be an IANA time zone like Europe/Paris, got {value!r}"
+        ) from None
+    return value
