@@ -1,0 +1,117 @@
+{#-
+  Every place where DuckDB and PostgreSQL differ lives here, so models stay adapter-neutral.
+  JSON paths are dotted strings ('commit.author.date'); the raw payload is `json` on DuckDB, `jsonb` on PostgreSQL.
+-#}
+
+{% macro type_text() -%}{{ 'varchar' if target.type == 'duckdb' else 'text' }}{%- endmacro %}
+{% macro type_json() -%}{{ 'json' if target.type == 'duckdb' else 'jsonb' }}{%- endmacro %}
+
+{#- Text at a dotted path inside a JSON value (NULL when absent). -#}
+{% macro json_str(column, path) -%}{{ return(adapter.dispatch('json_str', 'doraflow')(column, path)) }}{%- endmacro %}
+{% macro duckdb__json_str(column, path) -%}json_extract_string({{ column }}, '$.{{ path }}'){%- endmacro %}
+{% macro default__json_str(column, path) -%}({{ column }} #>> '{ {{- path.split('.') | join(',') -}} }'){%- endmacro %}
+
+{#- The `field` of every element of the array at `path`, joined with `sep` ('' for an empty or missing array). -#}
+{% macro json_array_join(column, path, field, sep=',') -%}
+    {{ return(adapter.dispatch('json_array_join', 'doraflow')(column, path, field, sep)) }}
+{%- endmacro %}
+{% macro duckdb__json_array_join(column, path, field, sep) -%}
+coalesce(array_to_string(json_extract_string({{ column }}, '$.{{ path }}[*].{{ field }}'), '{{ sep }}'), '')
+{%- endmacro %}
+{% macro default__json_array_join(column, path, field, sep) -%}
+coalesce((
+    select string_agg(element #>> '{ {{- field -}} }', '{{ sep }}' order by position)
+    from jsonb_array_elements(
+        case when jsonb_typeof({{ column }} #> '{ {{- path.split('.') | join(',') -}} }') = 'array'
+             then {{ column }} #> '{ {{- path.split('.') | join(',') -}} }' else '[]'::jsonb end
+    ) with ordinality as elements(element, position)
+), '')
+{%- endmacro %}
+
+{#- Set-returning: one row per element of the JSON array at `path` (use in a select list). -#}
+{% macro json_array_unnest(column, path) -%}
+    {{ return(adapter.dispatch('json_array_unnest', 'doraflow')(column, path)) }}
+{%- endmacro %}
+{% macro duckdb__json_array_unnest(column, path) -%}unnest(json_extract({{ column }}, '$.{{ path }}[*]')){%- endmacro %}
+{% macro default__json_array_unnest(column, path) -%}
+jsonb_array_elements(case when jsonb_typeof({{ column }} #> '{ {{- path.split('.') | join(',') -}} }') = 'array'
+    then {{ column }} #> '{ {{- path.split('.') | join(',') -}} }' else '[]'::jsonb end)
+{%- endmacro %}
+
+{#- Set-returning: one row per piece of `text_expr` split on `sep` (use in a select list). -#}
+{% macro split_to_rows(text_expr, sep) -%}unnest(string_to_array({{ text_expr }}, '{{ sep }}')){%- endmacro %}
+
+{#- Set-returning: the runs of hex digits in `text_expr`, lowercased (hex tokens bounded by non-hex characters). -#}
+{% macro hex_tokens(text_expr) -%}{{ return(adapter.dispatch('hex_tokens', 'doraflow')(text_expr)) }}{%- endmacro %}
+{% macro duckdb__hex_tokens(text_expr) -%}unnest(regexp_split_to_array(lower({{ text_expr }}), '[^0-9a-f]+')){%- endmacro %}
+{% macro default__hex_tokens(text_expr) -%}regexp_split_to_table(lower({{ text_expr }}), '[^0-9a-f]+'){%- endmacro %}
+
+{#- An API timestamp (Z, +02:00 or Jira's +0000) as a UTC `timestamp` without time zone. -#}
+{% macro to_utc(text_expr) -%}
+cast(cast({{ text_expr }} as timestamp with time zone) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#- A UTC timestamp seen on the reporting time zone's wall clock (for period bucketing). -#}
+{% macro to_reporting_tz(ts_expr) -%}
+{%- if var('reporting_timezone') | upper == 'UTC' -%}{{ ts_expr }}
+{%- else -%}cast((cast({{ ts_expr }} as timestamp) at time zone 'UTC') at time zone '{{ var("reporting_timezone") }}' as timestamp)
+{%- endif -%}
+{%- endmacro %}
+
+{#- Regular expression match; `pattern` is a SQL expression (a quoted literal or a column). -#}
+{% macro regex_match(text_expr, pattern, case_insensitive=false) -%}
+    {{ return(adapter.dispatch('regex_match', 'doraflow')(text_expr, pattern, case_insensitive)) }}
+{%- endmacro %}
+{% macro duckdb__regex_match(text_expr, pattern, case_insensitive) -%}
+coalesce(regexp_matches({{ text_expr }}, {{ pattern }}{% if case_insensitive %}, 'i'{% endif %}), false)
+{%- endmacro %}
+{% macro default__regex_match(text_expr, pattern, case_insensitive) -%}
+coalesce(({{ text_expr }}) {{ '~*' if case_insensitive else '~' }} ({{ pattern }}), false)
+{%- endmacro %}
+
+{#- The first capture group of `pattern` in `text_expr` (NULL when no match). -#}
+{% macro regex_extract(text_expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_extract', 'doraflow')(text_expr, pattern)) }}
+{%- endmacro %}
+{% macro duckdb__regex_extract(text_expr, pattern) -%}
+nullif(regexp_extract({{ text_expr }}, {{ pattern }}, 1), '')
+{%- endmacro %}
+{% macro default__regex_extract(text_expr, pattern) -%}
+substring({{ text_expr }} from {{ pattern }})
+{%- endmacro %}
+
+{#- Minutes from `start_ts` to `end_ts` as a double (fractional seconds kept). -#}
+{% macro minutes_between(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('minutes_between', 'doraflow')(start_ts, end_ts)) }}
+{%- endmacro %}
+{% macro duckdb__minutes_between(start_ts, end_ts) -%}
+cast((epoch({{ end_ts }}) - epoch({{ start_ts }})) / 60.0 as double)
+{%- endmacro %}
+{% macro default__minutes_between(start_ts, end_ts) -%}
+cast(extract(epoch from ({{ end_ts }} - {{ start_ts }})) / 60.0 as double precision)
+{%- endmacro %}
+
+{#- Continuous (interpolated) percentile, NULLs ignored; identical on both targets. -#}
+{% macro percentile_cont(expr, fraction) -%}
+    {{ return(adapter.dispatch('percentile_cont', 'doraflow')(expr, fraction)) }}
+{%- endmacro %}
+{% macro duckdb__percentile_cont(expr, fraction) -%}
+quantile_cont(cast({{ expr }} as double), {{ fraction }})
+{%- endmacro %}
+{% macro default__percentile_cont(expr, fraction) -%}
+percentile_cont({{ fraction }}) within group (order by cast({{ expr }} as double precision))
+{%- endmacro %}
+
+{#- `ts` plus a number of hours. -#}
+{% macro add_hours(ts_expr, hours) -%}({{ ts_expr }} + {{ hours }} * interval '1 hour'){%- endmacro %}
+
+{#- The first day of the period ('day', 'week' = ISO week from Monday, 'month') holding timestamp/date `expr`. -#}
+{% macro period_start(grain, expr) -%}cast(date_trunc('{{ grain }}', cast({{ expr }} as timestamp)) as date){%- endmacro %}
+
+{#- Days in a period starting at `start_date`. -#}
+{% macro period_days(grain, start_date) -%}
+{%- if grain == 'day' -%}1
+{%- elif grain == 'week' -%}7
+{%- else -%}cast(({{ start_date }} + interval '1 month') as date) - {{ start_date }}
+{%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,43 @@
+{#-
+  One row per production deployment with a terminal outcome. Success: it has a `success` status
+  (deployed_at = the first one). Failed attempt: no `success` but a `failure` or `error` status
+  (finished_at = the first such status, deployed_at NULL). Pending/queued/in-progress only: not a row.
+-#}
+with deployments as (
+    select *
+    from {{ ref('stg_github__deployments') }}
+    where {{ regex_match('environment', "'" ~ var('production_environment_pattern') ~ "'", case_insensitive=true) }}
+),
+
+statuses as (
+    select
+        repository,
+        deployment_id,
+        min(case when state = 'success' then created_at end) as first_success_at,
+        min(case when state in ('failure', 'error') then created_at end) as first_failure_at
+    from {{ ref('stg_github__deployment_statuses') }}
+    group by 1, 2
+),
+
+joined as (
+    select
+        deployments.deployment_id,
+        deployments.repository,
+        services.service,
+        services.team,
+        deployments.environment,
+        lower(deployments.commit_sha) as commit_sha,
+        deployments.created_at,
+        statuses.first_success_at as deployed_at,
+        coalesce(statuses.first_success_at, statuses.first_failure_at) as finished_at,
+        case when statuses.first_success_at is not null then 'success' else 'failure' end as outcome
+    from deployments
+    inner join statuses
+        on statuses.repository = deployments.repository
+        and statuses.deployment_id = deployments.deployment_id
+    left join {{ ref('int_repository_services') }} as services
+        on services.repository = deployments.repository
+    where statuses.first_success_at is not null or statuses.first_failure_at is not null
+)
+
+select * from joined

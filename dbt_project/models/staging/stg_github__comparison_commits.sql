@@ -1,0 +1,18 @@
+with source as (
+    select * from {{ raw_source('github', 'comparison_commits') }}
+),
+
+renamed as (
+    select
+        _scope as repository,
+        _parent_id as comparison,
+        split_part(_parent_id, '...', 1) as base_ref,
+        split_part(_parent_id, '...', 2) as head_ref,
+        {{ json_str('payload', 'sha') }} as commit_sha,
+        {{ to_utc(json_str('payload', 'commit.author.date')) }} as authored_at,
+        {{ json_str('payload', 'commit.message') }} as message,
+        {{ json_array_join('payload', 'parents', 'sha') }} as parent_shas
+    from source
+)
+
+select * from renamed

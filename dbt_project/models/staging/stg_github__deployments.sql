@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ raw_source('github', 'deployments') }}
+),
+
+renamed as (
+    select
+        _scope as repository,
+        cast({{ json_str('payload', 'id') }} as {{ type_text() }}) as deployment_id,
+        {{ json_str('payload', 'sha') }} as commit_sha,
+        {{ json_str('payload', 'ref') }} as ref,
+        {{ json_str('payload', 'task') }} as task,
+        {{ json_str('payload', 'environment') }} as environment,
+        {{ to_utc(json_str('payload', 'created_at')) }} as created_at
+    from source
+)
+
+select * from renamed

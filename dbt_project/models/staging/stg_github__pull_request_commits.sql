@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ raw_source('github', 'pull_request_commits') }}
+),
+
+renamed as (
+    select
+        _scope as repository,
+        cast(_parent_id as integer) as pull_request_number,
+        {{ json_str('payload', 'sha') }} as commit_sha,
+        {{ to_utc(json_str('payload', 'commit.author.date')) }} as authored_at,
+        {{ to_utc(json_str('payload', 'commit.committer.date')) }} as committed_at,
+        {{ json_str('payload', 'commit.message') }} as message,
+        {{ json_array_join('payload', 'parents', 'sha') }} as parent_shas
+    from source
+)
+
+select * from renamed

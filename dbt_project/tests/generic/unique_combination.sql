@@ -1,0 +1,7 @@
+{#- Rows whose combination of `columns` is not unique: the grain of a model with a composite key. -#}
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as occurrences
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

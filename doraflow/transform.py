@@ -1,0 +1,209 @@
+"""Run the dbt project (dbt_project/) programmatically on the configured warehouse.
+
+`dbt_build` sets the profile's environment variables from `Settings` for the duration of the call (the
+PostgreSQL password goes in `DBT_ENV_SECRET_PG_PASSWORD`, which dbt scrubs from its logs), passes
+`Settings.dbt_vars()` as `--vars`, and turns any failing node into one `TransformError` line that names it.
+Users can run the same project by hand:
+
+    DBT_DUCKDB_PATH=warehouse/dora.duckdb dbt build --project-dir dbt_project --profiles-dir dbt_project
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from doraflow.config import Settings
+from doraflow.errors import TransformError
+
+PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+Progress = Callable[[str], None]
+
+# dbtRunner is not re-entrant and reads the process environment: one call at a time per process.
+_DBT_LOCK = threading.Lock()
+
+
+@dataclass
+class TransformResult:
+    models: int = 0
+    tests: int = 0
+    seeds: int = 0
+    failures: list[str] = field(default_factory=list)  # "node: message", empty when the build passed
+    warnings: list[str] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables dbt_project/profiles.yml reads, for the configured target."""
+    if settings.warehouse_target == "postgres":
+        if settings.postgres_url is None:
+            raise TransformError("WAREHOUSE_TARGET is 'postgres' but WAREHOUSE_POSTGRES_URL is not set")
+        url = urlparse(settings.postgres_url.reveal())
+        return {
+            "DBT_TARGET": "postgres",
+            "DBT_PG_HOST": url.hostname or "localhost",
+            "DBT_PG_PORT": str(url.port or 5432),
+            "DBT_PG_USER": unquote(url.username or "postgres"),
+            "DBT_ENV_SECRET_PG_PASSWORD": unquote(url.password or ""),
+            "DBT_PG_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+        }
+    return {"DBT_TARGET": "duckdb", "DBT_DUCKDB_PATH": str(Path(settings.warehouse_path).resolve())}
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _raw_tables(settings: Settings) -> list[str]:
+    """Names of the tables in the warehouse's `raw` schema (empty when there is none yet)."""
+    if settings.warehouse_target == "postgres":
+        from doraflow.warehouse import postgres_connect
+
+        connection = postgres_connect(settings)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("select table_name from information_schema.tables where table_schema = 'raw'")
+                return sorted(row[0] for row in cursor.fetchall())
+        finally:
+            connection.close()
+    import duckdb
+
+    if not Path(settings.warehouse_path).is_file():
+        return []
+    connection = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()
+        return sorted(row[0] for row in rows)
+    finally:
+        connection.close()
+
+
+def _where(settings: Settings) -> str:
+    if settings.warehouse_target == "postgres":
+        return "the PostgreSQL database of WAREHOUSE_POSTGRES_URL"
+    return str(settings.warehouse_path)
+
+
+def _require_raw_layer(settings: Settings) -> None:
+    tables = [name for name in _raw_tables(settings) if "__" in name]
+    if not tables:
+        raise TransformError(
+            f"no raw tables in {_where(settings)}: load landed batches first "
+            "(`doraflow run`, or doraflow.raw_loader.load_pending_batches)"
+        )
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())[:300]
+
+
+def _invoke(args: list[str], settings: Settings, progress: Progress):
+    from dbt.cli.main import dbtRunner
+
+    with _DBT_LOCK, _environment(dbt_environment(settings)):
+        runner = dbtRunner()
+        return runner.invoke(
+            [
+                *args,
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR),
+                "--vars",
+                json.dumps(settings.dbt_vars()),
+                "--quiet",
+            ]
+        )
+
+
+def dbt_build(
+    settings: Settings,
+    *,
+    select: str | None = None,
+    full_refresh: bool = False,
+    progress: Progress = print,
+) -> TransformResult:
+    """`dbt build` (seeds, models, tests) on the configured warehouse; raises TransformError on failure."""
+    _require_raw_layer(settings)
+    args = ["build"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    started = time.monotonic()
+    outcome = _invoke(args, settings, progress)
+    result = TransformResult(elapsed_seconds=round(time.monotonic() - started, 3))
+    if outcome.result is None:
+        cause = _one_line(str(outcome.exception)) if outcome.exception else "unknown error"
+        raise TransformError(f"dbt build could not run on {_where(settings)}: {cause}")
+    for node_result in outcome.result:
+        node = node_result.node
+        kind = node.resource_type
+        status = str(node_result.status)
+        if kind == "model":
+            result.models += 1
+        elif kind in ("test", "unit_test"):
+            result.tests += 1
+        elif kind == "seed":
+            result.seeds += 1
+        if status in ("error", "fail"):
+            result.failures.append(f"{kind} {node.name}: {_one_line(node_result.message)}")
+        elif status == "warn":
+            result.warnings.append(f"{kind} {node.name}: {_one_line(node_result.message)}")
+    progress(
+        f"dbt build: {result.models} models, {result.tests} tests, {result.seeds} seeds, "
+        f"{len(result.failures)} failure(s) in {result.elapsed_seconds:.1f}s"
+    )
+    for line in result.warnings:
+        progress(f"dbt warning: {line}")
+    if result.failures or not outcome.success:
+        shown = "; ".join(result.failures[:3]) or _one_line(str(outcome.exception))
+        more = f" (and {len(result.failures) - 3} more)" if len(result.failures) > 3 else ""
+        raise TransformError(f"dbt build failed: {shown}{more}")
+    return result
+
+
+def dbt_source_freshness(settings: Settings) -> list[dict]:
+    """Freshness of every raw source table: [{source, table, status, max_loaded_at, age_seconds}].
+
+    A table that does not exist yet (source not configured) reports status 'missing'.
+    """
+    _require_raw_layer(settings)
+    existing = set(_raw_tables(settings))
+    outcome = _invoke(["source", "freshness"], settings, print)
+    rows: list[dict] = []
+    for node_result in outcome.result or []:
+        node = node_result.node
+        identifier = getattr(node, "identifier", node.name)
+        status = str(node_result.status)
+        if identifier not in existing:
+            status = "missing"
+        rows.append(
+            {
+                "source": node.source_name,
+                "table": identifier,
+                "status": status,
+                "max_loaded_at": str(getattr(node_result, "max_loaded_at", "") or "") or None,
+                "age_seconds": getattr(node_result, "age", None),
+            }
+        )
+    return sorted(rows, key=lambda row: (row["source"], row["table"]))
