@@ -60,12 +60,12 @@ class _Dialect:
             )
         statements.append(
             f"create table if not exists {LOADED_TABLE} (batch_id varchar primary key, source varchar, "
-            f"stream varchar, scope varchar, record_count integer, quarantined_count integer, state {self.json}, "
-            "loaded_at timestamptz)"
+            "stream varchar, scope varchar, record_count integer, quarantined_count integer, "
+            f"state {self.json}, loaded_at timestamptz)"
         )
         statements.append(
-            f"create table if not exists {QUARANTINE_TABLE} (batch_id varchar, source varchar, stream varchar, "
-            "line_number integer, reason varchar, record text, quarantined_at timestamptz)"
+            f"create table if not exists {QUARANTINE_TABLE} (batch_id varchar, source varchar, "
+            "stream varchar, line_number integer, reason varchar, record text, quarantined_at timestamptz)"
         )
         return statements
 
@@ -218,9 +218,10 @@ def _merge_batch(
             )
             connection.register("_stage_frame", frame)
             cursor.execute(
-                "create or replace temp table _stage as select _key::varchar as _key, _scope::varchar as _scope, "
-                "_parent_id::varchar as _parent_id, payload::json as payload, "
-                "_extracted_at::timestamptz as _extracted_at, _batch_id::varchar as _batch_id from _stage_frame"
+                "create or replace temp table _stage as select _key::varchar as _key, "
+                "_scope::varchar as _scope, _parent_id::varchar as _parent_id, payload::json as payload, "
+                "_extracted_at::timestamptz as _extracted_at, _batch_id::varchar as _batch_id "
+                "from _stage_frame"
             )
             connection.unregister("_stage_frame")
         cursor.execute(
@@ -307,8 +308,8 @@ def load_pending_batches(settings: Settings, progress: Progress = print) -> Load
     progress(result.line())
     if systematic:
         raise LoadError(
-            f"every record of {len(systematic)} batch(es) was quarantined, e.g. {systematic[0]}: the API shape "
-            f"changed or a key field is missing; see {QUARANTINE_TABLE} for the reasons"
+            f"every record of {len(systematic)} batch(es) was quarantined, e.g. {systematic[0]}: "
+            f"the API shape changed or a key field is missing; see {QUARANTINE_TABLE} for the reasons"
         )
     return result
 

@@ -34,7 +34,7 @@ def pages(
     url, query, conditional = path, params, etag
     visited: set[str] = set()
     while url:
-        for attempt in range(ctx.client.max_retries + 1):
+        for _attempt in range(ctx.client.max_retries + 1):
             response = ctx.client.get(url, params=query, etag=conditional, allow_status=allow_status)
             if response.not_modified or response.status in allow_status:
                 yield response

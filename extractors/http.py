@@ -174,7 +174,8 @@ class HttpClient:
     def _wait(self, seconds: float, why: str, method: str, url: str) -> None:
         if seconds > self.rate_limit_max_wait:
             raise SourceError(
-                f"{self.source}: {why} for {self._describe(method, url)} asks to wait {seconds:.0f} s, more than "
+                f"{self.source}: {why} for {self._describe(method, url)} asks to wait "
+                f"{seconds:.0f} s, more than "
                 f"RATE_LIMIT_MAX_WAIT_SECONDS={self.rate_limit_max_wait:.0f}; rerun later (state is kept)"
             )
         self.counters.waited_seconds += max(seconds, 0.0)
@@ -241,7 +242,8 @@ class HttpClient:
                 if failures > self.max_retries:
                     raise SourceError(
                         f"{self.source}: {last_problem} for {self._describe(method, url)} after "
-                        f"{failures} attempts (check the API URL and network; HTTP_MAX_RETRIES={self.max_retries})"
+                        f"{failures} attempts (check the API URL and network; "
+                        f"HTTP_MAX_RETRIES={self.max_retries})"
                     ) from None
                 self.counters.retries += 1
                 self._wait(self._backoff(failures - 1), last_problem, method, url)
@@ -270,8 +272,8 @@ class HttpClient:
                 rate_limited += 1
                 if rate_limited > self.max_retries + 10:
                     raise SourceError(
-                        f"{self.source}: {why} for {self._describe(method, url)} persisted after {rate_limited} "
-                        "waits; rerun later (state is kept)"
+                        f"{self.source}: {why} for {self._describe(method, url)} persisted "
+                        f"after {rate_limited} waits; rerun later (state is kept)"
                     )
                 self.counters.retries += 1
                 self._wait(seconds if seconds >= 0 else self._backoff(rate_limited - 1), why, method, url)
@@ -286,7 +288,8 @@ class HttpClient:
                     )
                     raise SourceError(
                         f"{self.source}: HTTP {status} {detail} for {self._describe(method, url)} after "
-                        f"{failures} attempts (HTTP_MAX_RETRIES={self.max_retries}); rerun later (state is kept)"
+                        f"{failures} attempts (HTTP_MAX_RETRIES={self.max_retries}); "
+                        "rerun later (state is kept)"
                     )
                 self.counters.retries += 1
                 self._wait(self._backoff(failures - 1), last_problem, method, url)
@@ -327,7 +330,7 @@ def page_fingerprint(items: object) -> str:
 
 
 class RepeatedPageGuard:
-    """Detects a page that answers with the previous page's items (a known API glitch) so it is re-requested."""
+    """Detects a page answering with the previous page's items (an API glitch) so it is re-requested."""
 
     def __init__(self) -> None:
         self.previous: str | None = None

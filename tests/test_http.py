@@ -1,4 +1,4 @@
-"""The shared HTTP layer against a real loopback HTTP server (no mocks): retries, rate limits, ETags, errors."""
+"""The shared HTTP layer against a real loopback HTTP server: retries, rate limits, ETags, errors."""
 
 from __future__ import annotations
 

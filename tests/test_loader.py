@@ -1,4 +1,4 @@
-"""The raw loader on hand-made landed batches: merge by natural key, latest wins, quarantine, replay, PostgreSQL."""
+"""The raw loader on hand-made batches: natural keys, latest wins, quarantine, replay, PostgreSQL."""
 
 from __future__ import annotations
 
