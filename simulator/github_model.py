@@ -1,0 +1,635 @@
+"""The synthetic GitHub side: repositories with commits, pull requests, deployments, runs, releases.
+
+Each repository runs its own seeded discrete-event loop, so its history does not depend on the
+other repositories, and moving the clock forward (`advance`) just runs the loops further.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from simulator.clock import DAY, HOUR, MINUTE, EventLoop
+
+WEB_FLOW = -1  # committer "GitHub <noreply@github.com>" (squash/rebase/merge done on github.com)
+
+PUSH_MESSAGES = (
+    "Bump dependencies",
+    "Fix typo in README",
+    "Tune connection pool size",
+    "Update CODEOWNERS",
+    "Add metrics for cache hits",
+    "Raise request timeout",
+    "Clean up feature flag",
+    "Update CI image",
+)
+WORDS = (
+    "retry",
+    "timeout",
+    "cache",
+    "rounding",
+    "pagination",
+    "currency",
+    "logging",
+    "index",
+    "tax",
+    "coupon",
+    "refund",
+    "session",
+    "webhook",
+    "queue",
+    "latency",
+    "limits",
+    "search",
+    "auth",
+)
+
+
+@dataclass(slots=True)
+class User:
+    login: str
+    id: int
+    name: str
+    email: str
+    type: str = "User"
+
+
+@dataclass(slots=True, eq=False)
+class Commit:
+    sha: str
+    message: str
+    author: int
+    author_at: int
+    committer: int
+    committed_at: int
+    parents: tuple
+    seq: int
+    reach: int = -1  # position in the default branch's reach order; -1 while only on a PR branch
+    pr: object = None  # the pull request whose branch holds this commit
+    pos: int = -1  # position on that branch
+    additions: int = 0
+    deletions: int = 0
+    files: int = 1
+
+
+@dataclass(slots=True, eq=False)
+class Review:
+    id: int
+    user: int
+    state: str
+    body: str
+    submitted_at: int
+    commit_id: str
+
+
+@dataclass(slots=True, eq=False)
+class PullRequest:
+    number: int
+    id: int
+    title: str
+    body: str
+    user: int
+    head_ref: str
+    created_at: int
+    updated_at: int
+    base_reach: int
+    base_sha: str
+    commits: list = field(default_factory=list)
+    reviews: list = field(default_factory=list)
+    labels: tuple = ()
+    state: str = "open"
+    closed_at: int | None = None
+    merged_at: int | None = None
+    merge_commit_sha: str | None = None
+    merged_by: int | None = None
+    merge_method: str = "squash"
+
+
+@dataclass(slots=True, eq=False)
+class DeploymentStatus:
+    id: int
+    state: str
+    created_at: int
+    description: str
+    environment: str
+
+
+@dataclass(slots=True, eq=False)
+class Deployment:
+    id: int
+    sha: str
+    ref: str
+    task: str
+    environment: str
+    created_at: int
+    updated_at: int
+    creator: int
+    description: str
+    production: bool
+    statuses: list = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class WorkflowRun:
+    id: int
+    name: str
+    workflow_id: int
+    path: str
+    event: str
+    head_branch: str
+    head_sha: str
+    created_at: int
+    updated_at: int
+    run_number: int
+    actor: int
+    display_title: str
+    head_commit: Commit
+    pull_requests: tuple = ()
+    status: str = "in_progress"
+    conclusion: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Release:
+    id: int
+    tag_name: str
+    name: str
+    sha: str
+    created_at: int
+    author: int
+    body: str
+
+
+def is_production(environment: str) -> bool:
+    return environment.lower() in ("production", "prod")
+
+
+class Repo:
+    """One repository and its event loop."""
+
+    def __init__(self, org, index: int, name: str) -> None:
+        self.org = org
+        self.index = index
+        self.name = name
+        self.full_name = f"{org.config.owner}/{name}"
+        self.id = 500_000_000 + index
+        self.rng = random.Random(f"{org.config.seed}:github:{name}")
+        self.id_base = (index + 1) * 10_000_000
+        self._ids = 0
+        self._seq = 0
+        self.commits: dict[str, Commit] = {}
+        self.main_order: list[Commit] = []
+        self.head: Commit | None = None
+        self.pulls: list[PullRequest] = []
+        self.deployments: list[Deployment] = []
+        self.deployments_by_id: dict[int, Deployment] = {}
+        self.statuses_count = 0
+        self.runs: list[WorkflowRun] = []
+        self.releases: list[Release] = []
+        self.loop = EventLoop()
+        self.last_prod_sha: str | None = None
+        self.prod_history: list[str] = []  # shas of successful production deployments, in order
+        self.successful_prod = 0
+        self._sorted_main: list[Commit] | None = None
+        self.jira_key = org.jira_plan.project_keys[index % len(org.jira_plan.project_keys)]
+        self.pd_service = index if index < org.config.services else None
+        self._start()
+
+    # ----- helpers
+    def next_id(self) -> int:
+        self._ids += 1
+        return self.id_base + self._ids
+
+    def new_sha(self) -> str:
+        return f"{self.rng.getrandbits(160):040x}"
+
+    def _commit(self, message, author, author_at, committer, committed_at, parents, **extra) -> Commit:
+        self._seq += 1
+        rng = self.rng
+        commit = Commit(
+            self.new_sha(),
+            message,
+            author,
+            int(author_at),
+            committer,
+            int(committed_at),
+            tuple(parents),
+            self._seq,
+            additions=rng.randint(1, 240),
+            deletions=rng.randint(0, 80),
+            files=rng.randint(1, 9),
+            **extra,
+        )
+        self.commits[commit.sha] = commit
+        return commit
+
+    def _to_main(self, commit: Commit) -> None:
+        commit.reach = len(self.main_order)
+        self.main_order.append(commit)
+        self._sorted_main = None
+        self.org.changes.add("github__commits", (self.full_name, commit.sha))
+
+    def _advance_head(self, commit: Commit) -> None:
+        self._to_main(commit)
+        self.head = commit
+
+    def user(self) -> int:
+        return self.rng.randrange(len(self.org.users))
+
+    def other_user(self, not_this: int) -> int:
+        choice = self.rng.randrange(len(self.org.users) - 1)
+        return choice if choice < not_this else choice + 1
+
+    def sorted_main(self) -> list[Commit]:
+        """Default-branch commits newest first, by committer date (git log order)."""
+        if self._sorted_main is None:
+            self._sorted_main = sorted(self.main_order, key=lambda c: (c.committed_at, c.seq), reverse=True)
+        return self._sorted_main
+
+    # ----- generation
+    def _start(self) -> None:
+        config = self.org.config
+        start = self.org.start
+        rng = self.rng
+        author = self.user()
+        first = self._commit("Initial commit", author, start - DAY, author, start - DAY, ())
+        self._advance_head(first)
+        second = self._commit(
+            f"Add {self.name} service skeleton",
+            author,
+            start - DAY + HOUR,
+            author,
+            start - DAY + HOUR,
+            (first.sha,),
+        )
+        self._advance_head(second)
+        rate = max(config.deploys_per_day, 0.05)
+        self.work_rate = rate * 1.3 / DAY
+        self.deploy_rate = rate / DAY
+        self.loop.at(start + rng.expovariate(self.work_rate), self._work)
+        self.loop.at(start + rng.expovariate(self.deploy_rate), self._deploy_tick)
+
+    def _work(self, now) -> None:
+        self.loop.at(now + self.rng.expovariate(self.work_rate), self._work)
+        if self.rng.random() < 0.22:
+            self._push(now, self.rng.choice(PUSH_MESSAGES))
+        else:
+            self._open_pr(now)
+
+    def _push(self, now, message, author=None) -> Commit:
+        author = self.user() if author is None else author
+        commit = self._commit(message, author, now, author, now, (self.head.sha,))
+        self._advance_head(commit)
+        self._run(now, "CI", "push", "main", commit, author, commit.message.split("\n")[0])
+        return commit
+
+    def _jira_issue(self, now):
+        plan = self.org.jira_plan
+        keys = plan.created_before(self.jira_key, now)
+        if not keys or self.rng.random() < 0.25:
+            return None
+        return self.rng.choice(keys)
+
+    def _open_pr(self, now, hotfix: bool = False, fixes: str | None = None) -> PullRequest:
+        rng = self.rng
+        author = self.user()
+        issue = self._jira_issue(now)
+        topic = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+        slug = topic.replace(" ", "-")
+        if hotfix:
+            title = f"Hotfix: {fixes or topic}"
+            head_ref = f"hotfix/{slug}-{rng.randrange(1000)}"
+            issue = None
+        elif issue is not None:
+            key, issue_type = issue
+            verb = "Fix" if issue_type == "Bug" else rng.choice(("Add", "Improve", "Refactor", "Support"))
+            title = f"{key}: {verb} {topic}" if rng.random() < 0.7 else f"{verb} {topic} ({key})"
+            prefix = "bugfix" if issue_type == "Bug" else "feature"
+            head_ref = (
+                f"{prefix}/{key}-{slug}" if rng.random() < 0.8 else f"{self.org.users[author].login}/{slug}"
+            )
+        else:
+            title = f"{rng.choice(('Add', 'Improve', 'Refactor', 'Fix'))} {topic}"
+            head_ref = f"{self.org.users[author].login}/{slug}-{rng.randrange(100)}"
+        number = len(self.pulls) + 1
+        pr = PullRequest(
+            number=number,
+            id=self.next_id(),
+            title=title,
+            body=f"This pull request changes {topic}." + (f"\n\nJira: {issue[0]}" if issue else ""),
+            user=author,
+            head_ref=head_ref,
+            created_at=int(now),
+            updated_at=int(now),
+            base_reach=self.head.reach,
+            base_sha=self.head.sha,
+            labels=("hotfix",) if hotfix else (("bug",) if issue and issue[1] == "Bug" else ()),
+        )
+        n_commits = 1 if hotfix else min(1 + int(rng.expovariate(0.6)), 12)
+        times = sorted(
+            now - rng.uniform(5 * MINUTE, (0.3 if hotfix else 2.0) * DAY) for _ in range(n_commits)
+        )
+        parent = self.head.sha
+        for pos, at in enumerate(times):
+            message = title if pos == n_commits - 1 else f"WIP {rng.choice(WORDS)}"
+            commit = self._commit(
+                message, author, at, author, at + rng.randint(0, 300), (parent,), pr=pr, pos=pos
+            )
+            pr.commits.append(commit)
+            parent = commit.sha
+            self.org.changes.add("github__pull_request_commits", (self.full_name, number, commit.sha))
+        self.pulls.append(pr)
+        self.org.changes.add("github__pull_requests", (self.full_name, number))
+        self._run(now, "CI", "pull_request", head_ref, pr.commits[-1], author, title, (number,))
+        if hotfix:
+            lead = rng.uniform(20 * MINUTE, 90 * MINUTE)
+        else:
+            lead = min(math.exp(rng.gauss(math.log(8 * HOUR), 1.1)), 12 * DAY)
+            if rng.random() < 0.08:
+                lead = rng.uniform(3, 20) * DAY  # long-running pull requests
+        for _ in range(0 if hotfix and rng.random() < 0.5 else rng.choice((0, 1, 1, 2, 3))):
+            self.loop.at(now + rng.uniform(0.05, 0.9) * lead, self._review, pr)
+        if not hotfix and rng.random() < 0.06:
+            self.loop.at(now + lead, self._close_pr, pr)
+        else:
+            method = "squash" if hotfix else rng.choices(("squash", "merge", "rebase"), (5, 3, 2))[0]
+            self.loop.at(now + lead, self._merge_pr, pr, method, hotfix)
+        return pr
+
+    def _review(self, now, pr: PullRequest) -> None:
+        if pr.state != "open":
+            return
+        rng = self.rng
+        state = rng.choices(("APPROVED", "COMMENTED", "CHANGES_REQUESTED"), (6, 3, 1))[0]
+        review = Review(
+            self.next_id(),
+            self.other_user(pr.user),
+            state,
+            "" if state == "APPROVED" else "Please have a look at the error handling.",
+            int(now),
+            pr.commits[-1].sha,
+        )
+        pr.reviews.append(review)
+        pr.updated_at = int(now)
+        self.org.changes.add("github__pull_request_reviews", (self.full_name, review.id))
+        self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
+
+    def _close_pr(self, now, pr: PullRequest) -> None:
+        pr.state = "closed"
+        pr.closed_at = pr.updated_at = int(now)
+        self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
+
+    def _merge_pr(self, now, pr: PullRequest, method: str, hotfix: bool) -> None:
+        merger = self.other_user(pr.user) if pr.reviews and self.rng.random() < 0.3 else pr.user
+        if method == "squash":
+            lines = "\n".join(f"* {c.message.splitlines()[0]}" for c in pr.commits)
+            commit = self._commit(
+                f"{pr.title} (#{pr.number})\n\n{lines}", pr.user, now, WEB_FLOW, now, (self.head.sha,)
+            )
+            self._advance_head(commit)
+        elif method == "rebase":
+            commit = self.head
+            for original in pr.commits:
+                commit = self._commit(
+                    original.message, original.author, original.author_at, WEB_FLOW, now, (commit.sha,)
+                )
+                self._advance_head(commit)
+        else:
+            for original in pr.commits:
+                self._to_main(original)
+            commit = self._commit(
+                f"Merge pull request #{pr.number} from {self.org.config.owner}/{pr.head_ref}\n\n{pr.title}",
+                merger,
+                now,
+                WEB_FLOW,
+                now,
+                (self.head.sha, pr.commits[-1].sha),
+            )
+            self._advance_head(commit)
+        pr.state = "closed"
+        pr.merge_method = method
+        pr.merged_at = pr.closed_at = pr.updated_at = int(now)
+        pr.merge_commit_sha = commit.sha
+        pr.merged_by = merger
+        self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
+        self._run(now, "CI", "push", "main", commit, merger, commit.message.splitlines()[0])
+        if hotfix:
+            self.loop.at(now + self.rng.uniform(5, 20) * MINUTE, self._deploy, True, "Hotfix deploy")
+
+    # ----- runs
+    def _run(self, now, name, event, branch, commit, actor, title, prs=()) -> WorkflowRun:
+        workflow_id = 7_000_000 + self.index * 10 + (1 if name == "CI" else 2)
+        run = WorkflowRun(
+            id=self.next_id(),
+            name=name,
+            workflow_id=workflow_id,
+            path=f".github/workflows/{name.lower()}.yml",
+            event=event,
+            head_branch=branch,
+            head_sha=commit.sha,
+            created_at=int(now),
+            updated_at=int(now),
+            run_number=len(self.runs) + 1,
+            actor=actor,
+            display_title=title,
+            head_commit=commit,
+            pull_requests=prs,
+        )
+        self.runs.append(run)
+        self.org.changes.add("github__workflow_runs", (self.full_name, run.id))
+        self.loop.at(now + self.rng.uniform(3, 12) * MINUTE, self._finish_run, run)
+        return run
+
+    def _finish_run(self, now, run: WorkflowRun) -> None:
+        run.status = "completed"
+        run.conclusion = "success" if self.rng.random() < 0.92 else "failure"
+        run.updated_at = int(now)
+        self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
+
+    # ----- deployments
+    def _deploy_tick(self, now) -> None:
+        self.loop.at(now + self.rng.expovariate(self.deploy_rate), self._deploy_tick)
+        redeploy = self.rng.random() < 0.03
+        if self.head.sha == self.last_prod_sha and not redeploy:
+            return
+        self._deploy(now, False, "Redeploy" if redeploy and self.head.sha == self.last_prod_sha else None)
+
+    def _deploy(self, now, urgent: bool, reason: str | None) -> None:
+        sha = self.head.sha
+        if not urgent:
+            self._create_deployment(now, sha, "main", "staging", "Deploy to staging")
+            delay = self.rng.uniform(15, 45) * MINUTE
+        else:
+            delay = self.rng.uniform(1, 5) * MINUTE
+        self.loop.at(now + delay, self._deploy_production, sha, "main", reason or "Deploy to production")
+
+    def _deploy_production(self, now, sha: str, ref: str, description: str) -> None:
+        roll = self.rng.random()
+        environment = "production" if roll < 0.9 else ("Production" if roll < 0.95 else "prod")
+        self._create_deployment(now, sha, ref, environment, description)
+
+    def _create_deployment(self, now, sha, ref, environment, description) -> Deployment:
+        rng = self.rng
+        deployment = Deployment(
+            id=self.next_id(),
+            sha=sha,
+            ref=ref,
+            task="deploy",
+            environment=environment,
+            created_at=int(now),
+            updated_at=int(now),
+            creator=self.org.deploy_bot,
+            description=description,
+            production=is_production(environment),
+        )
+        self.deployments.append(deployment)
+        self.deployments_by_id[deployment.id] = deployment
+        self.org.changes.add("github__deployments", (self.full_name, deployment.id))
+        self._status(now, deployment, "queued")
+        started = now + rng.uniform(20, 120)
+        self.loop.at(started, self._status, deployment, "in_progress")
+        final = rng.choices(("success", "failure", "error"), (88, 8, 4))[0]
+        self.loop.at(started + rng.uniform(3, 12) * MINUTE, self._status, deployment, final)
+        if deployment.production:
+            run = self._run(
+                now,
+                "Deploy",
+                "deployment",
+                ref,
+                self.commits[sha],
+                self.org.deploy_bot,
+                f"Deploy {sha[:7]} to {environment}",
+            )
+            run.head_branch = "main"
+        return deployment
+
+    def _status(self, now, deployment: Deployment, state: str) -> None:
+        text = {
+            "queued": "Deployment queued",
+            "in_progress": "Deployment started",
+            "success": "Deployment finished successfully.",
+            "failure": "Deployment failed: health checks did not pass",
+            "error": "Deployment errored: runner lost",
+        }[state]
+        status = DeploymentStatus(self.next_id(), state, int(now), text, deployment.environment)
+        deployment.statuses.append(status)
+        deployment.updated_at = int(now)
+        self.statuses_count += 1
+        self.org.changes.add("github__deployment_statuses", (self.full_name, status.id))
+        if state != "queued":
+            self.org.changes.update("github__deployments", (self.full_name, deployment.id))
+        if state == "success" and deployment.production:
+            self._production_success(now, deployment)
+
+    def _production_success(self, now, deployment: Deployment) -> None:
+        rng = self.rng
+        previous = self.last_prod_sha
+        self.last_prod_sha = deployment.sha
+        self.prod_history.append(deployment.sha)
+        self.successful_prod += 1
+        if self.successful_prod % 5 == 0:
+            number = len(self.releases) + 1
+            release = Release(
+                self.next_id(),
+                f"v1.{number}.0",
+                f"v1.{number}.0",
+                deployment.sha,
+                int(now),
+                self.org.deploy_bot,
+                f"Release v1.{number}.0 of {self.name}",
+            )
+            self.releases.append(release)
+            self.org.changes.add("github__releases", (self.full_name, release.id))
+        if deployment.description.startswith("Rollback") or self.pd_service is None:
+            return
+        if rng.random() < self.org.config.incident_rate:
+            at = now + rng.uniform(5, 180) * MINUTE
+            self.org.pagerduty.schedule_incident(self.pd_service, at, self.full_name, deployment)
+            reaction = rng.random()
+            react_at = at + rng.uniform(10, 60) * MINUTE
+            if reaction < 0.35 and previous and previous != deployment.sha:
+                self.loop.at(
+                    react_at, self._deploy_production, previous, previous, f"Rollback to {previous[:7]}"
+                )
+            elif reaction < 0.7:
+                self.loop.at(react_at, self._revert, deployment.sha)
+            else:
+                self.loop.at(react_at, self._hotfix, deployment.sha)
+
+    def _revert(self, now, bad_sha: str) -> None:
+        bad = self.commits[bad_sha]
+        subject = bad.message.splitlines()[0]
+        self._push(now, f'Revert "{subject}"\n\nThis reverts commit {bad.sha}.')
+        self.loop.at(now + self.rng.uniform(5, 20) * MINUTE, self._deploy, True, "Deploy revert")
+
+    def _hotfix(self, now, bad_sha: str) -> None:
+        self._open_pr(now, hotfix=True, fixes=f"incident after {bad_sha[:7]}")
+
+    # ----- queries
+    def resolve_ref(self, ref: str) -> Commit | None:
+        if ref in ("main", "heads/main", "refs/heads/main", "HEAD"):
+            return self.head
+        commit = self.commits.get(ref)
+        if commit is not None:
+            return commit
+        for pr in self.pulls:
+            if pr.head_ref == ref and pr.state == "open":
+                return pr.commits[-1]
+        if 7 <= len(ref) < 40 and all(ch in "0123456789abcdef" for ch in ref):
+            matches = [c for c in self.commits.values() if c.sha.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+        return None
+
+    def _reach_key(self, commit: Commit) -> tuple[int, object, int]:
+        if commit.pr is not None and (commit.reach < 0 or commit.pr.merge_method == "merge"):
+            return commit.pr.base_reach, commit.pr, commit.pos
+        return commit.reach, None, -1
+
+    def only_in(self, head: Commit, base: Commit) -> list[Commit]:
+        """Commits reachable from head and not from base, oldest first."""
+        h_main, h_pr, h_pos = self._reach_key(head)
+        b_main, b_pr, b_pos = self._reach_key(base)
+        result = []
+
+        def in_base(c: Commit) -> bool:
+            if 0 <= c.reach <= b_main:
+                return True
+            return b_pr is not None and c.pr is b_pr and c.pos <= b_pos
+
+        for c in self.main_order[b_main + 1 : h_main + 1]:
+            if not in_base(c):
+                result.append(c)
+        if h_pr is not None:
+            for c in h_pr.commits[: h_pos + 1]:
+                if not in_base(c) and not (0 <= c.reach <= h_main):
+                    result.append(c)
+        result.sort(key=lambda c: (c.committed_at, c.seq))
+        return result
+
+    def merge_base(self, base: Commit, head: Commit) -> Commit:
+        b_main, b_pr, b_pos = self._reach_key(base)
+        h_main, h_pr, h_pos = self._reach_key(head)
+        if b_pr is not None and b_pr is h_pr:
+            return b_pr.commits[min(b_pos, h_pos)]
+        if b_pr is None and h_pr is None:
+            return base if base.reach <= head.reach else head
+        return self.main_order[min(b_main, h_main)]
+
+
+class GitHubOrg:
+    """All repositories of the organisation."""
+
+    def __init__(self, org) -> None:
+        self.org = org
+        names = [org.config.service_name(i) for i in range(org.config.repositories)]
+        self.repos = [Repo(org, index, name) for index, name in enumerate(names)]
+        self.by_name = {repo.full_name.lower(): repo for repo in self.repos}
+
+    def run_until(self, clock: float) -> None:
+        for repo in self.repos:
+            repo.loop.run_until(clock)
+
+    def repo(self, owner: str, name: str) -> Repo | None:
+        return self.by_name.get(f"{owner}/{name}".lower())
