@@ -10,6 +10,7 @@ Users can run the same project by hand:
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
@@ -117,22 +118,46 @@ def _one_line(text: str | None) -> str:
 
 
 def _invoke(args: list[str], settings: Settings, progress: Progress):
+    """Run one dbt command; build output goes next to the warehouse, so parallel warehouses never collide."""
     from dbt.cli.main import dbtRunner
 
     with _DBT_LOCK, _environment(dbt_environment(settings)):
         runner = dbtRunner()
-        return runner.invoke(
-            [
-                *args,
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR),
-                "--vars",
-                json.dumps(settings.dbt_vars()),
-                "--quiet",
-            ]
-        )
+        try:
+            return runner.invoke(
+                [
+                    *args,
+                    "--project-dir",
+                    str(PROJECT_DIR),
+                    "--profiles-dir",
+                    str(PROJECT_DIR),
+                    "--target-path",
+                    str(Path(settings.warehouse_dir).resolve() / "dbt_target"),
+                    "--log-path",
+                    str(Path(settings.warehouse_dir).resolve() / "dbt_logs"),
+                    "--vars",
+                    json.dumps(settings.dbt_vars()),
+                    "--quiet",
+                ]
+            )
+        finally:
+            _release_duckdb()
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB instance open in the process: close it so later steps can open the file."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing to release
+        return
+    environment = DuckDBConnectionManager._ENV
+    DuckDBConnectionManager._ENV = None
+    if environment is not None:
+        try:
+            environment.close()
+        except Exception:  # noqa: BLE001 - best effort: the handle may already be closed
+            pass
+    gc.collect()
 
 
 def dbt_build(

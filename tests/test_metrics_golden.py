@@ -1,0 +1,322 @@
+"""Golden figures of the marts on the hand-made scenario of tests/fixtures/metrics/scenario.py.
+
+Every expected value is worked out by hand in the comments from the scenario's timeline (its docstring), not
+copied from output. One dbt build on DuckDB serves every test of this module.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from doraflow.config import load_settings
+from doraflow.transform import dbt_build
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
+import scenario  # noqa: E402
+from scenario import sha  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def marts(tmp_path_factory):
+    path = tmp_path_factory.mktemp("golden") / "dora.duckdb"
+    scenario.write_duckdb(path)
+    settings = load_settings({"WAREHOUSE_PATH": str(path)}, today=date(2024, 3, 1))
+    result = dbt_build(settings, progress=lambda line: None)
+    connection = duckdb.connect(str(path), read_only=True)
+    yield connection, result
+    connection.close()
+
+
+def rows(connection, sql):
+    cursor = connection.execute(sql)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def deployments(connection):
+    return {row["deployment_id"]: row for row in rows(connection, "select * from marts.fct_deployments")}
+
+
+def test_build_counts_every_node(marts):
+    _, result = marts
+    assert result.failures == []
+    assert result.seeds == 2  # service_catalog, dora_benchmarks
+    assert result.models >= 30 and result.tests >= 100
+
+
+def test_only_production_deployments_with_terminal_outcome_are_rows(marts):
+    connection, _ = marts
+    found = deployments(connection)
+    # D5 has only an in_progress status (pending), D6 deployed to staging: neither is a row.
+    assert sorted(found, key=int) == ["1", "2", "3", "4", "7", "8", "9", "10", "11"]
+    # D7's environment is spelled "Production": the pattern is case-insensitive.
+    assert found["7"]["environment"] == "Production"
+
+
+def test_failed_attempt(marts):
+    connection, _ = marts
+    failed = deployments(connection)["4"]
+    # No success status, a failure at 08:05: finished_at is that status, deployed_at stays NULL.
+    assert failed["outcome"] == "failure"
+    assert failed["deployed_at"] is None
+    assert failed["finished_at"] == datetime(2024, 2, 1, 8, 5)
+    assert failed["is_change_failure"] is False and failed["change_count"] == 0
+
+
+def test_first_success_status_and_error_before_success(marts):
+    connection, _ = marts
+    found = deployments(connection)
+    assert found["3"]["deployed_at"] == datetime(2024, 1, 31, 12, 0)  # first of two success statuses
+    assert found["11"]["outcome"] == "success"  # an error then a success: it succeeded
+    assert found["11"]["deployed_at"] == datetime(2024, 2, 5, 12, 20)
+
+
+def test_seed_deployment_has_no_changes(marts):
+    connection, _ = marts
+    seed = deployments(connection)["1"]
+    assert seed["is_seed"] is True
+    assert seed["change_count"] == 0
+    assert seed["lead_time_median_minutes"] is None
+    # c0 was shipped by the seed: it is no deployed change of anything.
+    assert rows(connection, f"select * from marts.fct_changes where commit_sha = '{sha('c0')}'") == []
+
+
+def test_change_sets_and_lead_times_for_squash_rebase_merge_and_direct_commits(marts):
+    connection, _ = marts
+    changes = {row["commit_sha"]: row for row in rows(connection, "select * from marts.fct_changes")}
+    expected = {
+        # squash commit of PR #1: earliest PR commit p1a 01-25 08:00 -> D2 01-29 10:00 = 4 d 2 h = 5880 min
+        "s1": ("2", 1, datetime(2024, 1, 25, 8, 0), 5880.0),
+        # pushed without a PR: its own author date 01-26 10:00 -> 01-29 10:00 = 72 h = 4320 min
+        "n1": ("2", None, datetime(2024, 1, 26, 10, 0), 4320.0),
+        # rebase merge of PR #2: r1 is a rebased copy (own date 01-30 08:00), r2 the PR's merge commit whose
+        # PR commits start at 01-30 08:00 -> D3 01-31 12:00 = 28 h = 1680 min each
+        "r1": ("3", None, datetime(2024, 1, 30, 8, 0), 1680.0),
+        "r2": ("3", 2, datetime(2024, 1, 30, 8, 0), 1680.0),
+        # merge commit of PR #3: m1 authored 2024-01-30T07:00+02:00 = 05:00 UTC -> 31 h = 1860 min; the merge
+        # commit mc3 starts at its PR's earliest commit, the same 05:00
+        "m1": ("3", 3, datetime(2024, 1, 30, 5, 0), 1860.0),
+        "mc3": ("3", 3, datetime(2024, 1, 30, 5, 0), 1860.0),
+        "b1": ("7", None, datetime(2024, 2, 1, 10, 0), 90.0),  # 10:00 -> 11:30
+        # v0 squash of PR #4 (PR commit 02-02 08:30) -> D9 02-05 09:30 = 73 h = 4380 min
+        "v0": ("9", 4, datetime(2024, 2, 2, 8, 30), 4380.0),
+        "k1": ("10", None, datetime(2024, 2, 5, 10, 0), 70.0),  # 10:00 -> 11:10
+        "k2": ("11", 5, datetime(2024, 2, 5, 11, 50), 30.0),  # PR #5 commit 11:50 -> 12:20
+    }
+    assert set(changes) == {sha(label) for label in expected}
+    for label, (deployment_id, pull_request, started_at, lead_time) in expected.items():
+        change = changes[sha(label)]
+        assert change["deployment_id"] == deployment_id, label
+        assert change["pull_request_number"] == pull_request, label
+        assert change["started_at"] == started_at, label
+        assert change["lead_time_minutes"] == pytest.approx(lead_time), label
+        assert change["service"] == "shop"
+    found = deployments(connection)
+    assert found["2"]["change_count"] == 2
+    assert found["2"]["lead_time_median_minutes"] == pytest.approx((5880 + 4320) / 2)
+    assert found["3"]["change_count"] == 4
+    assert found["3"]["lead_time_median_minutes"] == pytest.approx((1680 + 1860) / 2)
+
+
+def test_rollback_redeploys_nothing_and_marks_the_previous_deployment(marts):
+    connection, _ = marts
+    found = deployments(connection)
+    # D8 deploys mc3, an ancestor of D7's b1: a rollback with an empty change set, and rework.
+    assert found["8"]["is_rollback"] is True
+    assert found["8"]["change_count"] == 0
+    assert found["8"]["is_rework"] is True
+    # D9 deploys v0 (child of b1): b1 keeps its first deployment D7, so D9 ships v0 only.
+    assert found["9"]["change_count"] == 1
+    # D7: incident I2 names its sha and the next deployment is a rollback.
+    assert found["7"]["is_change_failure"] is True
+    assert found["7"]["failure_evidence"] == "incident,rollback"
+    # Recovery goes to the remediating deployment D8: 11:30 -> 12:15 = 45 min (not to I2's resolution).
+    assert found["7"]["failed_deployment_recovery_minutes"] == pytest.approx(45.0)
+
+
+def test_revert_within_the_window_is_a_change_failure_and_outside_it_is_not(marts):
+    connection, _ = marts
+    found = deployments(connection)
+    # k2 (D11, 02-05 12:20) reverts k1 (D10, 11:10): 70 min later, inside 24 h.
+    assert found["10"]["is_change_failure"] is True
+    assert found["10"]["failure_evidence"] == "incident,revert"  # I3 (window) too
+    assert found["10"]["failed_deployment_recovery_minutes"] == pytest.approx(70.0)
+    # v0 (D9, 02-05 09:30) reverts b1 (D7, 02-01 11:30): 94 h later, outside the window: no revert evidence.
+    assert "revert" not in found["7"]["failure_evidence"]
+    # Deployments containing a revert commit are rework, and so is a hotfix branch (D11 has both).
+    assert found["9"]["is_rework"] is True and found["9"]["is_change_failure"] is False
+    assert found["11"]["is_rework"] is True and found["11"]["is_change_failure"] is False
+
+
+def test_rework_from_jira_bug_keys_respects_key_boundaries(marts):
+    connection, _ = marts
+    found = deployments(connection)
+    # D3 ships PR #2 "SHOP-7 fix cart total"; SHOP-7 is a Bug: rework.
+    assert found["3"]["is_rework"] is True
+    # D2 ships PR #1 "SHOP-70 add cart": SHOP-70 is a Story, and SHOP-7 must not match inside SHOP-70.
+    assert found["2"]["is_rework"] is False
+    assert found["2"]["is_change_failure"] is False
+
+
+def test_incident_attribution(marts):
+    connection, _ = marts
+    incidents = {row["incident_id"]: row for row in rows(connection, "select * from marts.fct_incidents")}
+    # I1 01-31 20:00 is 8 h after D3 (12:00): window.
+    assert (incidents["I1"]["caused_by_deployment_id"], incidents["I1"]["attribution_method"]) == (
+        "3",
+        "window",
+    )
+    # I2 12:20: the latest deployment before it is the rollback D8 (12:15), but its note names b1's sha
+    # (8 hex characters, upper case): explicit, to D7.
+    assert (incidents["I2"]["caused_by_deployment_id"], incidents["I2"]["attribution_method"]) == (
+        "7",
+        "explicit",
+    )
+    # I3 02-05 11:40, 30 min after D10 (11:10): window, even while open.
+    assert (incidents["I3"]["caused_by_deployment_id"], incidents["I3"]["attribution_method"]) == (
+        "10",
+        "window",
+    )
+    # I4 02-07 12:30 is 48 h 10 min after the last deployment D11: outside the 24 h window.
+    assert (
+        incidents["I4"]["caused_by_deployment_id"] is None and incidents["I4"]["attribution_method"] is None
+    )
+    # I5 is on Billing, which has no repository: its own service, never attributed.
+    assert incidents["I5"]["service"] == "billing" and incidents["I5"]["caused_by_deployment_id"] is None
+    assert incidents["I1"]["service"] == "shop"  # PagerDuty "Shop" maps to repository acme/shop by name
+    found = deployments(connection)
+    assert found["3"]["incident_count"] == 1 and found["3"]["failure_evidence"] == "incident"
+    # D3 recovers when its only incident resolves: 12:00 -> 21:30 = 570 min.
+    assert found["3"]["failed_deployment_recovery_minutes"] == pytest.approx(570.0)
+
+
+def test_time_to_restore_uses_resolution_only_and_excludes_open_incidents(marts):
+    connection, _ = marts
+    incidents = {row["incident_id"]: row for row in rows(connection, "select * from marts.fct_incidents")}
+    assert incidents["I1"]["time_to_restore_minutes"] == pytest.approx(90.0)  # 20:00 -> 21:30
+    # I2 has no resolved_at field: its resolve log entry 2024-02-01T15:20:00+01:00 = 14:20 UTC -> 120 min
+    assert incidents["I2"]["resolved_at"] == datetime(2024, 2, 1, 14, 20)
+    assert incidents["I2"]["time_to_restore_minutes"] == pytest.approx(120.0)
+    # I3 is open: no resolution, no time to restore (never zero).
+    assert incidents["I3"]["resolved_at"] is None and incidents["I3"]["time_to_restore_minutes"] is None
+    # I5 08:00-05:00 -> 10:00-05:00 = 13:00 -> 15:00 UTC
+    assert incidents["I5"]["created_at"] == datetime(2024, 2, 6, 13, 0)
+    assert incidents["I5"]["time_to_restore_minutes"] == pytest.approx(120.0)
+
+
+def metric(connection, table, grain, start, key_column="service", key="all"):
+    found = rows(
+        connection,
+        f"select * from marts.{table} where period_grain = '{grain}' and period_start = date '{start}' "
+        f"and {key_column} = '{key}'",
+    )
+    assert len(found) == 1, (grain, start, key)
+    return found[0]
+
+
+def test_monthly_metrics_split_the_week_that_spans_two_months(marts):
+    connection, _ = marts
+    january = metric(connection, "dora_metrics", "month", "2024-01-01")
+    # D1 01-22, D2 01-29, D3 01-31
+    assert (january["deployments"], january["deployment_days"]) == (3, 3)
+    assert january["deployment_frequency_per_day"] == pytest.approx(3 / 31)
+    assert january["failed_deployment_attempts"] == 0
+    # lead times 5880, 4320, 1680, 1680, 1860, 1860 -> sorted 1680 1680 1860 1860 4320 5880
+    assert january["changes"] == 6
+    assert january["lead_time_median_minutes"] == pytest.approx(1860.0)
+    # p90 (continuous): rank 0.9 * 5 = 4.5 -> 4320 + 0.5 * (5880 - 4320) = 5100
+    assert january["lead_time_p90_minutes"] == pytest.approx(5100.0)
+    assert january["change_failures"] == 1 and january["change_failure_rate"] == pytest.approx(1 / 3)
+    assert january["rework_deployments"] == 1 and january["rework_rate"] == pytest.approx(1 / 3)
+    assert january["incidents_resolved"] == 1 and january["time_to_restore_median_minutes"] == pytest.approx(
+        90
+    )
+    assert january["failed_deployment_recovery_median_minutes"] == pytest.approx(570.0)
+    # 2023 tiers: 3/31 = 0.097 per day >= 1/30 -> medium; 1860 min <= 1 week -> high; 33 % -> low; 90 min
+    # <= 1 day -> high
+    assert (january["deployment_frequency_tier"], january["lead_time_tier"]) == ("medium", "high")
+    assert (january["change_failure_rate_tier"], january["time_to_restore_tier"]) == ("low", "high")
+
+    february = metric(connection, "dora_metrics", "month", "2024-02-01")
+    # D7, D8 (02-01), D9, D10, D11 (02-05); D4 failed on 02-01; 2024 is a leap year: 29 days
+    assert (february["deployments"], february["deployment_days"]) == (5, 2)
+    assert february["deployment_frequency_per_day"] == pytest.approx(5 / 29)
+    assert february["failed_deployment_attempts"] == 1
+    # lead times 90, 4380, 70, 30 -> median (70 + 90) / 2 = 80; p90 rank 2.7 -> 90 + 0.7 * 4290 = 3093
+    assert february["changes"] == 4
+    assert february["lead_time_median_minutes"] == pytest.approx(80.0)
+    assert february["lead_time_p90_minutes"] == pytest.approx(3093.0)
+    # change failures D7, D10 -> 2 / 5; rework D8 (rollback), D9 (revert), D11 (revert, hotfix) -> 3 / 5
+    assert february["change_failure_rate"] == pytest.approx(0.4)
+    assert february["rework_rate"] == pytest.approx(0.6)
+    # resolved in February: I2 (120), I5 (120), I4 (30) -> median 120; recovery D7 45, D10 70 -> 57.5
+    assert february["incidents_resolved"] == 3
+    assert february["time_to_restore_median_minutes"] == pytest.approx(120.0)
+    assert february["failed_deployment_recovery_median_minutes"] == pytest.approx(57.5)
+
+
+def test_weekly_metrics_start_on_monday_and_cross_the_month_boundary(marts):
+    connection, _ = marts
+    week = metric(connection, "dora_metrics", "week", "2024-01-29")  # Monday 29 Jan to Sunday 4 Feb
+    # D2, D3, D7, D8; days 01-29, 01-31, 02-01; failed D4
+    assert (week["deployments"], week["deployment_days"], week["failed_deployment_attempts"]) == (4, 3, 1)
+    assert week["deployment_frequency_per_day"] == pytest.approx(4 / 7)
+    # 7 changes: 90 1680 1680 1860 1860 4320 5880 -> median 1860
+    assert week["changes"] == 7 and week["lead_time_median_minutes"] == pytest.approx(1860.0)
+    # D3 and D7 failed: 2 / 4; rework D3 (bug key) and D8 (rollback): 2 / 4
+    assert week["change_failure_rate"] == pytest.approx(0.5) and week["rework_rate"] == pytest.approx(0.5)
+    # I1 (90) and I2 (120) resolved -> 105; recovery D3 570 and D7 45 -> 307.5
+    assert week["time_to_restore_median_minutes"] == pytest.approx(105.0)
+    assert week["failed_deployment_recovery_median_minutes"] == pytest.approx(307.5)
+    first = metric(connection, "dora_metrics", "week", "2024-01-22")
+    # Only the seed D1: a deployment with no change, no failure -> rate 0, lead time NULL
+    assert (first["deployments"], first["changes"], first["change_failure_rate"]) == (1, 0, 0.0)
+    assert first["lead_time_median_minutes"] is None and first["time_to_restore_median_minutes"] is None
+
+
+def test_dense_periods_services_and_the_all_service(marts):
+    connection, _ = marts
+    # days 2024-01-22 (D1) .. 2024-02-07 (I4 resolved): 17 days; weeks 01-22, 01-29, 02-05; months Jan, Feb;
+    # 22 periods for each of shop, billing and all
+    counts = dict(
+        connection.execute("select period_grain, count(*) from marts.dora_metrics group by 1").fetchall()
+    )
+    assert counts == {"day": 17 * 3, "week": 3 * 3, "month": 2 * 3}
+    quiet_day = metric(connection, "dora_metrics", "day", "2024-01-23", key="shop")
+    assert (quiet_day["deployments"], quiet_day["changes"], quiet_day["incidents_resolved"]) == (0, 0, 0)
+    assert quiet_day["change_failure_rate"] is None and quiet_day["lead_time_median_minutes"] is None
+    billing = metric(connection, "dora_metrics", "month", "2024-02-01", key="billing")
+    assert (billing["deployments"], billing["incidents_resolved"]) == (0, 1)
+    assert billing["change_failure_rate"] is None
+    assert billing["time_to_restore_median_minutes"] == pytest.approx(120.0)
+    shop = metric(connection, "dora_metrics", "month", "2024-02-01", key="shop")
+    assert shop["time_to_restore_median_minutes"] == pytest.approx(75.0)  # I2 120, I4 30
+    # no catalog entry: every service's team is 'unassigned', so that team equals 'all'
+    team = metric(
+        connection, "dora_metrics_by_team", "month", "2024-02-01", key_column="team", key="unassigned"
+    )
+    assert team["deployments"] == 5 and team["incidents_resolved"] == 3
+
+
+def test_coverage_and_services(marts):
+    connection, _ = marts
+    coverage = {row["measure"]: row for row in rows(connection, "select * from marts.dora_coverage")}
+    # PRs #1-#5 merged and deployed (PR #6 never merged)
+    assert (
+        coverage["merged_pull_requests_in_production"]["numerator"],
+        coverage["merged_pull_requests_in_production"]["denominator"],
+    ) == (5, 5)
+    # non-seed successes D2 D3 D7 D8 D9 D10 D11; D8 (rollback) ships nothing
+    assert coverage["deployments_with_change_set"]["share"] == pytest.approx(6 / 7)
+    assert coverage["incidents_attributed"]["share"] == pytest.approx(3 / 5)
+    assert coverage["pagerduty_services_mapped"]["share"] == pytest.approx(1 / 2)
+    services = {row["service"]: row for row in rows(connection, "select * from marts.dim_services")}
+    assert set(services) == {"shop", "billing"}
+    assert services["shop"]["github_repository"] == "acme/shop"
+    assert services["shop"]["pagerduty_service_id"] == "PXSHOP"
+    assert (services["billing"]["has_deployments"], services["billing"]["has_incidents"]) == (False, True)
