@@ -269,6 +269,12 @@ class Repo:
         self.deploy_rate = rate / DAY
         self.loop.at(start + rng.expovariate(self.work_rate), self._work)
         self.loop.at(start + rng.expovariate(self.deploy_rate), self._deploy_tick)
+        if self.index % 2 == 0:  # a production deployment still running when the history ends
+            end = self.org.end
+            self.loop.at(
+                end - rng.uniform(30, 100),
+                lambda now: self._deploy_production(now, self.head.sha, "main", "Deploy to production"),
+            )
 
     def _work(self, now) -> None:
         self.loop.at(now + self.rng.expovariate(self.work_rate), self._work)

@@ -76,10 +76,11 @@ class PagerDutyAccount:
         self.last_incident: dict[str, int] = {}
         self.log_entries: list[LogEntry] = []  # every entry, in creation order
         self.entry_incident: dict[str, Incident] = {}
-        rate = config.incident_rate * max(config.deploys_per_day, 0.05) * 0.25 / DAY
+        rate = max(config.incident_rate * max(config.deploys_per_day, 0.05) * 0.4, 0.02) / DAY
         self.background_rate = rate
-        for index in range(len(self.services)):
-            self.loop.at(org.start + self.rng.expovariate(rate), self._background, index)
+        for index in range(len(self.services)):  # every service has at least one incident in the first half
+            first = org.start + self.rng.uniform(0, config.days / 2) * DAY
+            self.loop.at(first, self._background, index)
 
     def _id(self, prefix: str, length: int) -> str:
         return prefix + "".join(self.rng.choice(ID_CHARS) for _ in range(length - 1))
