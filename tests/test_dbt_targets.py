@@ -127,3 +127,47 @@ def test_unconfigured_sources_read_as_empty_and_failing_tests_are_named(tmp_path
     message = str(error.value)
     assert "\n" not in message
     assert "accepted_values_fct_incidents_status" in message
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_simulator_data_gives_identical_marts_on_both_targets(tmp_path, postgres_database):
+    """The real chain: simulator -> extractors -> landing -> loader (into both targets) -> dbt on both."""
+    from doraflow.raw_loader import load_pending_batches
+    from extractors import extract_sources
+    from simulator import Simulator, SimulatorConfig
+
+    warehouse = str(tmp_path / "dora.duckdb")
+    with Simulator(SimulatorConfig(seed=11, repositories=2, days=20)) as simulator:
+        env = simulator.env()
+        duck_settings = load_settings({**env, "WAREHOUSE_PATH": warehouse})
+        extract_sources(duck_settings, None, progress=lambda line: None)
+    pg_settings = load_settings(
+        {
+            **env,
+            "WAREHOUSE_PATH": warehouse,
+            "WAREHOUSE_TARGET": "postgres",
+            "WAREHOUSE_POSTGRES_URL": postgres_database,
+        }
+    )
+    load_pending_batches(duck_settings, progress=lambda line: None)
+    load_pending_batches(pg_settings, progress=lambda line: None)  # same landed batches, second warehouse
+    dbt_build(duck_settings, progress=lambda line: None)
+    dbt_build(pg_settings, progress=lambda line: None)
+
+    import psycopg2
+
+    duck = duckdb.connect(warehouse, read_only=True)
+    pg = psycopg2.connect(postgres_database)
+    try:
+        deployments = duck.execute("select count(*) from marts.fct_deployments").fetchone()[0]
+        assert deployments > 10  # the simulator deploys about twice a day per repository
+        for table in MARTS:
+            duck_names, duck_rows = _sorted_rows(duck.cursor(), table)
+            with pg.cursor() as cursor:
+                pg_names, pg_rows = _sorted_rows(cursor, table)
+            assert duck_names == pg_names, table
+            assert duck_rows == pg_rows, table
+    finally:
+        duck.close()
+        pg.close()
