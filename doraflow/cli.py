@@ -52,11 +52,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     demo_dir = Path(args.warehouse_dir)
     if demo_dir.exists():
-        shutil.rmtree(demo_dir)  # the demo organisation is regenerated each time: start from an empty warehouse
+        shutil.rmtree(
+            demo_dir
+        )  # the demo organisation is regenerated each time: start from an empty warehouse
     config = SimulatorConfig(seed=args.seed, repositories=args.repositories, days=args.days)
     started = time.monotonic()
     with Simulator(config) as sim:
-        _print(f"simulator: github {sim.urls['github']}  jira {sim.urls['jira']}  pagerduty {sim.urls['pagerduty']}")
+        _print(
+            f"simulator: github {sim.urls['github']}  jira {sim.urls['jira']}  pagerduty {sim.urls['pagerduty']}"
+        )
         env = {**environment(), **sim.env(), "WAREHOUSE_PATH": str(demo_dir / "dora.duckdb")}
         demo_settings = load_settings(env)
         run_pipeline(demo_settings, trigger="demo", progress=_print)
@@ -70,7 +74,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_simulate(args: argparse.Namespace, settings: Settings | None) -> int:
     from simulator import SimulatorConfig, serve_forever
 
-    serve_forever(SimulatorConfig(seed=args.seed, repositories=args.repositories, days=args.days), print_fn=_print)
+    serve_forever(
+        SimulatorConfig(seed=args.seed, repositories=args.repositories, days=args.days), print_fn=_print
+    )
     return 0
 
 
@@ -139,7 +145,9 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_simulator_options(parser: argparse.ArgumentParser, *, days: int) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic organisation (default 7)")
-    parser.add_argument("--repositories", type=int, default=4, help="number of repositories/services (default 4)")
+    parser.add_argument(
+        "--repositories", type=int, default=4, help="number of repositories/services (default 4)"
+    )
     parser.add_argument("--days", type=int, default=days, help=f"days of history (default {days})")
 
 
@@ -155,48 +163,76 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, handler, summary: str, *, needs_settings: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(
-            name, help=summary, description=summary, epilog=CONFIGURATION_HELP,
+            name,
+            help=summary,
+            description=summary,
+            epilog=CONFIGURATION_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(handler=handler, needs_settings=needs_settings)
         return sub
 
     run = command(
-        "run", cmd_run,
+        "run",
+        cmd_run,
         "One full pipeline run against the configured sources: incremental extract, load, dbt build, "
         "quality checks, publish; then print the DORA summary.",
     )
-    run.add_argument("sources", nargs="*", metavar="SOURCE",
-                     help="limit the extract to these sources (github, jira, pagerduty); default: all configured")
+    run.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="limit the extract to these sources (github, jira, pagerduty); default: all configured",
+    )
 
     demo = command(
-        "demo", cmd_demo,
+        "demo",
+        cmd_demo,
         "Start the bundled simulator of GitHub, Jira and PagerDuty on free loopback ports, run the whole "
         "pipeline against it into a fresh demo warehouse, print the DORA summary and write the report.",
         needs_settings=False,
     )
     _add_simulator_options(demo, days=90)
-    demo.add_argument("--warehouse-dir", default="warehouse/demo",
-                      help="folder of the demo warehouse, emptied first (default warehouse/demo)")
+    demo.add_argument(
+        "--warehouse-dir",
+        default="warehouse/demo",
+        help="folder of the demo warehouse, emptied first (default warehouse/demo)",
+    )
 
     simulate = command(
-        "simulate", cmd_simulate,
+        "simulate",
+        cmd_simulate,
         "Serve the simulator in the foreground; prints its URLs and the export lines to point doraflow at it.",
         needs_settings=False,
     )
     _add_simulator_options(simulate, days=90)
 
-    extract = command("extract", cmd_extract,
-                      "Incremental extract of the configured sources into landing batches (no warehouse writes).")
-    extract.add_argument("sources", nargs="*", metavar="SOURCE",
-                         help="github, jira, pagerduty (default: every configured source)")
+    extract = command(
+        "extract",
+        cmd_extract,
+        "Incremental extract of the configured sources into landing batches (no warehouse writes).",
+    )
+    extract.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="github, jira, pagerduty (default: every configured source)",
+    )
     command("load", cmd_load, "Merge the landed batches not loaded yet into the raw tables.")
-    command("replay", cmd_replay, "Rebuild the raw tables from every landed batch (e.g. into an empty warehouse).")
+    command(
+        "replay", cmd_replay, "Rebuild the raw tables from every landed batch (e.g. into an empty warehouse)."
+    )
     command("transform", cmd_transform, "dbt build: staging, intermediate and marts, with all dbt tests.")
-    check = command("check", cmd_check,
-                    "Great Expectations checks on the pending landed batches and/or the marts.")
-    check.add_argument("what", nargs="?", default="all", choices=["landing", "marts", "all"],
-                       help="what to check (default all)")
+    check = command(
+        "check", cmd_check, "Great Expectations checks on the pending landed batches and/or the marts."
+    )
+    check.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        choices=["landing", "marts", "all"],
+        help="what to check (default all)",
+    )
     command("publish", cmd_publish, "Publish the serving copy, the Parquet exports and the HTML report.")
     report = command("report", cmd_report, "Write the self-contained HTML DORA report from the marts.")
     report.add_argument("--output", help="where to write it (default: next to the warehouse)")

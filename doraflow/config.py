@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -199,9 +199,7 @@ def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str |
         return value.rstrip("/")
     if parsed.scheme == "http" and host in LOOPBACK_HOSTS:
         return value.rstrip("/")  # the bundled simulator serves plain HTTP on loopback only
-    raise ConfigError(
-        f"{name} must be an https:// URL (http:// only for localhost), got {value!r}"
-    )
+    raise ConfigError(f"{name} must be an https:// URL (http:// only for localhost), got {value!r}")
 
 
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -303,7 +301,7 @@ def _pagerduty(env: Mapping[str, str], skipped: list[str]) -> PagerDutySettings 
 def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Settings:
     """Read and validate every setting. `env` defaults to `.env` + the process environment."""
     env = environment() if env is None else env
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     skipped: list[str] = []
 
     target = (_get(env, "WAREHOUSE_TARGET") or "duckdb").lower()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from doraflow.config import Settings
 from doraflow.errors import DoraflowError
@@ -25,7 +25,9 @@ def step_extract(settings: Settings, sources: Sequence[str] | None = None, progr
     if sources:
         unknown = sorted(set(sources) - {"github", "jira", "pagerduty"})
         if unknown:
-            raise DoraflowError(f"unknown source(s) {', '.join(unknown)}: choose from github, jira, pagerduty")
+            raise DoraflowError(
+                f"unknown source(s) {', '.join(unknown)}: choose from github, jira, pagerduty"
+            )
         unconfigured = [name for name in sources if name not in settings.configured_sources]
         if unconfigured:
             raise DoraflowError(
@@ -118,15 +120,19 @@ def run_pipeline(
 
     def timed(name: str, function, *args):
         progress(f"== {name}")
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         clock = time.monotonic()
         try:
-            result = function(settings, *args, progress=progress) if args else function(settings, progress=progress)
+            result = (
+                function(settings, *args, progress=progress)
+                if args
+                else function(settings, progress=progress)
+            )
         except Exception as error:
-            recorder.record_step(name, started, datetime.now(timezone.utc), "failed", {"error": str(error)})
+            recorder.record_step(name, started, datetime.now(UTC), "failed", {"error": str(error)})
             raise
         run.steps[name] = round(time.monotonic() - clock, 3)
-        recorder.record_step(name, started, datetime.now(timezone.utc), "success")
+        recorder.record_step(name, started, datetime.now(UTC), "success")
         return result
 
     try:

@@ -1,18 +1,22 @@
 """The DORA summary table printed by `doraflow run`/`demo`/`summary`, read from the published marts.
 
-Figures are the marts' own (marts.dora_current: the trailing window per service, defined in dbt), so the
-terminal, the report and people's SQL agree.
+Figures are the marts' own: the rows of marts.dora_metrics for the period the report headlines (the latest
+complete month, else week: `doraflow.report.data.choose_period`), so the terminal, the report and people's
+SQL agree. Open incidents are counted now, from marts.fct_incidents.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
 from doraflow.config import Settings
 from doraflow.errors import PublishError
+from doraflow.report.data import choose_period, period_end
 
 COLUMNS = (
     ("service", "service", "{}"),
@@ -46,21 +50,38 @@ def _format(value, pattern: str | None) -> str:
     return pattern.format(value)
 
 
-def summary_rows(database: Path) -> tuple[dict, list[dict]]:
-    """(window, rows): the trailing-window figures per service, 'all' first."""
+def summary_rows(database: Path, today: date) -> tuple[dict, list[dict]]:
+    """(period, rows): the headline period's figures per service, 'all' first."""
     if not database.is_file():
-        raise PublishError(f"no published warehouse at {database}: run `doraflow run` or `doraflow demo` first")
+        raise PublishError(
+            f"no published warehouse at {database}: run `doraflow run` or `doraflow demo` first"
+        )
     with duckdb.connect(str(database), read_only=True) as connection:
+        chosen = choose_period(connection, today)
+        if chosen is None:
+            return {}, []
+        grain, start = chosen
         cursor = connection.execute(
-            "select * from marts.dora_current order by case when service = 'all' then 0 else 1 end, service"
+            """
+            select metrics.*, coalesce(open_incidents.incidents_open, 0) as incidents_open
+            from marts.dora_metrics as metrics
+            left join (
+                select service, count(*) as incidents_open from marts.fct_incidents
+                where resolved_at is null group by service
+                union all
+                select 'all', count(*) from marts.fct_incidents where resolved_at is null
+            ) as open_incidents on open_incidents.service = metrics.service
+            where metrics.period_grain = ? and metrics.period_start = ?
+            order by case when metrics.service = 'all' then 0 else 1 end, metrics.service
+            """,
+            [grain, start],
         )
         names = [column[0] for column in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor.fetchall()]
-    window = {"window_start": rows[0]["window_start"], "window_end": rows[0]["window_end"]} if rows else {}
-    return window, rows
+    return {"grain": grain, "start": start, "end": period_end(grain, start)}, rows
 
 
-def format_summary(window: dict, rows: list[dict]) -> str:
+def format_summary(window: dict, rows: list[dict], timezone_name: str = "UTC") -> str:
     if not rows:
         return "DORA summary: no deployments or incidents in the warehouse yet."
     header = [title for _, title, _ in COLUMNS]
@@ -73,12 +94,17 @@ def format_summary(window: dict, rows: list[dict]) -> str:
             for index, (cell, width) in enumerate(zip(cells, widths))
         )
 
-    title = f"DORA summary, {window['window_start']} to {window['window_end']} (UTC, trailing window)"
+    last_day = window["end"] - timedelta(days=1)
+    title = (
+        f"DORA summary, {window['grain']} {window['start']} to {last_day} ({timezone_name}); "
+        "open incidents as of now"
+    )
     rule = "-" * len(line(header))
     return "\n".join([title, rule, line(header), rule, *(line(cells) for cells in body), rule])
 
 
 def print_summary(settings: Settings, progress: Callable[[str], None] = print) -> None:
     database = settings.serving_path if settings.serving_path.is_file() else settings.warehouse_path
-    window, rows = summary_rows(database)
-    progress(format_summary(window, rows))
+    today = datetime.now(ZoneInfo(settings.reporting_timezone)).date()
+    window, rows = summary_rows(database, today)
+    progress(format_summary(window, rows, settings.reporting_timezone))

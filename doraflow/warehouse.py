@@ -6,8 +6,8 @@ other (Airflow: the `dora_warehouse` pool of one slot). Readers use the serving 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import duckdb
 

@@ -34,7 +34,9 @@ def _postgres_bin() -> Path | None:
 def specs_dir() -> Path:
     """The official API excerpts in ../shared/specs (absent from a user's clone: those tests skip)."""
     if not (SPECS_DIR / "spec_validate.py").is_file():
-        pytest.skip(f"API spec excerpts not found at {SPECS_DIR} (set DORAFLOW_SPECS_DIR); fidelity tests skipped")
+        pytest.skip(
+            f"API spec excerpts not found at {SPECS_DIR} (set DORAFLOW_SPECS_DIR); fidelity tests skipped"
+        )
     return SPECS_DIR
 
 
@@ -58,16 +60,28 @@ def postgres_server():
     )
     options = f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data_dir), "-o", options, "-w", "start",
-         "-l", str(data_dir / "server.log")],
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-o",
+            options,
+            "-w",
+            "start",
+            "-l",
+            str(data_dir / "server.log"),
+        ],
         check=True,
         capture_output=True,
     )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data_dir), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -8,14 +8,29 @@ import pytest
 
 from doraflow.cli import build_parser
 
-COMMANDS = ["run", "demo", "simulate", "extract", "load", "replay", "transform", "check", "publish", "report",
-            "summary"]
+COMMANDS = [
+    "run",
+    "demo",
+    "simulate",
+    "extract",
+    "load",
+    "replay",
+    "transform",
+    "check",
+    "publish",
+    "report",
+    "summary",
+]
 
 
 def doraflow(*args, env=None, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "doraflow.cli", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -53,7 +68,11 @@ def test_malformed_configuration_stops_before_any_request(tmp_path):
 
 
 def test_unknown_source_is_named(tmp_path):
-    env = {"PATH": os.environ["PATH"], "PAGERDUTY_TOKEN": "t", "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb")}
+    env = {
+        "PATH": os.environ["PATH"],
+        "PAGERDUTY_TOKEN": "t",
+        "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),
+    }
     result = doraflow("extract", "gitlab", env=env, cwd=tmp_path)
     assert result.returncode == 1
     assert "unknown source(s) gitlab" in result.stderr

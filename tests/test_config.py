@@ -56,7 +56,11 @@ def test_source_with_missing_variables_is_skipped_with_one_line_each():
         ("GITHUB_API_URL", "http://api.github.com", "GITHUB_API_URL must be an https:// URL"),
         ("JIRA_BASE_URL", "acme.atlassian.net", "JIRA_BASE_URL must be an https:// URL"),
         ("PAGERDUTY_API_URL", "https://", "PAGERDUTY_API_URL must be an https:// URL"),
-        ("PRODUCTION_ENVIRONMENT_PATTERN", "prod(", "PRODUCTION_ENVIRONMENT_PATTERN is not a valid regular expression"),
+        (
+            "PRODUCTION_ENVIRONMENT_PATTERN",
+            "prod(",
+            "PRODUCTION_ENVIRONMENT_PATTERN is not a valid regular expression",
+        ),
         ("HOTFIX_PATTERN", "[hotfix", "HOTFIX_PATTERN is not a valid regular expression"),
         ("EXTRACT_START_DATE", "2026-13-01", "EXTRACT_START_DATE must be an ISO date"),
         ("EXTRACT_START_DATE", "yesterday", "EXTRACT_START_DATE must be an ISO date"),
@@ -70,7 +74,11 @@ def test_source_with_missing_variables_is_skipped_with_one_line_each():
         ("WAREHOUSE_PATH", "warehouse/dora.db", "WAREHOUSE_PATH must name a .duckdb file"),
         ("REPORTING_TIMEZONE", "Mars/Olympus", "REPORTING_TIMEZONE must be an IANA time zone"),
         ("DORA_BENCHMARK_EDITION", "2022", "DORA_BENCHMARK_EDITION must be 2021, 2023 or 2024"),
-        ("INCIDENT_ATTRIBUTION_WINDOW_HOURS", "1.5", "INCIDENT_ATTRIBUTION_WINDOW_HOURS must be a whole number"),
+        (
+            "INCIDENT_ATTRIBUTION_WINDOW_HOURS",
+            "1.5",
+            "INCIDENT_ATTRIBUTION_WINDOW_HOURS must be a whole number",
+        ),
         ("INCIDENT_ATTRIBUTION_WINDOW_HOURS", "0", "INCIDENT_ATTRIBUTION_WINDOW_HOURS must be at least 1"),
         ("EXTRACT_CONCURRENCY", "many", "EXTRACT_CONCURRENCY must be a whole number"),
         ("TARGET_CHANGE_FAILURE_RATE", "15", "TARGET_CHANGE_FAILURE_RATE is a share between 0 and 1"),
@@ -88,8 +96,13 @@ def test_http_is_accepted_for_loopback_only():
 
 
 def test_secrets_never_show_in_repr_or_str():
-    loaded = settings(**GITHUB, **JIRA, **PAGERDUTY, WAREHOUSE_TARGET="postgres",
-                      WAREHOUSE_POSTGRES_URL="postgresql://u:pg-secret-value@db/dora")
+    loaded = settings(
+        **GITHUB,
+        **JIRA,
+        **PAGERDUTY,
+        WAREHOUSE_TARGET="postgres",
+        WAREHOUSE_POSTGRES_URL="postgresql://u:pg-secret-value@db/dora",
+    )
     text = repr(loaded) + str(loaded)
     for secret in ("gh-secret-value", "jira-secret-value", "pd-secret-value", "pg-secret-value"):
         assert secret not in text
@@ -103,7 +116,11 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path):
         "# comment\nexport GITHUB_TOKEN='from-file'\nGITHUB_REPOS=acme/api # trailing comment\n"
         'JIRA_EMAIL="a b@c.d"\n'
     )
-    assert read_dotenv(dotenv) == {"GITHUB_TOKEN": "from-file", "GITHUB_REPOS": "acme/api", "JIRA_EMAIL": "a b@c.d"}
+    assert read_dotenv(dotenv) == {
+        "GITHUB_TOKEN": "from-file",
+        "GITHUB_REPOS": "acme/api",
+        "JIRA_EMAIL": "a b@c.d",
+    }
     from doraflow.config import environment
 
     merged = environment({"GITHUB_TOKEN": "from-env"}, dotenv=dotenv)
