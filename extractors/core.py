@@ -90,6 +90,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def day_start(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def payload_hash(payload: object) -> str:
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

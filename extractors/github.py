@@ -64,10 +64,24 @@ def _repo(ctx: StreamContext) -> str:
     return f"repos/{ctx.scope}"
 
 
-def _sweep_desc(ctx: StreamContext, path: str, params: dict, cursor_path: tuple[str, ...], key: str) -> None:
-    """Lists sorted by `cursor_path` descending: land changed records down to the watermark - overlap."""
+def _day(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _sweep_desc(
+    ctx: StreamContext,
+    path: str,
+    params: dict,
+    cursor_path: tuple[str, ...],
+    key: str,
+    floor: datetime | None = None,
+) -> None:
+    """Lists sorted by `cursor_path` descending: land changed records down to the watermark - overlap.
+
+    Records already landed unchanged are skipped by the `recent` map, which keeps every record down to
+    the start of the day of the next floor (so a re-read of that day lands nothing)."""
     state = ctx.state
-    floor = ctx.floor(state.get("watermark"))
+    floor = ctx.floor(state.get("watermark")) if floor is None else floor
     changes = ChangeFilter(state.get("recent"))
     watermark = parse_time(state.get("watermark"))
     new_etag = state.get("etag")
@@ -89,12 +103,12 @@ def _sweep_desc(ctx: StreamContext, path: str, params: dict, cursor_path: tuple[
                 ctx.add(None, item)
         if stop:
             break
-    new_floor = ctx.floor(iso(watermark)) if watermark else None
+    next_floor = ctx.floor(iso(watermark)) if watermark else None
     ctx.flush(
         {
             "watermark": iso(watermark) if watermark else state.get("watermark"),
             "etag": new_etag,
-            "recent": changes.state(new_floor),
+            "recent": changes.state(_day(next_floor) if next_floor else None),
         }
     )
 
@@ -105,9 +119,57 @@ def pull_requests(ctx: StreamContext) -> None:
 
 
 def commits(ctx: StreamContext) -> None:
-    floor = ctx.floor(ctx.state.get("watermark"))
-    params = {"since": iso(floor), "per_page": PER_PAGE}
-    _sweep_desc(ctx, f"{_repo(ctx)}/commits", params, ("commit", "committer", "date"), "sha")
+    """Default-branch commits. First run: `since` the start date. Then: the head commit (first page, with
+    its ETag: unchanged = a free 304), and `compare/<previous head>...<head>` for everything new, which
+    includes commits merged from branches with old dates that a `since` filter would miss. After a force
+    push (compare not `ahead`) it falls back to `since` the watermark minus 30 days."""
+    state = ctx.state
+    path = f"{_repo(ctx)}/commits"
+    first = next(pages(ctx, path, {"per_page": PER_PAGE}, etag=state.get("etag"), allow_status=(409,)))
+    if first.not_modified or first.status == 409 or not first.body:  # 409: empty repository
+        return
+    head = first.body[0].get("sha") if isinstance(first.body[0], dict) else None
+    previous = state.get("head")
+    watermark = parse_time(state.get("watermark"))
+    status = None
+    if previous and head and previous != head:
+        items_of = lambda body: body.get("commits") if isinstance(body, dict) else None  # noqa: E731
+        for response in pages(
+            ctx,
+            f"{_repo(ctx)}/compare/{previous}...{head}",
+            {"per_page": PER_PAGE},
+            allow_status=(404,),
+            items_of=items_of,
+        ):
+            status = response.body.get("status") if response.status == 200 else "missing"
+            if status not in ("ahead", "identical"):
+                break
+            for commit in items_of(response.body):
+                cursor = parse_time(dig(commit, ("commit", "committer", "date")))
+                if cursor is not None and (watermark is None or cursor > watermark):
+                    watermark = cursor
+                ctx.add(None, commit)
+    if not previous or (head != previous and status not in ("ahead", "identical")):
+        if previous:
+            ctx.progress(
+                f"github commits {ctx.scope}: history rewritten ({status}); re-reading the last 30 days"
+            )
+        floor = _day(ctx.floor(state.get("watermark"), timedelta(days=30)))
+        for response in pages(ctx, path, {"since": iso(floor), "per_page": PER_PAGE}, allow_status=(409,)):
+            if response.status == 409:
+                break
+            for commit in response.body:
+                cursor = parse_time(dig(commit, ("commit", "committer", "date")))
+                if cursor is not None and (watermark is None or cursor > watermark):
+                    watermark = cursor
+                ctx.add(None, commit)
+    ctx.flush(
+        {
+            "watermark": iso(watermark) if watermark else state.get("watermark"),
+            "etag": first.etag,
+            "head": head,
+        }
+    )
 
 
 def deployments(ctx: StreamContext) -> None:
@@ -127,6 +189,7 @@ def workflow_runs(ctx: StreamContext) -> None:
         moment = parse_time(created)
         if moment is not None and moment < floor:
             floor = moment
+    floor = _day(floor)
     params = {"created": f">={floor.date().isoformat()}", "per_page": PER_PAGE}
     changes = ChangeFilter(state.get("recent"))
     watermark = parse_time(state.get("watermark"))
@@ -151,14 +214,19 @@ def workflow_runs(ctx: StreamContext) -> None:
                     open_runs[str(identity)] = iso(cursor)
             if identity is None or changes.changed(str(identity), cursor, run):
                 ctx.add(None, run)
-    new_floor = ctx.floor(iso(watermark)) if watermark else None
     # an open run that is no longer listed (deleted) stops being watched
+    open_runs = {k: v for k, v in open_runs.items() if str(k) in changes.seen}
+    next_floor = ctx.floor(iso(watermark)) if watermark else None
+    for created in open_runs.values():
+        moment = parse_time(created)
+        if next_floor is not None and moment is not None and moment < next_floor:
+            next_floor = moment
     ctx.flush(
         {
             "watermark": iso(watermark) if watermark else state.get("watermark"),
             "etag": new_etag,
-            "open": {k: v for k, v in open_runs.items() if str(k) in changes.seen},
-            "recent": changes.state(new_floor),
+            "open": open_runs,
+            "recent": changes.state(_day(next_floor) if next_floor else None),
         }
     )
 

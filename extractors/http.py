@@ -305,7 +305,7 @@ class HttpClient:
             raise SourceError(self._client_error(status, body, raw.text, method, url))
 
     def _client_error(self, status: int, body: object, text: str, method: str, url: str) -> str:
-        message = _error_text(body, text) or "error"
+        message = (_error_text(body, text) or "error").rstrip(".")
         if status == 401:
             fix = f"check {self.credential_hint}"
         elif status == 403:

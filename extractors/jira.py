@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from doraflow.errors import SourceError
-from extractors.core import ChangeFilter, StreamContext, chunks, iso, parse_time, unique
+from extractors.core import ChangeFilter, StreamContext, chunks, day_start, iso, parse_time, unique
 from extractors.http import RepeatedPageGuard
 
 ISSUE_FIELDS = (
@@ -83,7 +83,9 @@ def issues(ctx: StreamContext) -> None:
             raise SourceError("jira: /rest/api/3/search/jql pagination repeats a nextPageToken; rerun later")
         seen_tokens.add(token)
     new_floor = ctx.floor(iso(watermark)) if watermark else None
-    ctx.flush({"watermark": iso(watermark) if watermark else None, "recent": changes.state(new_floor)})
+    ctx.flush(
+        {"watermark": iso(watermark) if watermark else None, "recent": changes.state(day_start(new_floor))}
+    )
 
 
 def _bulk_changelogs(ctx: StreamContext, issue_ids: list[str]) -> bool:

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from doraflow.errors import SourceError
-from extractors.core import ChangeFilter, StreamContext, iso, parse_time
+from extractors.core import ChangeFilter, StreamContext, day_start, iso, parse_time
 from extractors.http import RepeatedPageGuard
 
 LIMIT = 100
 OFFSET_CEILING = 10_000  # offset + limit above this answers 400 (error code 2002)
-MAX_WINDOW = timedelta(days=179)  # the API allows at most six months per since/until range
+MAX_WINDOW = timedelta(days=170)  # the API allows at most six months per since/until range (with slack)
 MIN_WINDOW = timedelta(minutes=1)
 
 
@@ -51,31 +51,37 @@ class _CeilingReached(Exception):
     pass
 
 
-def _windows(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    windows = []
+def _windows(since: datetime) -> list[tuple[datetime, datetime | None]]:
+    """Windows of at most MAX_WINDOW from `since`; the last one is open (`until` left to the API's now,
+    so a server clock ahead of ours loses nothing)."""
+    now = datetime.now(UTC)
+    windows: list[tuple[datetime, datetime | None]] = []
     start = since
-    while start < until:
-        end = min(start + MAX_WINDOW, until)
-        windows.append((start, end))
-        start = end
+    while now - start > MAX_WINDOW:
+        windows.append((start, start + MAX_WINDOW))
+        start = start + MAX_WINDOW
+    windows.append((start, None))
     return windows
 
 
 def _window_items(ctx: StreamContext, path: str, collection: str, params: dict, since, until) -> list:
     """Every item of [since, until); a window holding more than 10,000 is split in two, recursively."""
-    query = {**params, "since": iso(since), "until": iso(until), "time_zone": "UTC"}
+    query = {**params, "since": iso(since), "time_zone": "UTC"}
+    if until is not None:
+        query["until"] = iso(until)
     try:
         items: list = []
         for page in _offset_pages(ctx, path, collection, query):
             items.extend(page)
         return items
     except _CeilingReached:
-        if until - since <= MIN_WINDOW:
+        end = until or datetime.now(UTC)
+        if end - since <= MIN_WINDOW:
             raise SourceError(
-                f"pagerduty: more than {OFFSET_CEILING} {collection} between {iso(since)} and {iso(until)}; "
+                f"pagerduty: more than {OFFSET_CEILING} {collection} between {iso(since)} and {iso(end)}; "
                 "cannot split the window further"
             ) from None
-        middle = since + (until - since) / 2
+        middle = since + (end - since) / 2
         return _window_items(ctx, path, collection, params, since, middle) + _window_items(
             ctx, path, collection, params, middle, until
         )
@@ -111,7 +117,6 @@ def incidents(ctx: StreamContext) -> None:
     incidents are re-read one by one until they are resolved."""
     state = ctx.state
     floor = ctx.floor(state.get("watermark"))
-    until = datetime.now(UTC) + timedelta(minutes=1)
     changes = ChangeFilter(state.get("recent"))
     watermark = parse_time(state.get("watermark"))
     open_ids: dict[str, str] = dict(state.get("open", {}))
@@ -131,7 +136,7 @@ def incidents(ctx: StreamContext) -> None:
             ctx.add(None, incident)
 
     params = {**_service_filter(ctx), "sort_by": "created_at:asc"}
-    for since, end in _windows(floor, until):
+    for since, end in _windows(floor):
         for incident in _window_items(ctx, "incidents", "incidents", params, since, end):
             if isinstance(incident, dict):
                 cursor = parse_time(incident.get("created_at"))
@@ -154,7 +159,7 @@ def incidents(ctx: StreamContext) -> None:
         {
             "watermark": iso(watermark) if watermark else None,
             "open": open_ids,
-            "recent": changes.state(new_floor),
+            "recent": changes.state(day_start(new_floor)),
         }
     )
 
@@ -164,11 +169,10 @@ def incident_log_entries(ctx: StreamContext) -> None:
     per 100 entries instead of one per incident), keyed to its incident."""
     state = ctx.state
     floor = ctx.floor(state.get("watermark"))
-    until = datetime.now(UTC) + timedelta(minutes=1)
     wanted = set(ctx.settings.pagerduty.service_ids)
     changes = ChangeFilter(state.get("recent"))
     watermark = parse_time(state.get("watermark"))
-    for since, end in _windows(floor, until):
+    for since, end in _windows(floor):
         for entry in _window_items(ctx, "log_entries", "log_entries", {"is_overview": "false"}, since, end):
             if not isinstance(entry, dict):
                 ctx.add(None, entry)
@@ -184,7 +188,9 @@ def incident_log_entries(ctx: StreamContext) -> None:
             if identity is None or changes.changed(str(identity), cursor, entry):
                 ctx.add(incident.get("id"), entry)
     new_floor = ctx.floor(iso(watermark)) if watermark else None
-    ctx.flush({"watermark": iso(watermark) if watermark else None, "recent": changes.state(new_floor)})
+    ctx.flush(
+        {"watermark": iso(watermark) if watermark else None, "recent": changes.state(day_start(new_floor))}
+    )
 
 
 STREAM_FUNCTIONS = {

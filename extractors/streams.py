@@ -87,7 +87,7 @@ STREAMS: tuple[StreamSpec, ...] = (
         True,
         False,
         cursor="commit.committer.date",
-        description="commits of the default branch since the watermark",
+        description="default-branch commits: since the start date, then compare previous head...head",
     ),
     StreamSpec(
         "github",
