@@ -25,6 +25,8 @@ MARTS = (
     "dora_metrics",
     "dora_metrics_by_team",
     "dora_coverage",
+    "fct_issues",
+    "fct_issue_status_intervals",
 )
 TODAY = date(2024, 3, 1)
 

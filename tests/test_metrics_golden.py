@@ -320,3 +320,68 @@ def test_coverage_and_services(marts):
     assert services["shop"]["github_repository"] == "acme/shop"
     assert services["shop"]["pagerduty_service_id"] == "PXSHOP"
     assert (services["billing"]["has_deployments"], services["billing"]["has_incidents"]) == (False, True)
+
+
+def test_jira_status_intervals_and_flow_times(marts):
+    connection, _ = marts
+    intervals = rows(
+        connection,
+        "select status, status_category, valid_from, valid_to, minutes_in_status "
+        "from marts.fct_issue_status_intervals where issue_key = 'SHOP-7' order by interval_number",
+    )
+    # created 01-29 08:00 in To Do; In Progress at 10:00 (120 min); Done at 01-31 12:00 (2 d 2 h = 3000 min)
+    assert [(row["status"], row["status_category"], row["minutes_in_status"]) for row in intervals] == [
+        ("To Do", "new", 120.0),
+        ("In Progress", "indeterminate", 3000.0),
+        ("Done", "done", None),
+    ]
+    assert intervals[2]["valid_from"] == datetime(2024, 1, 31, 12, 0) and intervals[2]["valid_to"] is None
+    issue = rows(connection, "select * from marts.fct_issues where issue_key = 'SHOP-7'")[0]
+    assert issue["cycle_time_minutes"] == pytest.approx(3000.0)  # first In Progress -> resolution
+    assert issue["lead_time_minutes"] == pytest.approx(3120.0)  # created -> resolved: 52 h
+    story = rows(connection, "select * from marts.fct_issues where issue_key = 'SHOP-70'")[0]
+    assert story["resolved_at"] is None and story["lead_time_minutes"] is None
+
+
+@pytest.fixture(scope="module")
+def settings_variant(tmp_path_factory):
+    """The same scenario with a 6 hour attribution window and the Asia/Tokyo (UTC+9) reporting calendar."""
+    path = tmp_path_factory.mktemp("variant") / "dora.duckdb"
+    scenario.write_duckdb(path)
+    settings = load_settings(
+        {
+            "WAREHOUSE_PATH": str(path),
+            "INCIDENT_ATTRIBUTION_WINDOW_HOURS": "6",
+            "REPORTING_TIMEZONE": "Asia/Tokyo",
+            "DORA_BENCHMARK_EDITION": "2021",
+        },
+        today=date(2024, 3, 1),
+    )
+    dbt_build(settings, progress=lambda line: None)
+    connection = duckdb.connect(str(path), read_only=True)
+    yield connection
+    connection.close()
+
+
+def test_settings_change_attribution_window_time_zone_and_benchmark(settings_variant):
+    connection = settings_variant
+    incidents = {row["incident_id"]: row for row in rows(connection, "select * from marts.fct_incidents")}
+    # I1 is 8 h after D3: outside a 6 h window now; I3 (30 min after D10) stays attributed
+    assert incidents["I1"]["caused_by_deployment_id"] is None
+    assert incidents["I3"]["caused_by_deployment_id"] == "10"
+    found = deployments(connection)
+    assert found["3"]["is_change_failure"] is False and found["3"]["failure_evidence"] is None
+    # the revert k2 (70 min after D10) is inside 6 h too
+    assert found["10"]["failure_evidence"] == "incident,revert"
+    # Tokyo calendar: I1 resolved 01-31 21:30 UTC = 02-01 06:30 local, so January has no restored incident
+    january = metric(connection, "dora_metrics", "month", "2024-01-01")
+    assert (january["deployments"], january["change_failures"], january["incidents_resolved"]) == (3, 0, 0)
+    assert january["change_failure_rate"] == 0.0 and january["time_to_restore_median_minutes"] is None
+    february = metric(connection, "dora_metrics", "month", "2024-02-01")
+    # I1 90, I2 120, I5 120, I4 30 -> sorted 30 90 120 120 -> median 105
+    assert february["incidents_resolved"] == 4
+    assert february["time_to_restore_median_minutes"] == pytest.approx(105.0)
+    # 2021 tiers: lead time 80 min is above 1 hour and within a week -> high; February's deployment
+    # frequency 5/29 = 0.17 per day is between once a month and once a day -> high
+    assert (february["lead_time_tier"], february["deployment_frequency_tier"]) == ("high", "high")
+    assert february["benchmark_edition"] == "2021"
