@@ -12,7 +12,7 @@ import pytest
 
 from doraflow.config import load_settings
 from doraflow.errors import TransformError
-from doraflow.transform import dbt_build
+from doraflow.transform import dbt_build, dbt_source_freshness
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import scenario  # noqa: E402
@@ -117,6 +117,15 @@ def test_unconfigured_sources_read_as_empty_and_failing_tests_are_named(tmp_path
         assert connection.execute(
             "select count(*), sum(incident_count) from marts.fct_deployments"
         ).fetchone() == (9, 0)
+        connection.close()
+        # Freshness: the scenario was extracted on 2024-02-08, far beyond error_after (7 days); tables of
+        # the sources that were never loaded are reported missing.
+        freshness = {row["table"]: row["status"] for row in dbt_source_freshness(settings)}
+        assert freshness["github__deployments"] == "error"
+        assert freshness["pagerduty__incidents"] == "missing"
+        assert freshness["jira__issues"] == "missing"
+        assert len(freshness) == len(scenario.TABLES)
+        connection = duckdb.connect(str(path))
         # now load PagerDuty with an incident whose status PagerDuty never answers
         rows = scenario.raw_rows()
         rows["pagerduty__incidents"][0][3]["status"] = "exploded"
