@@ -4,15 +4,19 @@ from __future__ import annotations
 
 
 class Changes:
-    def __init__(self) -> None:
+    """`enabled=False` records nothing (the initial generation has nothing to report)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.added: dict[str, set] = {}
         self.updated: dict[str, set] = {}
 
     def add(self, table: str, key) -> None:
-        self.added.setdefault(table, set()).add(key)
+        if self.enabled:
+            self.added.setdefault(table, set()).add(key)
 
     def update(self, table: str, key) -> None:
-        if key not in self.added.get(table, ()):
+        if self.enabled and key not in self.added.get(table, ()):
             self.updated.setdefault(table, set()).add(key)
 
     def summary(self) -> dict[str, dict[str, int]]:

@@ -212,9 +212,9 @@ class GitHubApp(BaseApp):
         page = max(request.int_arg("page", 1), 1)
         if cap is not None:
             items = items[:cap]
-        last = max((len(items) + per_page - 1) // per_page, 1)
         start = (page - 1) * per_page
-        chosen = page_slice(items, start, per_page, request)
+        chosen, length = page_slice(items, start, per_page, request)
+        last = max((length + per_page - 1) // per_page, 1)
         headers = {}
         link = self.link_header(request, page, last)
         if link:

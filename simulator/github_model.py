@@ -216,9 +216,9 @@ class Repo:
             int(committed_at),
             tuple(parents),
             self._seq,
-            additions=rng.randint(1, 240),
-            deletions=rng.randint(0, 80),
-            files=rng.randint(1, 9),
+            additions=1 + int(rng.random() * 240),
+            deletions=int(rng.random() * 81),
+            files=1 + int(rng.random() * 9),
             **extra,
         )
         self.commits[commit.sha] = commit
@@ -235,10 +235,10 @@ class Repo:
         self.head = commit
 
     def user(self) -> int:
-        return self.rng.randrange(len(self.org.users))
+        return int(self.rng.random() * len(self.org.users))
 
     def other_user(self, not_this: int) -> int:
-        choice = self.rng.randrange(len(self.org.users) - 1)
+        choice = int(self.rng.random() * (len(self.org.users) - 1))
         return choice if choice < not_this else choice + 1
 
     def sorted_main(self) -> list[Commit]:
@@ -291,11 +291,9 @@ class Repo:
         return commit
 
     def _jira_issue(self, now):
-        plan = self.org.jira_plan
-        keys = plan.created_before(self.jira_key, now)
-        if not keys or self.rng.random() < 0.25:
+        if self.rng.random() < 0.25:
             return None
-        return self.rng.choice(keys)
+        return self.org.jira_plan.pick_before(self.jira_key, now, self.rng)
 
     def _open_pr(self, now, hotfix: bool = False, fixes: str | None = None) -> PullRequest:
         rng = self.rng

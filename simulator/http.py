@@ -22,6 +22,7 @@ class Request:
     base_url: str
     fault: str | None = None  # a paging fault chosen for this request ("repeat_page" / "shifting_item")
     fault_used: bool = False
+    shifts: dict | None = None  # the app's listings shifted by a `shifting_item` fault
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -171,18 +172,46 @@ class _Handler(BaseHTTPRequestHandler):
     do_PATCH = _handle
 
 
-def page_slice(items: list, start: int, count: int, fault: Request) -> list:
-    """The page `items[start:start+count]`, unless a paging fault applies to this request:
-    `repeat_page` answers the previous page again; `shifting_item` behaves as if an earlier item had
-    been updated and moved to the front between the two requests (the previous page's last item
-    appears again)."""
-    if start > 0 and fault.fault == "repeat_page":
-        fault.fault_used = True
-        return items[max(start - count, 0) : start]
-    if start > 0 and fault.fault == "shifting_item":
-        fault.fault_used = True
-        return items[start - 1 : start - 1 + count]
-    return items[start : start + count]
+PAGING_PARAMS = {"page", "per_page", "offset", "limit", "startAt", "maxResults", "nextPageToken", "total"}
+
+
+def listing_key(request: Request) -> str:
+    """Identifies one listing walked page by page (the request without its paging parameters)."""
+    query = sorted((k, tuple(v)) for k, v in request.query.items() if k not in PAGING_PARAMS)
+    body = ""
+    if request.body:
+        try:
+            data = json.loads(request.body)
+            if isinstance(data, dict):
+                data = {k: v for k, v in data.items() if k not in PAGING_PARAMS}
+            body = json.dumps(data, sort_keys=True)
+        except ValueError:
+            body = request.body.decode("utf-8", "replace")
+    return f"{request.path}?{query}#{body}"
+
+
+def page_slice(items: list, start: int, count: int, request: Request) -> tuple[list, int]:
+    """One page of a listing and the listing's length, with the paging faults applied:
+
+    - `repeat_page`: this page answers the previous page's items again (once);
+    - `shifting_item`: from this page on, the listing behaves as if an item had been added in front of
+      it (a new or just-updated item sorted first): every later page of this walk starts one item
+      earlier, so the last item of the previous page appears twice and the listing is one longer.
+      Asking for the first page again starts a fresh walk.
+    """
+    shifts = request.shifts
+    key = listing_key(request) if shifts is not None else ""
+    if start == 0 and shifts is not None:
+        shifts.pop(key, None)
+    if start > 0 and request.fault == "repeat_page":
+        request.fault_used = True
+        return items[max(start - count, 0) : start], len(items)
+    if start > 0 and request.fault == "shifting_item" and shifts is not None:
+        request.fault_used = True
+        shifts[key] = shifts.get(key, 0) + 1
+    shift = shifts.get(key, 0) if shifts is not None and start > 0 else 0
+    begin = start - shift
+    return items[max(begin, 0) : max(begin + count, 0)], len(items) + shift
 
 
 class BaseApp:
@@ -195,9 +224,11 @@ class BaseApp:
         self.requests = 0
         self.count_lock = threading.Lock()
         self.faults = FaultPlan(sim.faults, self.api)
+        self.shifts: dict[str, int] = {}
 
     def set_faults(self, faults: Faults) -> None:
         self.faults = FaultPlan(faults, self.api)
+        self.shifts.clear()
 
     def is_paging(self, request: Request) -> bool:
         return False
@@ -216,6 +247,7 @@ class BaseApp:
             delay = self.faults.faults.timeout_seconds
         if kind in ("repeat_page", "shifting_item"):
             request.fault = kind
+        request.shifts = self.shifts
         try:
             with self.sim.org.lock:
                 response = self.dispatch(request)

@@ -447,7 +447,7 @@ class JiraApp(BaseApp):
                 return _error(400, "The provided next page token is invalid or expired.")
             if token_digest != digest:
                 return _error(400, "The provided next page token is invalid or expired.")
-        chosen = page_slice(issues, offset, size, request)
+        chosen, length = page_slice(issues, offset, size, request)
         wanted = None
         if not id_only and not any(f in ("*all", "*navigable") for f in fields):
             wanted = {f for f in fields if not f.startswith("-")}
@@ -459,7 +459,7 @@ class JiraApp(BaseApp):
             body_issues = [self.issue_object(base, i, wanted, "changelog" in expands) for i in chosen]
         body = {"issues": body_issues}
         next_offset = offset + size
-        if next_offset < len(issues):
+        if next_offset < length:
             raw = json.dumps({"o": next_offset, "q": digest}, separators=(",", ":")).encode()
             body["nextPageToken"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
             body["isLast"] = False
@@ -489,15 +489,15 @@ class JiraApp(BaseApp):
         start = max(request.int_arg("startAt", 0), 0)
         size = min(max(request.int_arg("maxResults", 100), 1), 100)
         histories = issue.histories
-        chosen = page_slice(histories, start, size, request)
+        chosen, length = page_slice(histories, start, size, request)
         base = request.base_url
         url = f"{base}/rest/api/3/issue/{id_or_key}/changelog"
-        last = start + size >= len(histories)
+        last = start + size >= length
         body = {
             "self": f"{url}?startAt={start}&maxResults={size}",
             "maxResults": size,
             "startAt": start,
-            "total": len(histories),
+            "total": length,
             "isLast": last,
             "values": [self.history_object(base, h) for h in chosen],
         }
@@ -548,7 +548,7 @@ class JiraApp(BaseApp):
                     raise ValueError
             except (ValueError, KeyError, TypeError, binascii.Error):
                 return _error(400, "The provided next page token is invalid or expired.")
-        chosen = page_slice(flat, offset, size, request)
+        chosen, length = page_slice(flat, offset, size, request)
         base = request.base_url
         logs: list[dict] = []
         for issue_id, history, items in chosen:
@@ -556,7 +556,7 @@ class JiraApp(BaseApp):
                 logs.append({"issueId": issue_id, "changeHistories": []})
             logs[-1]["changeHistories"].append(self.history_object(base, history, items))
         result = {"issueChangeLogs": logs}
-        if offset + size < len(flat):
+        if offset + size < length:
             raw = json.dumps({"o": offset + size, "q": digest}, separators=(",", ":")).encode()
             result["nextPageToken"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
         return Response(200, result)
@@ -578,15 +578,15 @@ class JiraApp(BaseApp):
             projects.sort(key=lambda p: p[field], reverse=order.startswith("-"))
         start = max(request.int_arg("startAt", 0), 0)
         size = min(max(request.int_arg("maxResults", 50), 1), 100)
-        chosen = page_slice(projects, start, size, request)
+        chosen, length = page_slice(projects, start, size, request)
         base = request.base_url
         url = f"{base}/rest/api/3/project/search"
-        last = start + size >= len(projects)
+        last = start + size >= length
         body = {
             "self": f"{url}?startAt={start}&maxResults={size}",
             "maxResults": size,
             "startAt": start,
-            "total": len(projects),
+            "total": length,
             "isLast": last,
             "values": [self.project_object(base, p) for p in chosen],
         }

@@ -73,6 +73,8 @@ class JiraPlan:
         self.project_keys = JIRA_PROJECT_KEYS[: max(config.jira_projects, 1)]
         self.times: dict[str, list[float]] = {}
         self.types: dict[str, list[str]] = {}
+        self.linkable: dict[str, list[tuple[float, str, str]]] = {}
+        self.linkable_times: dict[str, list[float]] = {}
         for key in self.project_keys:
             rng = random.Random(f"{config.seed}:jira-plan:{key}")
             n = config.jira_issues_per_project
@@ -85,11 +87,18 @@ class JiraPlan:
                     types.append(rng.choices(("Story", "Bug", "Task", "Incident"), (45, 25, 20, 10))[0])
             self.times[key] = times
             self.types[key] = types
+            self.linkable[key] = [
+                (times[i], f"{key}-{i + 1}", types[i]) for i in range(n) if types[i] != "Epic"
+            ]
+            self.linkable_times[key] = [entry[0] for entry in self.linkable[key]]
 
-    def created_before(self, key: str, when: float) -> list[tuple[str, str]]:
-        count = bisect.bisect_left(self.times[key], when)
-        types = self.types[key]
-        return [(f"{key}-{i + 1}", types[i]) for i in range(count) if types[i] != "Epic"]
+    def pick_before(self, key: str, when: float, rng) -> tuple[str, str] | None:
+        """A random non-epic issue of the project created before `when` (None when there is none)."""
+        count = bisect.bisect_left(self.linkable_times[key], when)
+        if count == 0:
+            return None
+        _, issue_key, issue_type = self.linkable[key][int(rng.random() * count)]
+        return issue_key, issue_type
 
 
 class JiraSite:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass
 
@@ -58,12 +59,18 @@ class Organisation:
             for i, (first, last) in enumerate(PEOPLE)
         ]
         self.deploy_bot = DEPLOY_BOT
-        self.changes = Changes()
-        self.jira_plan = JiraPlan(config, self.start, self.end)
-        self.pagerduty = PagerDutyAccount(self)
-        self.github = GitHubOrg(self)
-        self.jira = JiraSite(self)
-        self._run(self.end)
+        self.changes = Changes(enabled=False)
+        collecting = gc.isenabled()
+        gc.disable()  # millions of small objects: the cyclic collector would rescan them again and again
+        try:
+            self.jira_plan = JiraPlan(config, self.start, self.end)
+            self.pagerduty = PagerDutyAccount(self)
+            self.github = GitHubOrg(self)
+            self.jira = JiraSite(self)
+            self._run(self.end)
+        finally:
+            if collecting:
+                gc.enable()
         self.changes = Changes()
 
     @property

@@ -117,7 +117,7 @@ class PagerDutyApp(BaseApp):
                     "to reduce the returned set of records below this number, like adding a date range."
                 ],
             )
-        chosen = page_slice(items, offset, limit, request)
+        chosen, length = page_slice(items, offset, limit, request)
         total = len(items) if request.arg("total") == "true" else None
         return Response(
             200,
@@ -125,7 +125,7 @@ class PagerDutyApp(BaseApp):
                 key: [build(item) for item in chosen],
                 "limit": limit,
                 "offset": offset,
-                "more": offset + limit < len(items),
+                "more": offset + limit < length,
                 "total": total,
             },
         )
