@@ -105,6 +105,7 @@ class SimulatorConfig:
     jira_rate_limit: int = 0  # requests per minute (0 = unlimited)
     long_changelog_issues: int = 1  # issues per project with more than 100 changelog histories
     faults: Faults = field(default_factory=Faults)
+    empty_repository: bool = False  # also serve <owner>/empty: no commits (409), no pulls (for client tests)
     host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:

@@ -81,6 +81,8 @@ class PagerDutyAccount:
         for index in range(len(self.services)):  # every service has at least one incident in the first half
             first = org.start + self.rng.uniform(0, config.days / 2) * DAY
             self.loop.at(first, self._background, index)
+        # an incident still open when the history ends (on the service without a repository)
+        self.loop.at(org.end - self.rng.uniform(2, 8) * MINUTE, self._open_at_end, len(self.services) - 1)
 
     def _id(self, prefix: str, length: int) -> str:
         return prefix + "".join(self.rng.choice(ID_CHARS) for _ in range(length - 1))
@@ -100,6 +102,9 @@ class PagerDutyAccount:
             )
         )
         self._trigger(now, service, title, title, None)
+
+    def _open_at_end(self, now, service: int) -> None:
+        self._trigger(now, service, "Invoice export job failing", "Invoice export job failing", None)
 
     def _trigger_from_deploy(self, now, service: int, repo: str, sha: str) -> None:
         rng = self.rng
@@ -148,7 +153,7 @@ class PagerDutyAccount:
             {"type": "api"},
             "Triggered through the API",
         )
-        ack = now + rng.uniform(1, 20) * MINUTE
+        ack = now + rng.uniform(10, 20) * MINUTE
         resolve = ack + rng.uniform(5, 300) * MINUTE
         responder = rng.randrange(len(self.org.users))
         self.loop.at(ack, self._acknowledge, incident, responder)

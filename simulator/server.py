@@ -27,10 +27,9 @@ APIS = ("github", "jira", "pagerduty")
 class Simulator:
     """Deterministic synthetic GitHub + Jira + PagerDuty. Same seed and config give the same data."""
 
-    def __init__(self, config: SimulatorConfig | None = None, *, empty_repository: bool = False) -> None:
+    def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.faults = self.config.faults
-        self.empty_repository = empty_repository  # also serve acme/empty, a repository without commits
         self.org = Organisation(self.config)
         self.apps = {"github": GitHubApp(self), "jira": JiraApp(self), "pagerduty": PagerDutyApp(self)}
         self._servers: dict[str, ApiServer] = {}
@@ -91,7 +90,7 @@ class Simulator:
         }
 
     def config_empty_repo(self, owner: str, name: str) -> bool:
-        return self.empty_repository and owner.lower() == self.config.owner and name.lower() == "empty"
+        return self.config.empty_repository and owner.lower() == self.config.owner and name.lower() == "empty"
 
     # ----- ground truth and time
     @property

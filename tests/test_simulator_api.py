@@ -30,7 +30,7 @@ def config(**overrides) -> SimulatorConfig:
 
 @pytest.fixture(scope="module")
 def sim():
-    with Simulator(config(), empty_repository=True) as running:
+    with Simulator(config(empty_repository=True)) as running:
         yield running
 
 

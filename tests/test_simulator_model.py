@@ -195,3 +195,63 @@ def test_advance_reports_what_changed_and_truth_follows():
     assert changes["github__deployments"]["added"] > 0
     assert changes["jira__issues"]["updated"] > 0
     assert sum(v["updated"] for v in changes.values()) > 0
+
+
+def test_serve_forever_prints_urls_and_exports_and_stops_on_ctrl_c():
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import requests
+
+    script = (
+        "from datetime import datetime, timezone\n"
+        "from simulator import SimulatorConfig, serve_forever\n"
+        "serve_forever(SimulatorConfig(repositories=1, services=1, days=3, jira_issues_per_project=3,\n"
+        "              end_at=datetime(2026, 11, 20, tzinfo=timezone.utc)),\n"
+        "              print_fn=lambda line: print(line, flush=True))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("# serving"):
+                break
+        exports = dict(line[len("export ") :].split("=", 1) for line in lines if line.startswith("export "))
+        assert set(exports) == {
+            "GITHUB_API_URL",
+            "GITHUB_TOKEN",
+            "GITHUB_REPOS",
+            "JIRA_BASE_URL",
+            "JIRA_EMAIL",
+            "JIRA_API_TOKEN",
+            "JIRA_PROJECTS",
+            "PAGERDUTY_API_URL",
+            "PAGERDUTY_TOKEN",
+            "EXTRACT_START_DATE",
+        }
+        assert exports["GITHUB_REPOS"] == "acme/checkout"
+        assert exports["EXTRACT_START_DATE"] == "2026-11-14"  # 3 days before the end, 2 more, 1 of margin
+        answer = requests.get(
+            exports["GITHUB_API_URL"] + "/repos/acme/checkout",
+            timeout=10,
+            headers={"Authorization": f"Bearer {exports['GITHUB_TOKEN']}"},
+        )
+        assert answer.json()["full_name"] == "acme/checkout"
+        process.send_signal(signal.SIGINT)
+        rest = process.stdout.read()
+        assert process.wait(timeout=30) == 0
+        assert "stopping the simulator" in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
