@@ -110,7 +110,7 @@ def plan_scopes(source: str) -> list[str]:
 
 
 @task(
-    retries=3,
+    retries=af.extract_retries(),
     retry_delay=timedelta(seconds=30),
     retry_exponential_backoff=True,
     max_retry_delay=timedelta(minutes=10),
@@ -177,7 +177,7 @@ def publish() -> str:
     return str(settings.serving_path)
 
 
-@task(trigger_rule="all_done", pool=POOL, retries=2)
+@task(trigger_rule="all_done", pool=POOL)
 def record_ops() -> str:
     """Write this run's figures (streams, steps, checks, freshness) to ops.* in one transaction."""
     from doraflow.ops import RunRecorder, clear_spool
@@ -241,7 +241,7 @@ def dbt_task_group():
     doc_md=__doc__,
     default_args={
         "owner": "doraflow",
-        "retries": 1,
+        "retries": af.task_retries(),
         "retry_delay": timedelta(minutes=2),
         "on_failure_callback": on_failure,
     },

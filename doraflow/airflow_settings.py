@@ -120,6 +120,26 @@ def _check_cron(value: str, name: str) -> None:
         raise ConfigError(f"{name} must be a cron expression like '0 2 * * *', got {value!r}")
 
 
+def _retries(env: Mapping[str, str] | None, name: str, default: int) -> int:
+    env = os.environ if env is None else env
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number of retries (0 or more), got {value!r}")
+    return int(value)
+
+
+def extract_retries(env: Mapping[str, str] | None = None) -> int:
+    """Retries of each extract task (exponential backoff from 30 s): env DORA_EXTRACT_RETRIES, default 3."""
+    return _retries(env, "DORA_EXTRACT_RETRIES", 3)
+
+
+def task_retries(env: Mapping[str, str] | None = None) -> int:
+    """Retries of the other tasks: env DORA_TASK_RETRIES, default 1."""
+    return _retries(env, "DORA_TASK_RETRIES", 1)
+
+
 def timezone_name(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     value = (env.get(TIMEZONE_ENV) or "").strip() or "UTC"
