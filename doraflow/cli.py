@@ -48,14 +48,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from doraflow.pipeline import run_pipeline
     from doraflow.summary import print_summary
-    from simulator import Simulator, SimulatorConfig
+    from simulator import Simulator
 
     demo_dir = Path(args.warehouse_dir)
     if demo_dir.exists():
         shutil.rmtree(
             demo_dir
         )  # the demo organisation is regenerated each time: start from an empty warehouse
-    config = SimulatorConfig(seed=args.seed, repositories=args.repositories, days=args.days)
+    config = _simulator_config(args)
     started = time.monotonic()
     with Simulator(config) as sim:
         _print(
@@ -72,11 +72,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings | None) -> int:
-    from simulator import SimulatorConfig, serve_forever
+    from simulator import serve_forever
 
-    serve_forever(
-        SimulatorConfig(seed=args.seed, repositories=args.repositories, days=args.days), print_fn=_print
-    )
+    serve_forever(_simulator_config(args), print_fn=_print)
     return 0
 
 
@@ -143,12 +141,30 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _simulator_config(args: argparse.Namespace):
+    from simulator import SimulatorConfig
+
+    return SimulatorConfig(
+        seed=args.seed,
+        repositories=args.repositories,
+        services=args.repositories,  # one PagerDuty service per repository, plus the simulator's unmapped one
+        days=args.days,
+        deploys_per_day=args.deploys_per_day,
+    )
+
+
 def _add_simulator_options(parser: argparse.ArgumentParser, *, days: int) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic organisation (default 7)")
     parser.add_argument(
         "--repositories", type=int, default=4, help="number of repositories/services (default 4)"
     )
     parser.add_argument("--days", type=int, default=days, help=f"days of history (default {days})")
+    parser.add_argument(
+        "--deploys-per-day",
+        type=float,
+        default=2.0,
+        help="production deployments per repository and day (default 2)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
