@@ -82,6 +82,8 @@ def parse(text: str) -> Query:
                     i += 1
                     continue
                 break
+            if not order:
+                raise JqlError("Error in the JQL Query: expecting a field name after ORDER BY.")
             if i < len(tokens):
                 raise JqlError(f"Error in the JQL Query: unexpected '{tokens[i][1]}' after ORDER BY.")
             break
@@ -131,6 +133,8 @@ def parse(text: str) -> Query:
         kind, value = peek()
         if kind == "word" and value.lower() == "or":
             raise JqlError("The simulator supports clauses joined by AND only.")
+        if kind is not None and not (kind == "word" and value.lower() in ("and", "order")):
+            raise JqlError(f"Error in the JQL Query: expecting AND or ORDER BY, found '{value}'.")
     return Query(clauses, order)
 
 
