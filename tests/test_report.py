@@ -1,0 +1,185 @@
+"""The report's figures equal the marts', for the period and rows worked out by hand from test_serving_support."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import duckdb
+import pytest
+from test_serving_support import REPORT_TODAY, build_duckdb_marts, sample_settings
+
+from doraflow.errors import PublishError
+from doraflow.publish import build_serving_copy
+from doraflow.report import embedded_data, write_report
+
+METRIC_KEYS = [
+    "deployment_frequency_per_day",
+    "lead_time_median_minutes",
+    "change_failure_rate",
+    "time_to_restore_median_minutes",
+    "rework_rate",
+]
+TIERS = {
+    "deployment_frequency_per_day": "deployment_frequency_tier",
+    "lead_time_median_minutes": "lead_time_tier",
+    "change_failure_rate": "change_failure_rate_tier",
+    "time_to_restore_median_minutes": "time_to_restore_tier",
+    "rework_rate": None,
+}
+
+
+@pytest.fixture
+def serving(tmp_path):
+    """Sample marts published into a serving copy; returns (settings, serving path)."""
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    settings = sample_settings(warehouse)
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    return settings
+
+
+def _report(settings, **kwargs):
+    path = write_report(settings, **kwargs)
+    html = path.read_text(encoding="utf-8")
+    return html, embedded_data(html)
+
+
+def _mart_row(settings, table, dimension, name, grain, start):
+    connection = duckdb.connect(str(settings.serving_path), read_only=True)
+    try:
+        cursor = connection.execute(
+            f"select * from marts.{table} where {dimension} = ? and period_grain = ? and period_start = ?",
+            [name, grain, start],
+        )
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        connection.close()
+    assert len(rows) == 1
+    return dict(zip(columns, rows[0], strict=True))
+
+
+def test_scorecard_is_the_latest_complete_month_and_equals_the_marts(serving):
+    html, data = _report(serving, today=REPORT_TODAY)
+    # Today is 2026-11-26: November is not complete, so the scorecard is October 2026.
+    assert data["period"] == {
+        "grain": "month",
+        "start": "2026-10-01",
+        "end_exclusive": "2026-11-01",
+        "complete": True,
+    }
+    cards = data["scorecards"]
+    assert sorted(cards["service"]) == ["all", "checkout", "search"]
+    assert sorted(cards["team"]) == ["all", "discovery", "payments"]
+    for dimension, table in (("service", "dora_metrics"), ("team", "dora_metrics_by_team")):
+        for name, card in cards[dimension].items():
+            row = _mart_row(serving, table, dimension, name, "month", date(2026, 10, 1))
+            for key in METRIC_KEYS:
+                if row[key] is None:
+                    assert card[key]["value"] is None
+                else:
+                    assert card[key]["value"] == pytest.approx(row[key])
+                assert card[key]["tier"] == (row[TIERS[key]] if TIERS[key] else None)
+            assert card["counts"]["deployments"] == row["deployments"]
+            assert card["counts"]["incidents_resolved"] == row["incidents_resolved"]
+
+    # The organisation's October row (seed 1 in test_serving_support.metric_row): 4 deployments in 31 days,
+    # lead time 30 + 17 = 47 min, 1 failure of 4 = 0.25, 1 incident restored in 20 + 11 = 31 min, no rework.
+    org = cards["service"]["all"]
+    assert org["deployment_frequency_per_day"]["value"] == pytest.approx(4 / 31)
+    assert org["lead_time_median_minutes"]["value"] == pytest.approx(47.0)
+    assert org["change_failure_rate"]["value"] == pytest.approx(0.25)
+    assert org["time_to_restore_median_minutes"]["value"] == pytest.approx(31.0)
+    # Default targets: >= 2/day (missed), <= 60 min (met), <= 0.15 (missed), <= 60 min (met); rework: no target.
+    assert [org[key]["met"] for key in METRIC_KEYS] == [False, True, False, True, None]
+
+    # The visible scorecard carries the same numbers in data-value attributes.
+    for key in METRIC_KEYS:
+        match = re.search(rf'data-scope="all" data-metric="{key}" data-value="([^"]*)"', html)
+        assert match, key
+        assert float(match.group(1)) == pytest.approx(org[key]["value"])
+    assert html.count('class="target missed"') >= 2
+
+
+def test_weekly_trends_stop_at_the_latest_complete_week_and_equal_the_marts(serving):
+    _, data = _report(serving, today=REPORT_TODAY)
+    # Weeks start on Monday; 2026-11-23 is the current (incomplete) week, so the trend ends on 2026-11-16.
+    org = data["trends"]["service"]["all"]
+    assert [row["period_start"] for row in org] == [
+        "2026-09-28",
+        "2026-10-05",
+        "2026-10-12",
+        "2026-10-19",
+        "2026-10-26",
+        "2026-11-02",
+        "2026-11-09",
+        "2026-11-16",
+    ]
+    connection = duckdb.connect(str(serving.serving_path), read_only=True)
+    try:
+        expected = connection.execute(
+            f"select period_start, {', '.join(METRIC_KEYS)} from marts.dora_metrics "
+            "where period_grain = 'week' and service = 'checkout' and period_start <= date '2026-11-16' "
+            "order by period_start"
+        ).fetchall()
+    finally:
+        connection.close()
+    checkout = data["trends"]["service"]["checkout"]
+    assert len(checkout) == len(expected) == 8
+    for row, mart in zip(checkout, expected, strict=True):
+        assert row["period_start"] == mart[0].isoformat()
+        for key, value in zip(METRIC_KEYS, mart[1:], strict=True):
+            assert row[key] == (pytest.approx(value) if value is not None else None)
+
+
+def test_records_behind_the_figures_follow_the_reporting_time_zone(tmp_path):
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    for zone, expected_deployments in (("UTC", ["d1", "d2", "d3", "d4", "d5"]), ("Europe/Paris", None)):
+        settings = sample_settings(warehouse, REPORTING_TIMEZONE=zone)
+        if not settings.serving_path.exists():
+            build_serving_copy(settings, settings.serving_path, tmp_path)
+        _, data = _report(settings, today=REPORT_TODAY)
+        ids = [row["deployment_id"] for row in data["deployments"]]
+        if zone == "UTC":
+            # d0 is 2026-09-30 23:30 UTC (September); d2 failed, counted by its finish time (Oct 3); d6 is November.
+            assert ids == expected_deployments
+        else:
+            # 2026-09-30 23:30 UTC is 2026-10-01 01:30 in Paris: d0 belongs to October there.
+            assert ids == ["d0", "d1", "d2", "d3", "d4", "d5"]
+        # i1 and i2 were resolved in October, i3 opened on Oct 28 and is still open, i4 is November's.
+        assert [row["incident_id"] for row in data["incidents"]] == ["i1", "i2", "i3"]
+
+
+def test_falls_back_to_the_latest_complete_month_before_today(serving):
+    _, data = _report(serving, today=date(2026, 10, 20))
+    assert data["period"]["start"] == "2026-09-01"
+    assert (
+        data["scorecards"]["service"]["all"]["counts"]["deployments"]
+        == _mart_row(serving, "dora_metrics", "service", "all", "month", date(2026, 9, 1))["deployments"]
+    )
+
+
+def test_targets_come_from_settings(tmp_path):
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    settings = sample_settings(warehouse, TARGET_DEPLOYMENTS_PER_DAY="0.1", TARGET_LEAD_TIME_MINUTES="30")
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    _, data = _report(settings, today=REPORT_TODAY)
+    org = data["scorecards"]["service"]["all"]
+    assert org["deployment_frequency_per_day"]["met"] is True  # 4/31 = 0.129 >= 0.1
+    assert org["lead_time_median_minutes"]["met"] is False  # 47 > 30
+    assert data["targets"]["lead_time_minutes"] == 30.0
+
+
+def test_report_without_serving_copy_names_the_file(tmp_path):
+    settings = sample_settings(tmp_path / "dora.duckdb")
+    with pytest.raises(PublishError, match=r"no serving copy at .*dora_serving\.duckdb"):
+        write_report(settings)
+
+
+def test_html_path_is_taken_as_the_output(serving, tmp_path):
+    output = tmp_path / "elsewhere" / "r.html"
+    assert write_report(serving, output, today=REPORT_TODAY) == output
+    assert embedded_data(output.read_text(encoding="utf-8"))["period"]["start"] == "2026-10-01"
