@@ -21,6 +21,8 @@ def _offset_pages(ctx: StreamContext, path: str, collection: str, params: dict) 
     guard = RepeatedPageGuard()
     while True:
         query = {**params, "limit": LIMIT, "offset": offset}
+        if offset == 0:
+            query["total"] = "true"  # lets a window too big for the offset ceiling be split at once
         for _ in range(ctx.client.max_retries + 1):
             response = ctx.client.get(path, params=query, allow_status=(400,))
             body = response.body if isinstance(response.body, dict) else {}
@@ -39,6 +41,9 @@ def _offset_pages(ctx: StreamContext, path: str, collection: str, params: dict) 
         else:
             raise SourceError(f"pagerduty: GET /{path} keeps answering with the previous page; rerun later")
         guard.accept(items)
+        total = body.get("total")
+        if offset == 0 and isinstance(total, int) and total > OFFSET_CEILING:
+            raise _CeilingReached()
         yield items
         if not body.get("more") or not items:
             return

@@ -25,6 +25,8 @@ class ScriptedServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            wbufsize = 1 << 16  # one write per answer (no Nagle/delayed-ACK stall between headers and body)
+
             def log_message(self, *args):
                 pass
 
