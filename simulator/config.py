@@ -60,27 +60,6 @@ class Faults:
     retry_after_seconds: int = 1
     fail_first_n: int = 0
 
-    def any(self) -> bool:
-        return any(
-            getattr(self, name) > 0
-            for name in (
-                "rate_limit_probability",
-                "rate_limit_every",
-                "secondary_rate_limit_probability",
-                "secondary_rate_limit_every",
-                "server_error_probability",
-                "server_error_every",
-                "timeout_probability",
-                "timeout_every",
-                "bad_json_probability",
-                "bad_json_every",
-                "repeat_page_probability",
-                "repeat_page_every",
-                "shifting_item_probability",
-                "shifting_item_every",
-            )
-        )
-
 
 def _default_end() -> datetime:
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

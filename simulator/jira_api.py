@@ -348,6 +348,8 @@ class JiraApp(BaseApp):
         if isinstance(expand, list):
             expand = ",".join(expand)
         fields = body.get("fields") or []
+        if isinstance(fields, str):
+            fields = [part.strip() for part in fields.split(",") if part.strip()]
         max_results = body.get("maxResults")
         return self._search(
             request,
