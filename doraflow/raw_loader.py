@@ -69,11 +69,6 @@ class _Dialect:
         )
         return statements
 
-    def differs(self) -> str:
-        if self.postgres:
-            return "t.payload is distinct from s.payload"
-        return "cast(t.payload as varchar) is distinct from cast(s.payload as varchar)"
-
 
 def _connect(settings: Settings):
     from doraflow import warehouse
@@ -210,38 +205,37 @@ def _merge_batch(
                 "_extracted_at timestamptz, _batch_id varchar) on commit drop"
             )
             execute_values(cursor, "insert into _stage values %s", rows, page_size=1000)
+            stage, payload, moment = "_stage", "s.payload", "s._extracted_at"
+            differs = "t.payload is distinct from s.payload"
         else:
             import pandas as pd
 
             frame = pd.DataFrame(
                 rows, columns=["_key", "_scope", "_parent_id", "payload", "_extracted_at", "_batch_id"]
             )
-            connection.register("_stage_frame", frame)
-            cursor.execute(
-                "create or replace temp table _stage as select _key::varchar as _key, "
-                "_scope::varchar as _scope, _parent_id::varchar as _parent_id, payload::json as payload, "
-                "_extracted_at::timestamptz as _extracted_at, _batch_id::varchar as _batch_id "
-                "from _stage_frame"
-            )
-            connection.unregister("_stage_frame")
+            connection.register("_stage_frame", frame)  # queried in place: no copy into a temp table
+            stage, payload, moment = "_stage_frame", "s.payload::json", "s._extracted_at::timestamptz"
+            differs = "cast(t.payload as varchar) is distinct from s.payload"
+        newer = f"t._batch_id < s._batch_id and {differs}"
         cursor.execute(
-            f"select count(*) from _stage s where not exists (select 1 from {table} t where t._key = s._key)"
+            "select count(*) filter (where t._key is null), "
+            f"count(*) filter (where t._key is not null and {newer}) "
+            f"from {stage} s left join {table} t on t._key = s._key"
         )
-        inserted = cursor.fetchone()[0]
-        newer = f"t._key = s._key and t._batch_id < s._batch_id and {dialect.differs()}"
-        cursor.execute(f"select count(*) from _stage s join {table} t on {newer}")
-        updated = cursor.fetchone()[0]
+        inserted, updated = cursor.fetchall()[0]
         if updated:
             cursor.execute(
-                f"update {table} as t set _scope = s._scope, _parent_id = s._parent_id, payload = s.payload, "
-                f"_extracted_at = s._extracted_at, _batch_id = s._batch_id from _stage s where {newer}"
+                f"update {table} as t set _scope = s._scope, _parent_id = s._parent_id, payload = {payload}, "
+                f"_extracted_at = {moment}, _batch_id = s._batch_id from {stage} s "
+                f"where t._key = s._key and {newer}"
             )
-        cursor.execute(
-            f"insert into {table} select * from _stage s where not exists "
-            f"(select 1 from {table} t where t._key = s._key)"
-        )
+        if inserted:
+            cursor.execute(
+                f"insert into {table} select s._key, s._scope, s._parent_id, {payload}, {moment}, s._batch_id "
+                f"from {stage} s where not exists (select 1 from {table} t where t._key = s._key)"
+            )
         if not dialect.postgres:
-            cursor.execute("drop table _stage")
+            connection.unregister("_stage_frame")
     for line_number, reason, text in bad:
         cursor.execute(
             f"insert into {QUARANTINE_TABLE} values ({p}, {p}, {p}, {p}, {p}, {p}, current_timestamp)",

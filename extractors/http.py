@@ -325,8 +325,17 @@ class HttpClient:
         return self.request("POST", path_or_url, json_body=json_body, **kwargs)
 
 
-def page_fingerprint(items: object) -> str:
-    return json.dumps(items, sort_keys=True, default=str)
+def page_fingerprint(items: list) -> str:
+    """The identities of a page's items (cheap), or its JSON when items carry no id."""
+    identities = []
+    for item in items:
+        identity = None
+        if isinstance(item, dict):
+            identity = item.get("id") or item.get("sha") or item.get("number") or item.get("key")
+        if identity is None:
+            return json.dumps(items, sort_keys=True, default=str)
+        identities.append(str(identity))
+    return "\x1f".join(identities)
 
 
 class RepeatedPageGuard:
