@@ -2,9 +2,50 @@
   One row per successful production deployment: seed (first of its repository), redeploy (same sha as the
   previous one) or rollback (its sha is a proper ancestor of the previous deployment's sha: reachable from it
   through `parents`, or a compare previous...this answered status 'behind').
+  Only deployments whose sha an earlier deployment already reached can be rollbacks; for those few, the full
+  ancestry of the previous deployment's sha is walked.
 -#}
-with deployments as (
+with recursive deployments as (
     select * from {{ ref('int_successful_deployments') }}
+),
+
+already_reached as (
+    select distinct deployments.deployment_id
+    from deployments
+    inner join {{ ref('int_deployment_reachable_commits') }} as reachable
+        on reachable.repository = deployments.repository
+        and reachable.commit_sha = deployments.commit_sha
+    inner join deployments as earlier
+        on earlier.deployment_id = reachable.deployment_id
+        and earlier.repository = deployments.repository
+        and earlier.deployment_sequence < deployments.deployment_sequence
+),
+
+candidates as (
+    select deployments.repository, deployments.deployment_id, deployments.commit_sha,
+           deployments.previous_commit_sha
+    from deployments
+    inner join already_reached on already_reached.deployment_id = deployments.deployment_id
+    where deployments.deployment_sequence > 1 and deployments.commit_sha <> deployments.previous_commit_sha
+),
+
+ancestors as (
+    select repository, deployment_id, previous_commit_sha as commit_sha
+    from candidates
+    union
+    select ancestors.repository, ancestors.deployment_id, parents.parent_sha
+    from ancestors
+    inner join {{ ref('int_commit_parents') }} as parents
+        on parents.repository = ancestors.repository
+        and parents.commit_sha = ancestors.commit_sha
+),
+
+graph_rollbacks as (
+    select distinct candidates.deployment_id
+    from candidates
+    inner join ancestors
+        on ancestors.deployment_id = candidates.deployment_id
+        and ancestors.commit_sha = candidates.commit_sha
 ),
 
 behind_compares as (
@@ -13,21 +54,13 @@ behind_compares as (
     where status = 'behind'
 ),
 
-ancestry as (
-    select
-        deployments.deployment_id,
-        max(case when reachable.commit_sha is not null then 1 else 0 end) as reachable_from_previous,
-        max(case when behind_compares.head_sha is not null then 1 else 0 end) as behind_previous
+compare_rollbacks as (
+    select distinct deployments.deployment_id
     from deployments
-    left join {{ ref('int_deployment_reachable_commits') }} as reachable
-        on reachable.repository = deployments.repository
-        and reachable.deployment_id = deployments.previous_deployment_id
-        and reachable.commit_sha = deployments.commit_sha
-    left join behind_compares
+    inner join behind_compares
         on behind_compares.repository = deployments.repository
         and behind_compares.base_sha = deployments.previous_commit_sha
         and behind_compares.head_sha = deployments.commit_sha
-    group by 1
 ),
 
 final as (
@@ -39,9 +72,11 @@ final as (
             as is_redeploy,
         deployments.deployment_sequence > 1
         and deployments.commit_sha <> deployments.previous_commit_sha
-        and (ancestry.reachable_from_previous = 1 or ancestry.behind_previous = 1) as is_rollback
+        and (graph_rollbacks.deployment_id is not null or compare_rollbacks.deployment_id is not null)
+            as is_rollback
     from deployments
-    inner join ancestry on ancestry.deployment_id = deployments.deployment_id
+    left join graph_rollbacks on graph_rollbacks.deployment_id = deployments.deployment_id
+    left join compare_rollbacks on compare_rollbacks.deployment_id = deployments.deployment_id
 )
 
 select * from final
