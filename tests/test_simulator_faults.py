@@ -212,3 +212,24 @@ def test_request_counts_include_304_and_faults_and_reset(sim):
     assert sim.request_counts() == {"github": 3, "jira": 0, "pagerduty": 1}
     sim.reset_request_counts()
     assert sim.request_counts() == {"github": 0, "jira": 0, "pagerduty": 0}
+
+
+def test_fault_bodies_validate_against_the_spec(sim, specs_dir):
+    import sys
+
+    sys.path.insert(0, str(specs_dir))
+    from spec_validate import KNOWN_RELAXATIONS, validate_payload
+
+    sim.set_faults(Faults(server_error_every=1, fail_first_n=3))
+    pull = "/repos/acme/checkout/pulls/1"
+    first, _, third = github(sim, pull), github(sim, pull), github(sim, pull)
+    assert (first.status_code, third.status_code) == (500, 503)
+    assert not validate_payload(f"{specs_dir}/github/pull_get.json", "500", first.json())
+    assert not validate_payload(f"{specs_dir}/github/pull_get.json", "503", third.json())
+    sim.set_faults(Faults(rate_limit_every=1, fail_first_n=1, retry_after_seconds=0))
+    limited = requests.get(sim.urls["pagerduty"] + "/incidents", headers=PD, timeout=10)
+    assert limited.status_code == 429
+    errors = validate_payload(
+        f"{specs_dir}/pagerduty/incidents_list.json", "429", limited.json(), **KNOWN_RELAXATIONS["pagerduty"]
+    )
+    assert not errors, errors
