@@ -86,6 +86,9 @@ class SimulatorConfig:
     faults: Faults = field(default_factory=Faults)
     empty_repository: bool = False  # also serve <owner>/empty: no commits (409), no pulls (for client tests)
     host: str = "127.0.0.1"
+    ports: dict[str, int] = field(
+        default_factory=dict
+    )  # fixed ports per API ("github", ...); 0 or absent: free
 
     def __post_init__(self) -> None:
         if self.end_at.tzinfo is None:

@@ -40,7 +40,14 @@ class Simulator:
         if self._servers:
             return self
         for api in APIS:
-            server = ApiServer((self.config.host, 0), self.apps[api])
+            port = int(self.config.ports.get(api, 0))
+            try:
+                server = ApiServer((self.config.host, port), self.apps[api])
+            except OSError as error:
+                self.stop()
+                raise OSError(
+                    f"simulator: cannot listen on {self.config.host}:{port} for {api} ({error})"
+                ) from None
             thread = threading.Thread(target=server.serve_forever, name=f"simulator-{api}", daemon=True)
             thread.start()
             self._servers[api] = server

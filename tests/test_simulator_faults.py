@@ -233,3 +233,19 @@ def test_fault_bodies_validate_against_the_spec(sim, specs_dir):
         f"{specs_dir}/pagerduty/incidents_list.json", "429", limited.json(), **KNOWN_RELAXATIONS["pagerduty"]
     )
     assert not errors, errors
+
+
+def test_fixed_ports_and_a_clear_error_when_taken(sim):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    config = SimulatorConfig(
+        repositories=1, services=1, days=2, jira_issues_per_project=2, end_at=END, ports={"github": free}
+    )
+    with Simulator(config) as fixed:
+        assert fixed.urls["github"] == f"http://127.0.0.1:{free}"
+        clash = Simulator(config)
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{free} for github"):
+            clash.start()
