@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
+import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -147,7 +149,14 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             base_url=f"http://{host}:{port}",
         )
-        response, delay = self.server.app.serve(request)
+        try:
+            response, delay = self.server.app.serve(request)
+        except Exception as error:  # a simulator bug: answer 500 and say so, never drop the connection
+            traceback.print_exc(file=sys.stderr)
+            response, delay = (
+                Response(500, {"message": f"simulator error: {type(error).__name__}: {error}"}),
+                0.0,
+            )
         if delay:
             threading.Event().wait(delay)  # the timeout fault: answer later than the client waits
         payload = response.encoded()
