@@ -96,8 +96,26 @@ class SimulatorConfig:
         self.end_at = self.end_at.astimezone(UTC)
         if self.repositories < 1 or self.days < 1:
             raise ValueError("SimulatorConfig needs at least one repository and one day")
-        if self.jira_projects > len(JIRA_PROJECT_KEYS):
-            raise ValueError(f"SimulatorConfig.jira_projects is at most {len(JIRA_PROJECT_KEYS)}")
+        for name in (
+            "services",
+            "jira_issues_per_project",
+            "github_rate_limit",
+            "pagerduty_rate_limit",
+            "jira_rate_limit",
+            "long_changelog_issues",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"SimulatorConfig.{name} must not be negative, got {getattr(self, name)}")
+        if self.deploys_per_day <= 0:
+            raise ValueError(f"SimulatorConfig.deploys_per_day must be positive, got {self.deploys_per_day}")
+        if not 0 <= self.incident_rate <= 1:
+            raise ValueError(
+                f"SimulatorConfig.incident_rate is a share between 0 and 1, got {self.incident_rate}"
+            )
+        if not 1 <= self.jira_projects <= len(JIRA_PROJECT_KEYS):
+            raise ValueError(
+                f"SimulatorConfig.jira_projects must be 1 to {len(JIRA_PROJECT_KEYS)}, got {self.jira_projects}"
+            )
 
     def service_name(self, index: int) -> str:
         base = SERVICE_NAMES[index % len(SERVICE_NAMES)]

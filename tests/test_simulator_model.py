@@ -46,6 +46,12 @@ def test_config_rejects_naive_end_and_empty_sizes():
         SimulatorConfig(end_at=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="at least one repository"):
         SimulatorConfig(repositories=0, end_at=END)
+    with pytest.raises(ValueError, match="incident_rate is a share between 0 and 1, got 1.5"):
+        SimulatorConfig(incident_rate=1.5, end_at=END)
+    with pytest.raises(ValueError, match="jira_projects must be 1 to 8, got 9"):
+        SimulatorConfig(jira_projects=9, end_at=END)
+    with pytest.raises(ValueError, match="deploys_per_day must be positive"):
+        SimulatorConfig(deploys_per_day=0, end_at=END)
 
 
 def test_all_history_lies_between_start_and_end(org):
