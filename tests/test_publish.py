@@ -42,7 +42,7 @@ def test_publish_writes_marts_only_read_only_with_old_storage_version(settings):
     # dora_metrics: 3 names x (3 months + 9 weeks) = 36 rows.
     assert result.row_counts == {
         "dim_services": 2,
-        "dora_coverage": 1,
+        "dora_coverage": 4,
         "dora_metrics": 36,
         "dora_metrics_by_team": 36,
         "fct_changes": 6,

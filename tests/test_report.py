@@ -183,3 +183,13 @@ def test_html_path_is_taken_as_the_output(serving, tmp_path):
     output = tmp_path / "elsewhere" / "r.html"
     assert write_report(serving, output, today=REPORT_TODAY) == output
     assert embedded_data(output.read_text(encoding="utf-8"))["period"]["start"] == "2026-10-01"
+
+
+def test_coverage_is_shown_as_the_marts_have_it(serving):
+    html, data = _report(serving, today=REPORT_TODAY)
+    shares = {row["measure"]: row["share"] for row in data["coverage"]}
+    # 1 of the 4 incidents is attributed (i1): 25 %.
+    assert shares["incidents_attributed"] == 0.25
+    assert len(shares) == 4
+    coverage_table = html[html.index('data-table="coverage"') :]
+    assert "<td>25.0%</td>" in coverage_table[: coverage_table.index("</table>")]

@@ -24,9 +24,8 @@ DDL = {
     "fct_incidents": """(incident_id text, service text, team text, title text, urgency text,
         created_at timestamp with time zone, resolved_at timestamp with time zone, status text,
         time_to_restore_minutes double precision, caused_by_deployment_id text, attribution_method text)""",
-    "dora_coverage": """(merged_prs_reaching_production_share double precision,
-        deployments_with_change_set_share double precision, incidents_attributed_share double precision,
-        pagerduty_services_mapped_share double precision)""",
+    "dora_coverage": """(measure text, description text, numerator integer, denominator integer,
+        share double precision)""",
 }
 
 METRIC_COLUMNS = """period_grain text, period_start date, {dimension} text, deployments bigint,
@@ -268,7 +267,12 @@ def fact_rows(anchor: date) -> dict[str, list[tuple]]:
         ("checkout", "payments", "acme/checkout", "PCHK", None, True, True),
         ("search", "discovery", "acme/search", "PSRC", None, True, True),
     ]
-    coverage = [(0.9, 0.95, 0.5, 1.0)]
+    coverage = [
+        ("merged_pull_requests_in_production", "Merged PRs reaching production", 9, 10, 0.9),
+        ("deployments_with_change_set", "Deployments with at least one change", 5, 5, 1.0),
+        ("incidents_attributed", "Incidents attributed to a deployment", 1, 4, 0.25),
+        ("pagerduty_services_mapped", "PagerDuty services mapped to a service", 2, 2, 1.0),
+    ]
     return {
         "fct_deployments": deployments,
         "fct_changes": changes,

@@ -98,7 +98,7 @@ def _tier_badge(tier: object, has_tiers: bool = True) -> str:
     if tier is None:
         return '<span class="tier">no tier</span>'
     css = TIER_CLASSES.get(str(tier).lower(), "")
-    return f'<span class="tier {css}">{escape(str(tier))}</span>'
+    return f'<span class="tier {css}">{escape(str(tier).capitalize())}</span>'
 
 
 def _target_text(metric: Metric, entry: dict) -> str:

@@ -1,0 +1,163 @@
+"""End to end on the simulator: readers of the serving copy through a full `run_pipeline`, the report's figures
+against the real marts, the report drawn in Chromium (its screenshot is docs/img/report.png)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_report_browser import _chromium, browser, render_in_chromium  # noqa: F401 (fixture)
+
+from doraflow.config import load_settings
+from doraflow.report import embedded_data
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# A complete copy: every mart is there, and the successful deployments of fct_deployments are exactly those
+# counted by dora_metrics, by month and by week (checked by the reader on every query).
+READER = r"""
+import json, os, select, sys
+import duckdb
+
+path, mode = sys.argv[1], sys.argv[2]
+QUERY = '''
+select
+    (select count(*) from information_schema.tables where table_schema = 'marts'
+       and table_name in ('fct_deployments', 'fct_changes', 'fct_incidents', 'dora_metrics',
+                          'dora_metrics_by_team', 'dora_coverage', 'dim_services')),
+    (select count(*) from marts.fct_deployments where outcome = 'success'),
+    (select sum(deployments) from marts.dora_metrics where period_grain = 'month' and service = 'all'),
+    (select sum(deployments) from marts.dora_metrics where period_grain = 'week' and service = 'all')
+'''
+
+def check(connection):
+    tables, deployments, by_month, by_week = connection.execute(QUERY).fetchone()
+    return deployments, tables == 7 and deployments == by_month == by_week
+
+held = duckdb.connect(path, read_only=True) if mode == "hold" else None
+queries, broken, versions = 0, [], set()
+print("ready", flush=True)
+stop = False
+while not stop:
+    if select.select([0], [], [], 0)[0]:
+        stop = True  # any line (or EOF) on stdin
+        os.read(0, 4096)
+    if held is not None:
+        version, complete = check(held)
+    else:
+        connection = duckdb.connect(path, read_only=True)
+        try:
+            version, complete = check(connection)
+        finally:
+            connection.close()
+    queries += 1
+    versions.add(version)
+    if not complete:
+        broken.append(version)
+print(json.dumps({"queries": queries, "broken": broken, "versions": sorted(versions)}), flush=True)
+"""
+
+
+def _reader(path, mode):
+    process = subprocess.Popen(
+        [sys.executable, "-c", READER, str(path), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+def _stop(process) -> dict:
+    process.stdin.write("stop\n")
+    process.stdin.flush()
+    summary = json.loads(process.stdout.readline())
+    process.stdin.close()
+    assert process.wait() == 0
+    return summary
+
+
+def _successes(path) -> int:
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        return connection.execute(
+            "select count(*) from marts.fct_deployments where outcome = 'success'"
+        ).fetchone()[0]
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+def test_readers_through_a_full_pipeline_run_and_report_equals_marts(tmp_path, request):
+    from doraflow.pipeline import run_pipeline
+    from simulator import Simulator, SimulatorConfig
+
+    with Simulator(SimulatorConfig(seed=11, repositories=2, services=2, days=40, jira_projects=1)) as sim:
+        settings = load_settings({**sim.env(), "WAREHOUSE_PATH": str(tmp_path / "warehouse" / "dora.duckdb")})
+        run_pipeline(settings, trigger="cli", progress=lambda _m: None)
+        before = _successes(settings.serving_path)
+        readers = {mode: _reader(settings.serving_path, mode) for mode in ("hold", "reopen")}
+        try:
+            sim.advance(72)  # three more days of deployments and incidents
+            run_pipeline(settings, trigger="cli", progress=lambda _m: None)
+        finally:
+            summaries = {mode: _stop(process) for mode, process in readers.items()}
+        after = _successes(settings.serving_path)
+
+    assert after > before
+    for mode, summary in summaries.items():
+        assert summary["broken"] == [], mode
+    assert summaries["hold"]["versions"] == [before]
+    assert set(summaries["reopen"]["versions"]) <= {before, after}
+
+    # The report written by the run equals the marts of the serving copy.
+    data = embedded_data(settings.report_path.read_text(encoding="utf-8"))
+    period = data["period"]
+    assert period is not None and period["complete"]
+    connection = duckdb.connect(str(settings.serving_path), read_only=True)
+    try:
+        columns = [
+            "deployments",
+            "deployment_frequency_per_day",
+            "lead_time_median_minutes",
+            "change_failure_rate",
+            "time_to_restore_median_minutes",
+            "rework_rate",
+            "deployment_frequency_tier",
+        ]
+        rows = connection.execute(
+            f"select service, {', '.join(columns)} from marts.dora_metrics "
+            "where period_grain = ? and period_start = ? order by service",
+            [period["grain"], date.fromisoformat(period["start"])],
+        ).fetchall()
+        attempts = connection.execute(
+            "select count(*) from marts.fct_deployments "
+            "where cast(coalesce(deployed_at, finished_at) as date) >= ? "
+            "and cast(coalesce(deployed_at, finished_at) as date) < ?",
+            [date.fromisoformat(period["start"]), date.fromisoformat(period["end_exclusive"])],
+        ).fetchone()[0]
+    finally:
+        connection.close()
+    cards = data["scorecards"]["service"]
+    assert sorted(cards) == [row[0] for row in rows]
+    for service, *values in rows:
+        card = cards[service]
+        assert card["counts"]["deployments"] == values[0]
+        for key, value in zip(columns[1:6], values[1:6], strict=True):
+            assert card[key]["value"] == (pytest.approx(value) if value is not None else None), (service, key)
+        assert card["deployment_frequency_per_day"]["tier"] == values[6]
+    assert len(data["deployments"]) == attempts  # reporting time zone is UTC here
+
+    # Drawn in Chromium without errors; its screenshot illustrates the README and docs/bi.md.
+
+    if _chromium() is None:
+        pytest.skip("Chromium not installed: the report's rendering was not checked")
+    devtools_url = request.getfixturevalue("browser")
+    counts = render_in_chromium(devtools_url, settings.report_path, REPO_ROOT / "docs" / "img" / "report.png")
+    assert counts["cards"] == 5 and counts["plots"] == counts["drawn"] >= 5
