@@ -161,6 +161,20 @@ class Release:
     body: str
 
 
+def pick(rng: random.Random, items):
+    """`rng.choice` without its per-call overhead (generation calls it hundreds of thousands of times)."""
+    return items[int(rng.random() * len(items))]
+
+
+def weighted(rng: random.Random, items, cumulative):
+    """`rng.choices(items, weights)[0]` with precomputed cumulative weights."""
+    roll = rng.random() * cumulative[-1]
+    for item, bound in zip(items, cumulative, strict=True):
+        if roll < bound:
+            return item
+    return items[-1]
+
+
 def is_production(environment: str) -> bool:
     return environment.lower() in ("production", "prod")
 
@@ -279,7 +293,7 @@ class Repo:
     def _work(self, now) -> None:
         self.loop.at(now + self.rng.expovariate(self.work_rate), self._work)
         if self.rng.random() < 0.22:
-            self._push(now, self.rng.choice(PUSH_MESSAGES))
+            self._push(now, pick(self.rng, PUSH_MESSAGES))
         else:
             self._open_pr(now)
 
@@ -299,7 +313,7 @@ class Repo:
         rng = self.rng
         author = self.user()
         issue = self._jira_issue(now)
-        topic = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
+        topic = f"{pick(rng, WORDS)} {pick(rng, WORDS)}"
         slug = topic.replace(" ", "-")
         if hotfix:
             title = f"Hotfix: {fixes or topic}"
@@ -307,14 +321,14 @@ class Repo:
             issue = None
         elif issue is not None:
             key, issue_type = issue
-            verb = "Fix" if issue_type == "Bug" else rng.choice(("Add", "Improve", "Refactor", "Support"))
+            verb = "Fix" if issue_type == "Bug" else pick(rng, ("Add", "Improve", "Refactor", "Support"))
             title = f"{key}: {verb} {topic}" if rng.random() < 0.7 else f"{verb} {topic} ({key})"
             prefix = "bugfix" if issue_type == "Bug" else "feature"
             head_ref = (
                 f"{prefix}/{key}-{slug}" if rng.random() < 0.8 else f"{self.org.users[author].login}/{slug}"
             )
         else:
-            title = f"{rng.choice(('Add', 'Improve', 'Refactor', 'Fix'))} {topic}"
+            title = f"{pick(rng, ('Add', 'Improve', 'Refactor', 'Fix'))} {topic}"
             head_ref = f"{self.org.users[author].login}/{slug}-{rng.randrange(100)}"
         number = len(self.pulls) + 1
         pr = PullRequest(
@@ -336,7 +350,7 @@ class Repo:
         )
         parent = self.head.sha
         for pos, at in enumerate(times):
-            message = title if pos == n_commits - 1 else f"WIP {rng.choice(WORDS)}"
+            message = title if pos == n_commits - 1 else f"WIP {pick(rng, WORDS)}"
             commit = self._commit(
                 message, author, at, author, at + rng.randint(0, 300), (parent,), pr=pr, pos=pos
             )
@@ -352,12 +366,12 @@ class Repo:
             lead = min(math.exp(rng.gauss(math.log(8 * HOUR), 1.1)), 12 * DAY)
             if rng.random() < 0.08:
                 lead = rng.uniform(3, 20) * DAY  # long-running pull requests
-        for _ in range(0 if hotfix and rng.random() < 0.5 else rng.choice((0, 1, 1, 2, 3))):
+        for _ in range(0 if hotfix and rng.random() < 0.5 else pick(rng, (0, 1, 1, 2, 3))):
             self.loop.at(now + rng.uniform(0.05, 0.9) * lead, self._review, pr)
         if not hotfix and rng.random() < 0.06:
             self.loop.at(now + lead, self._close_pr, pr)
         else:
-            method = "squash" if hotfix else rng.choices(("squash", "merge", "rebase"), (5, 3, 2))[0]
+            method = "squash" if hotfix else weighted(rng, ("squash", "merge", "rebase"), (5, 8, 10))
             self.loop.at(now + lead, self._merge_pr, pr, method, hotfix)
         return pr
 
@@ -365,7 +379,7 @@ class Repo:
         if pr.state != "open":
             return
         rng = self.rng
-        state = rng.choices(("APPROVED", "COMMENTED", "CHANGES_REQUESTED"), (6, 3, 1))[0]
+        state = weighted(rng, ("APPROVED", "COMMENTED", "CHANGES_REQUESTED"), (6, 9, 10))
         review = Review(
             self.next_id(),
             self.other_user(pr.user),
@@ -493,7 +507,7 @@ class Repo:
         self._status(now, deployment, "queued")
         started = now + rng.uniform(20, 120)
         self.loop.at(started, self._status, deployment, "in_progress")
-        final = rng.choices(("success", "failure", "error"), (88, 8, 4))[0]
+        final = weighted(rng, ("success", "failure", "error"), (88, 96, 100))
         self.loop.at(started + rng.uniform(3, 12) * MINUTE, self._status, deployment, final)
         if deployment.production:
             run = self._run(
