@@ -130,9 +130,9 @@ def test_github_error_bodies_validate(sim, spec):
 def test_github_link_pagination_walks_every_pull_request_once(sim):
     repo = sim.org.github.repos[0]
     n = len(repo.pulls)
-    assert n > 40
-    first = gh(sim, "/repos/acme/checkout/pulls", state="all", per_page=20)
-    last_page = (n + 19) // 20  # worked out: ceil(n / 20)
+    assert n > 20
+    first = gh(sim, "/repos/acme/checkout/pulls", state="all", per_page=10)
+    last_page = (n + 9) // 10  # worked out: ceil(n / 10)
     assert parse_qs(urlsplit(first.links["last"]["url"]).query)["page"] == [str(last_page)]
     assert parse_qs(urlsplit(first.links["next"]["url"]).query)["page"] == ["2"]
     assert "prev" not in first.links and "first" not in first.links
@@ -152,7 +152,7 @@ def test_github_link_pagination_walks_every_pull_request_once(sim):
     assert stamps == sorted(stamps, reverse=True)
     one_page = gh(sim, "/repos/acme/checkout/releases", per_page=100)
     assert "Link" not in one_page.headers
-    middle = gh(sim, "/repos/acme/checkout/pulls", state="all", per_page=20, page=2)
+    middle = gh(sim, "/repos/acme/checkout/pulls", state="all", per_page=10, page=2)
     assert set(middle.links) == {"prev", "next", "last", "first"}
 
 
@@ -183,12 +183,15 @@ def test_github_commits_since_until_and_sha(sim):
 def test_github_compare_reports_ahead_behind_and_pages_commits(sim):
     repo = sim.org.github.repos[0]
     main = repo.main_order
-    base, head = main[5], main[25]
+    heads = [c for c in main if c.pr is None]  # commits made on main itself (not merged branch commits)
+    base, head = heads[3], heads[20]
     path = f"/repos/acme/checkout/compare/{base.sha}...{head.sha}"
     ahead = gh(sim, path).json()
     expected = [c.sha for c in repo.only_in(head, base)]
     assert ahead["status"] == "ahead" and ahead["behind_by"] == 0
-    assert ahead["ahead_by"] == ahead["total_commits"] == len(expected) >= 20
+    # worked out: everything that became reachable from main after base, up to head, by position
+    assert len(expected) == head.reach - base.reach >= 17
+    assert ahead["ahead_by"] == ahead["total_commits"] == len(expected)
     assert [c["sha"] for c in ahead["commits"]] == expected
     assert ahead["merge_base_commit"]["sha"] == base.sha
     paged, page = [], 1
