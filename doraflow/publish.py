@@ -56,8 +56,8 @@ POSTGRES_TO_DUCKDB_TYPES = {
     "uuid": "VARCHAR",
     "json": "VARCHAR",
     "jsonb": "VARCHAR",
-    "smallint": "BIGINT",
-    "integer": "BIGINT",
+    "smallint": "SMALLINT",
+    "integer": "INTEGER",
     "bigint": "BIGINT",
     "numeric": "DOUBLE",
     "real": "DOUBLE",
@@ -248,15 +248,15 @@ def _swap_exports(exports_dir: Path, new_version: Path) -> None:
     os.symlink(relative, link_tmp, target_is_directory=True)
     if exports_dir.exists() and not exports_dir.is_symlink():
         # A plain directory from an earlier layout: move it into the versions folder once (not atomic, once).
-        legacy = new_version.parent / f"legacy-{uuid.uuid4().hex[:8]}"
+        legacy = new_version.parent / f"00000000-legacy-{uuid.uuid4().hex[:8]}"  # sorts as the oldest
         os.rename(exports_dir, legacy)
     os.replace(link_tmp, exports_dir)
-    versions = sorted(
-        (path for path in new_version.parent.iterdir() if path.is_dir()), key=lambda path: path.name
+    # Publish ids sort by time: drop versions older than the one just linked, keeping the newest of them
+    # for readers still in it. Newer names (a concurrent publish still writing) are left alone.
+    older = sorted(
+        path for path in new_version.parent.iterdir() if path.is_dir() and path.name < new_version.name
     )
-    current = new_version.resolve()
-    old = [path for path in versions if path.resolve() != current]
-    for path in old[: max(0, len(old) - (EXPORT_VERSIONS_KEPT - 1))]:
+    for path in older[: max(0, len(older) - (EXPORT_VERSIONS_KEPT - 1))]:
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -145,3 +145,20 @@ def test_warehouse_without_marts_says_to_transform(tmp_path):
     duckdb.connect(str(warehouse)).execute("create schema raw").close()
     with pytest.raises(PublishError, match="no tables in schema 'marts'.*dbt build"):
         publish(sample_settings(warehouse), progress=_quiet)
+
+
+def test_cleanup_spares_a_newer_export_being_written_and_migrates_a_plain_directory(settings):
+    settings.exports_dir.mkdir()  # a plain directory from an older layout
+    (settings.exports_dir / "stale.parquet").write_bytes(b"old")
+    publish(settings, progress=_quiet)
+    assert settings.exports_dir.is_symlink()
+    assert "stale.parquet" not in {p.name for p in settings.exports_dir.iterdir()}
+    versions = settings.warehouse_dir / "exports.versions"
+    newer = versions / "99991231T000000000000Z-concurrent"  # another publish, still writing
+    newer.mkdir()
+    publish(settings, progress=_quiet)
+    publish(settings, progress=_quiet)
+    names = sorted(p.name for p in versions.iterdir())
+    # the newer one is untouched; of the older ones only the previous version is kept (the legacy one is gone)
+    assert newer.name in names and len(names) == 3
+    assert not any("legacy" in name for name in names)

@@ -98,7 +98,11 @@ def test_readers_through_a_full_pipeline_run_and_report_equals_marts(tmp_path, r
     from doraflow.pipeline import run_pipeline
     from simulator import Simulator, SimulatorConfig
 
-    with Simulator(SimulatorConfig(seed=11, repositories=2, services=2, days=40, jira_projects=1)) as sim:
+    with Simulator(
+        SimulatorConfig(
+            seed=11, repositories=2, services=2, days=35, jira_projects=1, jira_issues_per_project=10
+        )
+    ) as sim:
         settings = load_settings({**sim.env(), "WAREHOUSE_PATH": str(tmp_path / "warehouse" / "dora.duckdb")})
         run_pipeline(settings, trigger="cli", progress=lambda _m: None)
         before = _successes(settings.serving_path)
