@@ -1,4 +1,4 @@
-"""Golden figures of the marts on the hand-made scenario of tests/fixtures/metrics/scenario.py.
+"""Golden figures of the marts on the hand-made scenario of tests/fixtures/metrics/golden_scenario.py.
 
 Every expected value is worked out by hand in the comments from the scenario's timeline (its docstring), not
 copied from output. One dbt build on DuckDB serves every test of this module.
@@ -17,8 +17,9 @@ from doraflow.config import load_settings
 from doraflow.transform import dbt_build
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
-import scenario  # noqa: E402
-from scenario import sha  # noqa: E402
+import golden_scenario as scenario  # noqa: E402
+from golden_scenario import sha  # noqa: E402
+from marts_compare import MARTS, assert_same_marts  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,43 @@ def marts(tmp_path_factory):
     connection = duckdb.connect(str(path), read_only=True)
     yield connection, result
     connection.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgres_gives_the_same_marts_and_never_logs_the_password(marts, tmp_path, postgres_database):
+    duck, _ = marts
+    secret = "n0t-in-any-log"
+    pg_url = postgres_database.replace("postgresql://postgres@", f"postgresql://postgres:{secret}@")
+    settings = load_settings(
+        {
+            "WAREHOUSE_TARGET": "postgres",
+            "WAREHOUSE_POSTGRES_URL": pg_url,
+            "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),
+        },
+        today=date(2024, 3, 1),
+    )
+    scenario.write_postgres(postgres_database)
+    progress_lines: list[str] = []
+    result = dbt_build(settings, progress=progress_lines.append)
+    assert result.failures == []
+
+    import psycopg2
+
+    pg = psycopg2.connect(postgres_database)
+    try:
+        counts = assert_same_marts(duck, pg, require_rows=MARTS)
+    finally:
+        pg.close()
+    # 9 deployments, 10 changes, 5 incidents (scenario docstring); 22 periods x (shop, billing, all)
+    assert (counts["fct_deployments"], counts["fct_changes"], counts["fct_incidents"]) == (9, 10, 5)
+    assert counts["dora_metrics"] == 66
+    # the password reaches PostgreSQL, but no progress line and no dbt log or artifact
+    logged = "\n".join(progress_lines)
+    for written in tmp_path.rglob("*"):
+        if written.is_file() and written.suffix in (".log", ".json", ".txt", ".sql"):
+            logged += written.read_text(errors="replace")
+    assert secret not in logged
 
 
 def rows(connection, sql):
