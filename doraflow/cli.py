@@ -150,6 +150,7 @@ def _simulator_config(args: argparse.Namespace):
         services=args.repositories,  # one PagerDuty service per repository, plus the simulator's unmapped one
         days=args.days,
         deploys_per_day=args.deploys_per_day,
+        ports={api: getattr(args, f"{api}_port", 0) for api in ("github", "jira", "pagerduty")},
     )
 
 
@@ -222,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
         needs_settings=False,
     )
     _add_simulator_options(simulate, days=90)
+    for api, label in (("github", "GitHub"), ("jira", "Jira"), ("pagerduty", "PagerDuty")):
+        simulate.add_argument(
+            f"--{api}-port",
+            type=int,
+            default=0,
+            help=f"fixed port of the {label} server (default: a free one)",
+        )
 
     extract = command(
         "extract",
