@@ -54,7 +54,7 @@ cast(cast({{ text_expr }} as timestamp with time zone) at time zone 'UTC' as tim
 {#- A UTC timestamp seen on the reporting time zone's wall clock (for period bucketing). -#}
 {% macro to_reporting_tz(ts_expr) -%}
 {%- if var('reporting_timezone') | upper == 'UTC' -%}{{ ts_expr }}
-{%- else -%}cast((cast({{ ts_expr }} as timestamp) at time zone 'UTC') at time zone '{{ var("reporting_timezone") }}' as timestamp)
+{%- else -%}cast((cast({{ ts_expr }} as timestamp) at time zone 'UTC') at time zone {{ sql_string(var('reporting_timezone')) }} as timestamp)
 {%- endif -%}
 {%- endmacro %}
 
@@ -115,3 +115,6 @@ percentile_cont({{ fraction }}) within group (order by cast({{ expr }} as double
 {%- else -%}cast(({{ start_date }} + interval '1 month') as date) - {{ start_date }}
 {%- endif -%}
 {%- endmacro %}
+
+{#- A Python/Jinja string as a SQL string literal (single quotes doubled). -#}
+{% macro sql_string(value) -%}'{{ value | string | replace("'", "''") }}'{%- endmacro %}

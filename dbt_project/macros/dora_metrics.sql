@@ -184,7 +184,7 @@ final as (
         {{ benchmark_tier('time_to_restore', 'joined.time_to_restore_median_minutes') }} as time_to_restore_tier,
         {{ benchmark_tier('time_to_restore', 'joined.failed_deployment_recovery_median_minutes') }}
             as failed_deployment_recovery_tier,
-        cast('{{ var("benchmark_edition") }}' as {{ type_text() }}) as benchmark_edition
+        cast({{ sql_string(var('benchmark_edition')) }} as {{ type_text() }}) as benchmark_edition
     from joined
 )
 
@@ -221,7 +221,7 @@ from final
 case when {{ value_expr }} is null then null else (
     select benchmarks.tier
     from {{ ref('dora_benchmarks') }} as benchmarks
-    where benchmarks.edition = '{{ var("benchmark_edition") }}'
+    where benchmarks.edition = {{ sql_string(var('benchmark_edition')) }}
         and benchmarks.metric = '{{ metric }}'
         and (
             benchmarks.threshold is null

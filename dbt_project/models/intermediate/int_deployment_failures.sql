@@ -1,8 +1,8 @@
 {#-
   One row per successful production deployment: change-failure evidence, recovery and rework.
   Change failure: an attributed incident (open or resolved), or the next deployment is a rollback, or one of its
-  changes is reverted ("This reverts commit <sha>") by a commit shipped by a deployment whose deployed_at is
-  within the attribution window after its own.
+  changes is reverted ("This reverts commit <sha>") by a commit shipped by a later deployment whose deployed_at
+  is within the attribution window after its own (a change reverted in the same deployment never ran alone).
   Recovery: the remediating deployment (rollback or revert) when there is one, else the last resolution of its
   attributed incidents (NULL while one of them is open).
 -#}
@@ -44,6 +44,7 @@ revert_evidence as (
         on reverted.repository = reverting.repository
         and reverted.commit_sha like reverting.reverted_commit_sha || '%'
     where reverting.is_revert
+        and reverting.deployment_id <> reverted.deployment_id
         and reverting.deployed_at >= reverted.deployed_at
         and reverting.deployed_at <= {{ add_hours('reverted.deployed_at', var('incident_attribution_window_hours')) }}
     group by 1
@@ -62,9 +63,9 @@ hotfix_prs as (
         where label_names <> ''
     ) as labels
         on labels.repository = prs.repository and labels.pull_request_number = prs.pull_request_number
-    where {{ regex_match('prs.title', "'" ~ var('hotfix_pattern') ~ "'") }}
-        or {{ regex_match('prs.head_branch', "'" ~ var('hotfix_pattern') ~ "'") }}
-        or {{ regex_match('labels.label_name', "'" ~ var('hotfix_pattern') ~ "'") }}
+    where {{ regex_match('prs.title', sql_string(var('hotfix_pattern'))) }}
+        or {{ regex_match('prs.head_branch', sql_string(var('hotfix_pattern'))) }}
+        or {{ regex_match('labels.label_name', sql_string(var('hotfix_pattern'))) }}
 ),
 
 bug_issue_prs as (

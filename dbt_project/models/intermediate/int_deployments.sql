@@ -6,7 +6,7 @@
 with deployments as (
     select *
     from {{ ref('stg_github__deployments') }}
-    where {{ regex_match('environment', "'" ~ var('production_environment_pattern') ~ "'", case_insensitive=true) }}
+    where {{ regex_match('environment', sql_string(var('production_environment_pattern')), case_insensitive=true) }}
 ),
 
 statuses as (
