@@ -210,6 +210,7 @@ def dbt_task_group():
     import os
 
     os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS", "False")
+    os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")  # no calls home from tasks
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import LoadMode, TestBehavior
 
@@ -225,7 +226,11 @@ def dbt_task_group():
             profile_name="doraflow", target_name=target, profiles_yml_filepath=project_dir / "profiles.yml"
         ),
         execution_config=ExecutionConfig(),
-        render_config=RenderConfig(load_method=LoadMode.DBT_LS, test_behavior=TestBehavior.BUILD),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_LS,
+            test_behavior=TestBehavior.BUILD,
+            should_detach_multiple_parents_tests=True,  # relationships tests run after both models
+        ),
         operator_args={"pool": POOL, "install_deps": False},
         default_args={"retries": 0},
     )

@@ -148,7 +148,9 @@ class _Warehouse:
                 raise DoraflowError(
                     f"warehouse {settings.warehouse_path} (WAREHOUSE_PATH) not found: load and build first"
                 )
-            self.connection = duckdb_connect(settings, read_only=True)
+            # read-write like every other connection of the process: DuckDB refuses a second connection
+            # with another configuration (e.g. under `airflow dags test`, where dbt's stays open)
+            self.connection = duckdb_connect(settings)
 
     def close(self) -> None:
         self.connection.close()

@@ -1,0 +1,87 @@
+"""`airflow dags test dora_nightly` end to end against the simulator (SQLite metadata DB in tmp_path)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def airflow(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "airflow"), *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def failed_tasks(home: Path) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        return db.execute(
+            "select task_id, map_index, state from task_instance where state not in ('success', 'skipped')"
+        ).fetchall()
+
+
+@pytest.mark.slow
+def test_dags_test_runs_the_whole_chain(tmp_path):
+    from simulator import Simulator, SimulatorConfig
+
+    warehouse = tmp_path / "warehouse" / "dora.duckdb"
+    home = tmp_path / "airflow_home"
+    with Simulator(SimulatorConfig(seed=7, repositories=2, days=20)) as sim:
+        env = {
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("AIRFLOW", "DORA_", "GITHUB", "JIRA", "PAGER"))
+            },
+            **sim.env(),
+            "WAREHOUSE_PATH": str(warehouse),
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "DORA_EXTRACT_RETRIES": "0",  # dags test would wait out the retry delays
+            "DORA_TASK_RETRIES": "0",
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        }
+        for args in (["db", "migrate"], ["pools", "set", "dora_warehouse", "1", "doraflow single writer"]):
+            done = airflow(args, env, tmp_path)
+            assert done.returncode == 0, done.stderr[-3000:]
+        done = airflow(["dags", "test", "dora_nightly"], env, tmp_path)
+        log = done.stdout + done.stderr
+        (tmp_path / "dags_test.log").write_text(log, encoding="utf-8")
+        assert done.returncode == 0, f"{failed_tasks(home)}; log: {tmp_path / 'dags_test.log'}"
+        assert sim.env()["GITHUB_TOKEN"] not in log  # secrets never reach the task logs
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        runs = con.execute("select run_id, trigger, status, error from ops.pipeline_runs").fetchall()
+        assert len(runs) == 1 and runs[0][1:] == ("airflow", "success", None)
+        assert runs[0][0].startswith("airflow-dora_nightly-manual__")
+        streams = con.execute("select source, count(*), sum(records) from ops.stream_runs group by source "
+                              "order by source").fetchall()  # fmt: skip
+        assert [s[0] for s in streams] == ["github", "jira", "pagerduty"] and all(s[2] > 0 for s in streams)
+        steps = {r[0] for r in con.execute("select step from ops.step_runs").fetchall()}
+        assert {"check landed batches", "load", "check marts", "publish"} <= steps
+        critical = con.execute("select count(*) from ops.check_results where severity = 'critical' "
+                               "and not success").fetchone()[0]  # fmt: skip
+        assert critical == 0
+        assert con.execute("select count(*) from ops.check_results").fetchone()[0] > 50
+        assert con.execute("select count(*) from marts.fct_deployments").fetchone()[0] > 0
+        latest = con.execute(
+            "select status, is_latest, records_extracted from marts.pipeline_runs"
+        ).fetchall()
+        assert latest[0][:2] == ("success", True) and latest[0][2] == sum(s[2] for s in streams)
+    finally:
+        con.close()
+    assert (warehouse.parent / "dora_serving.duckdb").is_file()
+    assert (warehouse.parent / "data_docs" / "marts" / "index.html").is_file()
+    assert not any((warehouse.parent / "ops_spool").glob("*/*.json"))  # spool cleared after recording
