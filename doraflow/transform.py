@@ -75,9 +75,14 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def _raw_tables(settings: Settings) -> list[str]:
     """Names of the tables in the warehouse's `raw` schema (empty when there is none yet)."""
     if settings.warehouse_target == "postgres":
+        import psycopg2
+
         from doraflow.warehouse import postgres_connect
 
-        connection = postgres_connect(settings)
+        try:
+            connection = postgres_connect(settings)
+        except psycopg2.Error as error:
+            raise TransformError(f"cannot connect to {_where(settings)}: {_one_line(str(error))}") from None
         try:
             with connection.cursor() as cursor:
                 cursor.execute("select table_name from information_schema.tables where table_schema = 'raw'")
@@ -88,7 +93,13 @@ def _raw_tables(settings: Settings) -> list[str]:
 
     if not Path(settings.warehouse_path).is_file():
         return []
-    connection = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        connection = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.Error as error:
+        raise TransformError(
+            f"cannot open {settings.warehouse_path}: {_one_line(str(error))} (one process at a time: wait for "
+            "the other run, or close the tool holding the file; BI tools should read the serving copy)"
+        ) from None
     try:
         rows = connection.execute(
             "select table_name from information_schema.tables where table_schema = 'raw'"

@@ -106,3 +106,38 @@ def test_simulator_data_gives_identical_marts_on_both_targets(tmp_path, postgres
     finally:
         duck.close()
         pg.close()
+
+
+def test_a_locked_warehouse_and_an_unreachable_postgres_are_one_line_errors(tmp_path):
+    import subprocess
+
+    path = tmp_path / "dora.duckdb"
+    scenario.write_duckdb(path, tables=("github__deployments",))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('ready', flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        settings = load_settings({"WAREHOUSE_PATH": str(path)}, today=TODAY)
+        with pytest.raises(TransformError, match=r"cannot open .*dora\.duckdb: .*one process at a time"):
+            dbt_build(settings, progress=lambda line: None)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+
+    secret = "pw-never-shown"
+    settings = load_settings(
+        {"WAREHOUSE_TARGET": "postgres", "WAREHOUSE_POSTGRES_URL": f"postgresql://u:{secret}@127.0.0.1:1/db"},
+        today=TODAY,
+    )
+    with pytest.raises(TransformError, match="cannot connect to the PostgreSQL database") as error:
+        dbt_build(settings, progress=lambda line: None)
+    assert secret not in str(error.value) and "\n" not in str(error.value)
