@@ -193,3 +193,44 @@ def test_coverage_is_shown_as_the_marts_have_it(serving):
     assert len(shares) == 4
     coverage_table = html[html.index('data-table="coverage"') :]
     assert "<td>25.0%</td>" in coverage_table[: coverage_table.index("</table>")]
+
+
+def test_naive_utc_timestamps_are_bucketed_like_aware_ones(tmp_path):
+    # dbt-postgres builds some marts with `timestamp without time zone` holding UTC: same buckets expected.
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    connection = duckdb.connect(str(warehouse))
+    for column in ("created_at", "deployed_at", "finished_at"):
+        connection.execute(
+            f"alter table marts.fct_deployments alter {column} type timestamp using timezone('UTC', {column})"
+        )
+    connection.close()
+    settings = sample_settings(warehouse, REPORTING_TIMEZONE="Europe/Paris")
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    _, data = _report(settings, today=REPORT_TODAY)
+    # d0 (2026-09-30 23:30 UTC) is October 1st in Paris.
+    assert [row["deployment_id"] for row in data["deployments"]] == ["d0", "d1", "d2", "d3", "d4", "d5"]
+
+
+def test_a_month_the_data_starts_in_the_middle_of_is_not_the_scorecard(tmp_path):
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    connection = duckdb.connect(str(warehouse))
+    # The dense day rows start on 2026-10-05: October is not fully covered, so the latest complete week
+    # (Monday 2026-11-16; the week of 2026-11-23 is still running on the 26th) is the scorecard.
+    connection.execute(
+        "insert into marts.dora_metrics (period_grain, period_start, service, deployments) "
+        "values ('day', date '2026-10-05', 'all', 1)"
+    )
+    connection.close()
+    settings = sample_settings(warehouse)
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    _, data = _report(settings, today=REPORT_TODAY)
+    assert data["period"] == {
+        "grain": "week",
+        "start": "2026-11-16",
+        "end_exclusive": "2026-11-23",
+        "complete": True,
+    }
+    week = _mart_row(settings, "dora_metrics", "service", "all", "week", date(2026, 11, 16))
+    assert data["scorecards"]["service"]["all"]["counts"]["deployments"] == week["deployments"]

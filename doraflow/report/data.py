@@ -2,8 +2,8 @@
 
 Every number the report shows comes from here, unchanged from the marts, so the report and a SQL query on the
 marts always agree. The scorecard shows the latest *complete* calendar month of `marts.dora_metrics`
-(period_grain 'month'), with the tiers the marts computed; if the data does not yet span a complete month it
-falls back to the latest complete week, then to the latest (partial) period. Trends are the weekly rows
+(period_grain 'month') that the data covers from its first day, with the tiers the marts computed; if the data
+does not yet span such a month it falls back to the latest complete week, then to the latest (partial) period. Trends are the weekly rows
 (period_grain 'week', weeks start on Monday) up to the latest complete week.
 """
 
@@ -167,7 +167,14 @@ def period_end(grain: str, start: date) -> date:
 
 
 def choose_period(connection: duckdb.DuckDBPyConnection, today: date) -> tuple[str, date] | None:
-    """The latest complete month, else the latest complete week, else the latest period with rows."""
+    """The latest complete month the data fully covers, else such a week, else the latest period with rows.
+
+    "Fully covers": the period starts on or after the first day of data (the first 'day' row of the dense
+    marts), so a month whose first weeks predate the extraction is not shown as if it were quiet.
+    """
+    first_day = connection.execute(
+        "select min(period_start) from marts.dora_metrics where period_grain = 'day'"
+    ).fetchone()[0]
     for grain in ("month", "week"):
         starts = [
             row[0]
@@ -178,7 +185,7 @@ def choose_period(connection: duckdb.DuckDBPyConnection, today: date) -> tuple[s
             ).fetchall()
         ]
         for start in starts:
-            if period_end(grain, start) <= today:
+            if period_end(grain, start) <= today and (first_day is None or start >= first_day):
                 return grain, start
     latest = connection.execute(
         "select period_grain, max(period_start) from marts.dora_metrics "
