@@ -234,3 +234,13 @@ def test_a_month_the_data_starts_in_the_middle_of_is_not_the_scorecard(tmp_path)
     }
     week = _mart_row(settings, "dora_metrics", "service", "all", "week", date(2026, 11, 16))
     assert data["scorecards"]["service"]["all"]["counts"]["deployments"] == week["deployments"]
+    # Trends start with the first whole week of data: Monday 2026-10-05 (the day rows start that day).
+    assert [row["period_start"] for row in data["trends"]["service"]["all"]] == [
+        "2026-10-05",
+        "2026-10-12",
+        "2026-10-19",
+        "2026-10-26",
+        "2026-11-02",
+        "2026-11-09",
+        "2026-11-16",
+    ]

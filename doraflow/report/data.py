@@ -3,8 +3,9 @@
 Every number the report shows comes from here, unchanged from the marts, so the report and a SQL query on the
 marts always agree. The scorecard shows the latest *complete* calendar month of `marts.dora_metrics`
 (period_grain 'month') that the data covers from its first day, with the tiers the marts computed; if the data
-does not yet span such a month it falls back to the latest complete week, then to the latest (partial) period. Trends are the weekly rows
-(period_grain 'week', weeks start on Monday) up to the latest complete week.
+does not yet span such a month it falls back to the latest complete week, then to the latest (partial)
+period. Trends are the weekly rows (period_grain 'week', weeks start on Monday) from the first whole week of
+data up to the latest complete week.
 """
 
 from __future__ import annotations
@@ -278,6 +279,11 @@ def collect(
         "complete": end <= today,
     }
     latest_complete_week = today - timedelta(days=today.weekday() + 7)  # Monday of the last complete week
+    first_day = connection.execute(
+        "select min(period_start) from marts.dora_metrics where period_grain = 'day'"
+    ).fetchone()[0]
+    # Trends show whole weeks only: from the first week the data covers from its Monday.
+    first_week = first_day or date.min
 
     for dimension, table in (("service", "dora_metrics"), ("team", "dora_metrics_by_team")):
         if table not in tables:
@@ -295,8 +301,8 @@ def collect(
         for row in _rows(
             connection,
             f"select {select} from marts.{table} where period_grain = 'week' and period_start <= ? "
-            f"order by {dimension}, period_start",
-            [latest_complete_week],
+            f"and period_start >= ? order by {dimension}, period_start",
+            [latest_complete_week, first_week],
         ):
             data["trends"][dimension].setdefault(row.pop(dimension), []).append(row)
 
