@@ -6,7 +6,7 @@ row except d0, which is on the evening before the quarter began.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -45,6 +45,7 @@ def _plain(value):
 def _run_duckdb(statements, sql):
     connection = duckdb.connect()
     try:
+        connection.execute("set TimeZone = 'UTC'")
         for statement in statements:
             connection.execute(statement)
         cursor = connection.execute(sql)
@@ -158,14 +159,14 @@ def test_cookbook_has_the_four_documented_queries():
 
 @pytest.mark.parametrize("name", QUERIES)
 def test_cookbook_query_on_duckdb(name):
-    today = date.today()
+    today = datetime.now(UTC).date()  # both databases run in UTC below
     rows = _run_duckdb(_statements(today), (COOKBOOK / f"{name}.sql").read_text())
     _check(name, rows, today)
 
 
 @pytest.mark.postgres
 def test_cookbook_queries_on_postgres(postgres_database):
-    today = date.today()
+    today = datetime.now(UTC).date()  # both databases run in UTC below
     statements = _statements(today)
     for name in QUERIES:
         import psycopg2

@@ -128,6 +128,7 @@ def test_readers_through_a_full_pipeline_run_and_report_equals_marts(tmp_path, r
     assert period is not None and period["complete"] and period["grain"] == "month"
     connection = duckdb.connect(str(settings.serving_path), read_only=True)
     try:
+        connection.execute("set TimeZone = 'UTC'")  # the report's REPORTING_TIMEZONE
         columns = [
             "deployments",
             "deployment_frequency_per_day",
