@@ -244,3 +244,23 @@ def test_a_month_the_data_starts_in_the_middle_of_is_not_the_scorecard(tmp_path)
         "2026-11-09",
         "2026-11-16",
     ]
+
+
+def test_empty_marts_give_a_report_that_says_so(tmp_path):
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    connection = duckdb.connect(str(warehouse))
+    for table in (
+        "dora_metrics",
+        "dora_metrics_by_team",
+        "fct_deployments",
+        "fct_incidents",
+        "dora_coverage",
+    ):
+        connection.execute(f"delete from marts.{table}")
+    connection.close()
+    settings = sample_settings(warehouse)
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    html, data = _report(settings, today=REPORT_TODAY)
+    assert data["period"] is None and data["deployments"] == []
+    assert "no DORA figures yet" in html and 'data-chart-count="0"' in html
