@@ -294,6 +294,9 @@ def test_monthly_metrics_split_the_week_that_spans_two_months(marts):
     assert february["rework_rate"] == pytest.approx(0.6)
     # resolved in February: I2 (120), I5 (120), I4 (30) -> median 120; recovery D7 45, D10 70 -> 57.5
     assert february["incidents_resolved"] == 3
+    # created in February: I2, I3, I4, I5; I3 is still open (counted here, not in restore times)
+    assert (february["incidents_created"], february["incidents_open"]) == (4, 1)
+    assert (january["incidents_created"], january["incidents_open"]) == (1, 0)
     assert february["time_to_restore_median_minutes"] == pytest.approx(120.0)
     assert february["failed_deployment_recovery_median_minutes"] == pytest.approx(57.5)
 

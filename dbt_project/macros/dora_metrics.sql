@@ -20,13 +20,14 @@ events as (
         case when is_rework then 1 else 0 end as is_rework,
         case when is_change_failure then failed_deployment_recovery_minutes end as recovery_minutes,
         cast(null as double precision) as lead_time_minutes,
-        cast(null as double precision) as time_to_restore_minutes
+        cast(null as double precision) as time_to_restore_minutes,
+        0 as is_open
     from deployments
     where outcome = 'success'
     union all
     select
         {{ dimension_expr }}, {{ to_reporting_tz('finished_at') }}, 'failed_attempt', 0, 0,
-        cast(null as double precision), cast(null as double precision), cast(null as double precision)
+        cast(null as double precision), cast(null as double precision), cast(null as double precision), 0
     from deployments
     where outcome = 'failure'
     union all
@@ -34,15 +35,21 @@ events as (
         {{ 'coalesce(deployments.team, \'unassigned\')' if dimension == 'team' else 'deployments.service' }},
         {{ to_reporting_tz('changes.deployed_at') }}, 'change', 0, 0, cast(null as double precision),
         case when not changes.is_negative_lead_time then changes.lead_time_minutes end,
-        cast(null as double precision)
+        cast(null as double precision), 0
     from {{ ref('fct_changes') }} as changes
     inner join deployments on deployments.deployment_id = changes.deployment_id
     union all
     select
         {{ dimension_expr }}, {{ to_reporting_tz('resolved_at') }}, 'incident_resolved', 0, 0,
-        cast(null as double precision), cast(null as double precision), time_to_restore_minutes
+        cast(null as double precision), cast(null as double precision), time_to_restore_minutes, 0
     from {{ ref('fct_incidents') }}
     where resolved_at is not null
+    union all
+    select
+        {{ dimension_expr }}, {{ to_reporting_tz('created_at') }}, 'incident_created', 0, 0,
+        cast(null as double precision), cast(null as double precision), cast(null as double precision),
+        case when resolved_at is null then 1 else 0 end
+    from {{ ref('fct_incidents') }}
 ),
 
 grains as (
@@ -74,6 +81,8 @@ bucketed as (
         {{ percentile_cont('lead_time_minutes', 0.9) }} as lead_time_p90_minutes,
         sum(case when kind = 'deployment' then is_change_failure else 0 end) as change_failures,
         sum(case when kind = 'deployment' then is_rework else 0 end) as rework_deployments,
+        count(case when kind = 'incident_created' then 1 end) as incidents_created,
+        sum(case when kind = 'incident_created' then is_open else 0 end) as incidents_open,
         count(case when kind = 'incident_resolved' then 1 end) as incidents_resolved,
         {{ percentile_cont('time_to_restore_minutes', 0.5) }} as time_to_restore_median_minutes,
         {{ percentile_cont('time_to_restore_minutes', 0.9) }} as time_to_restore_p90_minutes,
@@ -162,6 +171,8 @@ joined as (
         cast(coalesce(aggregated.rework_deployments, 0) as integer) as rework_deployments,
         cast(aggregated.rework_deployments as double precision) / nullif(aggregated.deployments, 0)
             as rework_rate,
+        cast(coalesce(aggregated.incidents_created, 0) as integer) as incidents_created,
+        cast(coalesce(aggregated.incidents_open, 0) as integer) as incidents_open,
         cast(coalesce(aggregated.incidents_resolved, 0) as integer) as incidents_resolved,
         cast(aggregated.time_to_restore_median_minutes as double precision) as time_to_restore_median_minutes,
         cast(aggregated.time_to_restore_p90_minutes as double precision) as time_to_restore_p90_minutes,
@@ -203,6 +214,8 @@ select
     change_failure_rate,
     rework_deployments,
     rework_rate,
+    incidents_created,
+    incidents_open,
     incidents_resolved,
     time_to_restore_median_minutes,
     time_to_restore_p90_minutes,
