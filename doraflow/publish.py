@@ -285,6 +285,9 @@ def publish(settings: Settings, progress: Callable[[str], object] = print) -> Pu
         write_report(settings, serving_tmp, output=report_tmp)
         os.chmod(serving_tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         # The swaps: each is atomic; together they take microseconds, after every part was built.
+        # A WAL beside the serving copy can only come from someone who opened it read-write against the
+        # rules; replayed onto the new file it would corrupt it, so it goes.
+        Path(f"{settings.serving_path}.wal").unlink(missing_ok=True)
         os.replace(serving_tmp, settings.serving_path)
         swapped = True
         _swap_exports(settings.exports_dir, export_version)
