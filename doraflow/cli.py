@@ -129,7 +129,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from doraflow.report import write_report
 
-    path = write_report(settings, path=Path(args.output) if args.output else None)
+    path = write_report(settings, output=Path(args.output) if args.output else None)
     _print(f"report: {path.resolve()}")
     return 0
 
