@@ -212,7 +212,7 @@ def dbt_task_group():
     os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS", "False")
     os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")  # no calls home from tasks
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import LoadMode, TestBehavior
+    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
     from doraflow.airflow_settings import dbt_parse_settings
 
@@ -225,7 +225,9 @@ def dbt_task_group():
         profile_config=ProfileConfig(
             profile_name="doraflow", target_name=target, profiles_yml_filepath=project_dir / "profiles.yml"
         ),
-        execution_config=ExecutionConfig(),
+        # dbt in a subprocess of the task (same venv, `dbt` on PATH): no DuckDB connection outlives the task's
+        # dbt call, so later tasks sharing the process (`airflow dags test`) can open the warehouse
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.SUBPROCESS),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_LS,
             test_behavior=TestBehavior.BUILD,
