@@ -105,3 +105,7 @@ def test_commands_exist(compose):
             [str(Path(sys.executable).parent / "doraflow"), "--help"], capture_output=True, text=True
         )
     assert "simulate" in out.stdout
+    help_text = subprocess.run([sys.executable, "-m", "doraflow.cli", "simulate", "--help"], capture_output=True,
+                               text=True).stdout  # fmt: skip
+    for flag in [word for word in simulator if word.startswith("--")]:
+        assert flag in help_text, f"doraflow simulate has no {flag} option"
