@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from threading import Lock
@@ -353,7 +353,6 @@ __all__ = [
     "StreamTask",
     "extract_sources",
     "extract_stream",
-    "field",
     "iso",
     "parse_time",
     "plan_streams",
