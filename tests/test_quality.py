@@ -173,8 +173,11 @@ def make_marts(path: Path, *, rate=0.25, ttr=30.0, gap=False, coverage=0.9):
         select period_grain, period_start, 'core' as team, deployments, change_failure_rate, rework_rate
         from marts.dora_metrics""")
     con.execute(f"""create table marts.dora_coverage as
-        select {coverage}::double as merged_prs_reaching_production_share,
-               1.0::double as deployments_with_change_set_share""")
+        select * from (values
+            ('merged_pull_requests_in_production', 'merged PRs deployed', {coverage * 10}, 10, {coverage}::double),
+            ('deployments_with_change_set', 'deployments with a change set', 4, 4, 1.0::double),
+            ('incidents_attributed', 'incidents attributed', 0, 0, null::double)
+        ) t(measure, description, numerator, denominator, share)""")
     con.close()
 
 
@@ -217,13 +220,14 @@ def test_missing_mart_and_coverage_warning(settings, tmp_path):
     con = duckdb.connect(str(settings.warehouse_path))
     con.execute("drop table marts.fct_changes")
     con.close()
-    result = check_marts(settings, env={"QUALITY_MIN_COVERAGE_DEPLOYMENTS_WITH_CHANGE_SET_SHARE": "1"})
+    result = check_marts(settings, env={"QUALITY_MIN_COVERAGE_DEPLOYMENTS_WITH_CHANGE_SET": "1"})
     assert [(r.expectation, r.table) for r in result.critical_failures] == [
         ("expect_table_to_exist", "marts.fct_changes")
     ]
-    assert [(r.column, r.sample) for r in result.warnings] == [
-        ("merged_prs_reaching_production_share", [{"merged_prs_reaching_production_share": 0.4}])
-    ]  # 0.4 < default floor 0.5; the other share meets its own floor of 1
+    assert [(r.suite, r.column) for r in result.warnings] == [
+        ("marts.dora_coverage.merged_pull_requests_in_production", "share")
+    ]  # 0.4 < default floor 0.5; the change-set share meets its own floor of 1; no incidents: NULL, no sample
+    assert result.warnings[0].sample[0]["share"] == 0.4
 
 
 def test_volume_band_from_history(settings):
@@ -259,3 +263,27 @@ def test_quality_import_is_cheap():
     code += "print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_flagged_negative_lead_time_passes_the_gate_and_an_unflagged_one_stops_it(settings):
+    settings.warehouse_path.parent.mkdir(parents=True)
+    make_marts(settings.warehouse_path)
+    con = duckdb.connect(str(settings.warehouse_path))
+    # A commit authored 30 minutes after its deployment (clock skew): -30 minutes, flagged by dbt.
+    con.execute("""create or replace table marts.fct_changes as select * from (values
+        ('acme/api', 'abc', timestamptz '2025-02-01 09:00:00+00', 'd1', timestamptz '2025-02-01 10:05:00+00',
+         65.0, false),
+        ('acme/api', 'def', timestamptz '2025-02-01 10:35:00+00', 'd1', timestamptz '2025-02-01 10:05:00+00',
+         -30.0, true))
+        t(repository, commit_sha, started_at, deployment_id, deployed_at, lead_time_minutes, is_negative_lead_time)""")
+    con.close()
+    assert check_marts(settings, env={}).critical_failures == []
+
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("update marts.fct_changes set is_negative_lead_time = false")
+    con.close()
+    failed = {(r.expectation, r.column) for r in check_marts(settings, env={}).critical_failures}
+    assert failed == {
+        ("expect_column_values_to_be_between", "lead_time_minutes"),
+        ("expect_column_pair_values_a_to_be_greater_than_b", "deployed_at >= started_at"),
+    }

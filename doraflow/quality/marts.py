@@ -235,17 +235,35 @@ def build_targets(warehouse: _Warehouse, limits: Thresholds) -> tuple[list[Targe
                 checks.append(Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0}))
         rates = list(METRIC_RATES) if table.startswith("dora_metrics") else []
         if table == "dora_coverage":
-            rates = [c for c, t in columns.items() if _numeric(t) and c.endswith(SHARE_SUFFIXES)]
+            rates = [
+                c for c, t in columns.items() if _numeric(t) and (c == "share" or c.endswith(SHARE_SUFFIXES))
+            ]
         for column in rates:
             if column in columns:
                 checks.append(
                     Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0, "max_value": 1})
                 )
-        if table == "dora_coverage":
-            for column in rates:
-                floor = limits.coverage_floor(column)
-                checks.append(
-                    Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": floor}, WARNING)
+        if table == "dora_coverage" and "measure" in columns and "share" in columns:
+            # One row per measure: each measure's share has its own floor (QUALITY_MIN_COVERAGE_<MEASURE>).
+            for (measure,) in warehouse.rows("select distinct measure from marts.dora_coverage order by 1"):
+                floor = limits.coverage_floor(measure)
+                targets.append(
+                    _target(
+                        warehouse,
+                        f"marts.dora_coverage.{measure}",
+                        "marts.dora_coverage",
+                        [
+                            Check(
+                                "ExpectColumnValuesToBeBetween",
+                                {"column": "share", "min_value": floor},
+                                WARNING,
+                            )
+                        ],
+                        "select * from marts.dora_coverage where measure = '"
+                        + measure.replace("'", "''")
+                        + "'",
+                        ["measure", "numerator", "denominator", "share"],
+                    )
                 )
         for (enum_table, column), values in ENUMS.items():
             if enum_table == table and column in columns:
@@ -273,6 +291,10 @@ def build_targets(warehouse: _Warehouse, limits: Thresholds) -> tuple[list[Targe
             volume = {"min_value": 0}  # no trend yet: record the count, the next runs compare with it
         checks.append(Check("ExpectTableRowCountToBeBetween", volume, WARNING))
         query = f"select * from marts.{table}"
+        if table == "fct_changes" and "is_negative_lead_time" in columns:
+            # Negative lead times (clock skew, rewritten history) are flagged by dbt and excluded from every
+            # figure; the gate checks the rows the figures use.
+            query += " where not coalesce(is_negative_lead_time, false)"
         targets.append(_target(warehouse, f"marts.{table}", f"marts.{table}", checks, query, key))
         by = {"dora_metrics": "service", "dora_metrics_by_team": "team"}.get(table)
         if by and by in columns and "period_start" in columns:
