@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from doraflow.config import Settings
-from doraflow.errors import DoraflowError
+from doraflow.errors import DoraflowError, QualityGateError
 
 Progress = Callable[[str], None]
 
@@ -130,6 +130,8 @@ def run_pipeline(
             )
         except Exception as error:
             recorder.record_step(name, started, datetime.now(UTC), "failed", {"error": str(error)})
+            if isinstance(error, QualityGateError) and getattr(error, "result", None) is not None:
+                recorder.record_checks(error.result)  # the failed gate's checks stay queryable in ops
             raise
         run.steps[name] = round(time.monotonic() - clock, 3)
         recorder.record_step(name, started, datetime.now(UTC), "success")

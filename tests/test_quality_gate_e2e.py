@@ -75,5 +75,10 @@ def test_bad_batch_stops_before_publish_and_keeps_the_serving_copy(tmp_path):
         ).fetchone() == (0,)
         runs = con.execute("select status, error from ops.pipeline_runs order by started_at").fetchall()
         assert [r[0] for r in runs] == ["success", "failed"] and "quality gate failed" in runs[1][1]
+        failed_checks = con.execute(
+            "select expectation from ops.check_results join ops.pipeline_runs using (run_id) "
+            "where pipeline_runs.status = 'failed' and not success"
+        ).fetchall()
+        assert ("expect_compound_columns_to_be_unique",) in failed_checks  # the stopped gate is recorded
     finally:
         con.close()
