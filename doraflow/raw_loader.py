@@ -187,6 +187,49 @@ def _kill_hook(number: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _merge_duckdb(connection, table: str, rows: list[tuple], batch_id: str) -> tuple[int, int]:
+    """Merge one batch's rows into a DuckDB table; reads stored payloads only for keys that may change.
+
+    The joins touch only the `_key`/`_batch_id` columns; payloads are compared for the (few) keys already
+    stored by an older batch, so a growing table is not re-read in full for every batch."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        rows, columns=["_key", "_scope", "_parent_id", "payload", "_extracted_at", "_batch_id"]
+    )
+    connection.register("_stage_frame", frame)
+    try:
+        existing = connection.execute(
+            f"select t._key, t._batch_id from _stage_frame s join {table} t on t._key = s._key"
+        ).fetchall()
+        inserted = len(rows) - len(existing)
+        candidates = [key for key, stored_batch in existing if stored_batch < batch_id]
+        changed: list[str] = []
+        if candidates:
+            staged = {row[0]: row[3] for row in rows}
+            stored = connection.execute(
+                f"select _key, cast(payload as varchar) from {table} where list_contains(?, _key)",
+                [candidates],
+            ).fetchall()
+            changed = [key for key, payload in stored if payload != staged[key]]
+        if changed:
+            connection.execute(
+                f"update {table} as t set _scope = s._scope, _parent_id = s._parent_id, payload = s.payload::json, "
+                "_extracted_at = s._extracted_at::timestamptz, _batch_id = s._batch_id from _stage_frame s "
+                "where t._key = s._key and list_contains(?, s._key)",
+                [changed],
+            )
+        if inserted:
+            connection.execute(
+                f"insert into {table} select s._key, s._scope, s._parent_id, s.payload::json, "
+                "s._extracted_at::timestamptz, s._batch_id from _stage_frame s "
+                f"where not exists (select 1 from {table} t where t._key = s._key)"
+            )
+    finally:
+        connection.unregister("_stage_frame")
+    return inserted, len(changed)
+
+
 def _merge_batch(
     connection, dialect: _Dialect, path: Path, number: int
 ) -> tuple[str, int, int, int, int, bool]:
@@ -208,14 +251,8 @@ def _merge_batch(
             stage, payload, moment = "_stage", "s.payload", "s._extracted_at"
             differs = "t.payload is distinct from s.payload"
         else:
-            import pandas as pd
-
-            frame = pd.DataFrame(
-                rows, columns=["_key", "_scope", "_parent_id", "payload", "_extracted_at", "_batch_id"]
-            )
-            connection.register("_stage_frame", frame)  # queried in place: no copy into a temp table
-            stage, payload, moment = "_stage_frame", "s.payload::json", "s._extracted_at::timestamptz"
-            differs = "cast(t.payload as varchar) is distinct from s.payload"
+            inserted, updated = _merge_duckdb(connection, table, rows, header.batch_id)
+    if dialect.postgres and rows:
         newer = f"t._batch_id < s._batch_id and {differs}"
         cursor.execute(
             "select count(*) filter (where t._key is null), "
@@ -234,8 +271,6 @@ def _merge_batch(
                 f"insert into {table} select s._key, s._scope, s._parent_id, {payload}, {moment}, s._batch_id "
                 f"from {stage} s where not exists (select 1 from {table} t where t._key = s._key)"
             )
-        if not dialect.postgres:
-            connection.unregister("_stage_frame")
     for line_number, reason, text in bad:
         cursor.execute(
             f"insert into {QUARANTINE_TABLE} values ({p}, {p}, {p}, {p}, {p}, {p}, current_timestamp)",
