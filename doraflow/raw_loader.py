@@ -78,6 +78,9 @@ def _connect(settings: Settings):
         connection.autocommit = False
         return connection
     connection = warehouse.duckdb_connect(settings)
+    connection.execute(
+        "set enable_progress_bar = false"
+    )  # long merges must not draw bars on the user's terminal
     return connection
 
 
