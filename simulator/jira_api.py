@@ -493,19 +493,10 @@ class JiraApp(BaseApp):
         histories = issue.histories
         chosen, length = page_slice(histories, start, size, request)
         base = request.base_url
-        url = f"{base}/rest/api/3/issue/{id_or_key}/changelog"
-        last = start + size >= length
-        body = {
-            "self": f"{url}?startAt={start}&maxResults={size}",
-            "maxResults": size,
-            "startAt": start,
-            "total": length,
-            "isLast": last,
-            "values": [self.history_object(base, h) for h in chosen],
-        }
-        if not last:
-            body["nextPage"] = f"{url}?startAt={start + size}&maxResults={size}"
-        return Response(200, body)
+        values = [self.history_object(base, h) for h in chosen]
+        return Response(
+            200, _offset_page(f"{base}/rest/api/3/issue/{id_or_key}/changelog", start, size, length, values)
+        )
 
     def bulkfetch(self, request: Request) -> Response:
         try:
@@ -582,21 +573,26 @@ class JiraApp(BaseApp):
         size = min(max(request.int_arg("maxResults", 50), 1), 100)
         chosen, length = page_slice(projects, start, size, request)
         base = request.base_url
-        url = f"{base}/rest/api/3/project/search"
-        last = start + size >= length
-        body = {
-            "self": f"{url}?startAt={start}&maxResults={size}",
-            "maxResults": size,
-            "startAt": start,
-            "total": length,
-            "isLast": last,
-            "values": [self.project_object(base, p) for p in chosen],
-        }
-        if not last:
-            body["nextPage"] = f"{url}?startAt={start + size}&maxResults={size}"
-        return Response(200, body)
+        values = [self.project_object(base, p) for p in chosen]
+        return Response(200, _offset_page(f"{base}/rest/api/3/project/search", start, size, length, values))
 
     def myself(self, request: Request) -> Response:
         user = self.user(request.base_url, 0)
         user["emailAddress"] = JIRA_EMAIL
         return Response(200, user)
+
+
+def _offset_page(url: str, start: int, size: int, length: int, values: list) -> dict:
+    """Jira's startAt/maxResults page body (PageBean): `nextPage` only while more remain."""
+    last = start + size >= length
+    body = {
+        "self": f"{url}?startAt={start}&maxResults={size}",
+        "maxResults": size,
+        "startAt": start,
+        "total": length,
+        "isLast": last,
+        "values": values,
+    }
+    if not last:
+        body["nextPage"] = f"{url}?startAt={start + size}&maxResults={size}"
+    return body
