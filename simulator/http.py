@@ -130,6 +130,9 @@ class ApiServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK hold every keep-alive
+    # response ~40 ms.
+    disable_nagle_algorithm = True
     server_version = "doraflow-simulator"
     sys_version = ""
 
