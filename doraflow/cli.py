@@ -32,7 +32,9 @@ See docs/configuration.md."""
 
 
 def _print(message: str) -> None:
-    print(message, flush=True)
+    # One write per line: extract threads report progress concurrently and print() writes the newline apart.
+    sys.stdout.write(f"{message}\n")
+    sys.stdout.flush()
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
