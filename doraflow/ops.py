@@ -227,6 +227,10 @@ class RunRecorder:
             for checks in data.get("checks") or []:
                 recorder.record_checks(checks, checked_at=_as_datetime(data.get("written_at") or _now()))
         recorder.steps.sort(key=lambda s: s.started_at)
+        if recorder.steps:
+            # The tasks' own clocks: under `airflow dags test` a run's start_date is its logical date, which for
+            # a backfilled slot lies in the past and would make an old slot look like the latest run.
+            recorder.started_at = min(_as_datetime(step.started_at) for step in recorder.steps)
         return recorder
 
 
