@@ -67,7 +67,7 @@ def _context(docs_dir: Path | None):
                 "class_name": "SiteBuilder",
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir),
+                    "base_directory": str(docs_dir.resolve()),  # GX wants an absolute path
                 },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
