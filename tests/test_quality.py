@@ -287,3 +287,13 @@ def test_flagged_negative_lead_time_passes_the_gate_and_an_unflagged_one_stops_i
         ("expect_column_values_to_be_between", "lead_time_minutes"),
         ("expect_column_pair_values_a_to_be_greater_than_b", "deployed_at >= started_at"),
     }
+
+
+def test_data_docs_are_built_with_a_relative_warehouse_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    relative = load_settings({"WAREHOUSE_PATH": "wh/dora.duckdb"})  # the default is relative too
+    relative.warehouse_path.parent.mkdir(parents=True)
+    make_marts(relative.warehouse_path)
+    result = check_marts(relative, env={})
+    assert result.critical_failures == []
+    assert (tmp_path / "wh" / "data_docs" / "marts" / "index.html").is_file()
