@@ -24,7 +24,8 @@ configuration (environment variables, also read from ./.env):
   EXTRACT_START_DATE                first run reaches back to this ISO date (default 180 days ago)
   PRODUCTION_ENVIRONMENT_PATTERN    regex, case-insensitive (default ^prod(uction)?$)
   HOTFIX_PATTERN, INCIDENT_ATTRIBUTION_WINDOW_HOURS, REPORTING_TIMEZONE, DORA_BENCHMARK_EDITION
-  EXTRACT_CONCURRENCY, HTTP_TIMEOUT_SECONDS, HTTP_MAX_RETRIES, RATE_LIMIT_MAX_WAIT_SECONDS
+  SERVICE_CATALOG_PATH              CSV: service,team,github_repository,pagerduty_service_id,jira_project_key
+  EXTRACT_CONCURRENCY, HTTP_TIMEOUT_SECONDS, HTTP_MAX_RETRIES, RATE_LIMIT_MAX_WAIT_SECONDS, DUCKDB_MEMORY_LIMIT
   TARGET_DEPLOYMENTS_PER_DAY, TARGET_LEAD_TIME_MINUTES, TARGET_CHANGE_FAILURE_RATE, TARGET_TIME_TO_RESTORE_MINUTES
   QUALITY_MIN_COVERAGE[_<MEASURE>], QUALITY_VOLUME_TOLERANCE, ALERT_WEBHOOK_URL   quality gate, alerts
 A source whose variables are missing is skipped; a malformed value stops the run before any request.

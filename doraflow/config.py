@@ -101,6 +101,9 @@ class Settings:
     rate_limit_max_wait_seconds: float
     targets: Targets = field(default_factory=Targets)
     skipped_sources: tuple[str, ...] = ()  # one line each: why a source is not configured
+    service_catalog_path: Path | None = None
+    service_catalog: tuple = ()  # doraflow.service_catalog.CatalogEntry rows of service_catalog_path
+    duckdb_memory_limit: str | None = None  # e.g. '4GB' or '50%'; None: DuckDB's default (80% of RAM)
 
     @property
     def warehouse_dir(self) -> Path:
@@ -235,6 +238,27 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     return number
 
 
+def _memory_limit(env: Mapping[str, str]) -> str | None:
+    value = _get(env, "DUCKDB_MEMORY_LIMIT")
+    if value is None:
+        return None
+    if not re.fullmatch(r"(\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)|\d{1,2}%)", value, re.IGNORECASE):
+        raise ConfigError(
+            f"DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%, got {value!r}"
+        )
+    return value
+
+
+def _service_catalog(env: Mapping[str, str]) -> tuple[Path | None, tuple]:
+    value = _get(env, "SERVICE_CATALOG_PATH")
+    if value is None:
+        return None, ()
+    from doraflow.service_catalog import read_service_catalog  # it imports ConfigError from here
+
+    path = Path(value).expanduser()
+    return path, read_service_catalog(path)
+
+
 def _start_date(env: Mapping[str, str], today: date) -> date:
     value = _get(env, "EXTRACT_START_DATE")
     if value is None:
@@ -338,6 +362,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
     if targets.change_failure_rate > 1:
         raise ConfigError("TARGET_CHANGE_FAILURE_RATE is a share between 0 and 1, e.g. 0.15")
 
+    service_catalog_path, service_catalog = _service_catalog(env)
+
     return Settings(
         warehouse_path=warehouse_path,
         warehouse_target=target,
@@ -361,4 +387,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         rate_limit_max_wait_seconds=_number(env, "RATE_LIMIT_MAX_WAIT_SECONDS", 900.0, minimum=0),
         targets=targets,
         skipped_sources=tuple(skipped),
+        service_catalog_path=service_catalog_path,
+        service_catalog=service_catalog,
+        duckdb_memory_limit=_memory_limit(env),
     )

@@ -284,7 +284,7 @@ def _freshness(cursor, postgres: bool, now: datetime) -> list[tuple]:
     cursor.execute(
         "select table_name from information_schema.tables where table_schema = 'raw' order by table_name"
     )
-    tables = [r[0] for r in cursor.fetchall() if not r[0].startswith("_")]
+    tables = [r[0] for r in cursor.fetchall() if "__" in r[0] and not r[0].startswith("_")]  # API streams
     rows = []
     for table in tables:
         cursor.execute(f'select count(*), max(_extracted_at) from raw."{table}"')

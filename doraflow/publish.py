@@ -42,6 +42,7 @@ import duckdb
 
 from doraflow.config import Settings
 from doraflow.errors import PublishError
+from doraflow.warehouse import duckdb_config
 
 MARTS_SCHEMA = "marts"
 SERVING_STORAGE_VERSION = "v1.0.0"
@@ -207,7 +208,7 @@ def _first_line(error: BaseException) -> str:
 
 def build_serving_copy(settings: Settings, target: Path, workdir: Path) -> dict[str, int]:
     """Write the marts into a new DuckDB file `target` (storage v1.0.0); returns the row count per mart."""
-    connection = duckdb.connect()
+    connection = duckdb.connect(config=duckdb_config(settings))
     try:
         connection.execute(
             f"attach {_sql_string(str(target))} as serving (storage_version '{SERVING_STORAGE_VERSION}')"

@@ -55,7 +55,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
             "DBT_ENV_SECRET_PG_PASSWORD": unquote(url.password or ""),
             "DBT_PG_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
         }
-    return {"DBT_TARGET": "duckdb", "DBT_DUCKDB_PATH": str(Path(settings.warehouse_path).resolve())}
+    return {
+        "DBT_TARGET": "duckdb",
+        "DBT_DUCKDB_PATH": str(Path(settings.warehouse_path).resolve()),
+        "DBT_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit or "80%",  # 80%: DuckDB's own default
+    }
 
 
 @contextmanager
@@ -124,6 +128,17 @@ def _require_raw_layer(settings: Settings) -> None:
         )
 
 
+def _write_catalog(settings: Settings, progress: Progress) -> None:
+    """The service catalog file goes into raw.service_catalog first, so this build maps services by it."""
+    from doraflow.service_catalog import write_service_catalog
+
+    entries = write_service_catalog(settings)
+    if settings.service_catalog_path is not None:
+        progress(
+            f"service catalog: {entries} entr{'y' if entries == 1 else 'ies'} from {settings.service_catalog_path}"
+        )
+
+
 def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())[:300]
 
@@ -180,6 +195,7 @@ def dbt_build(
 ) -> TransformResult:
     """`dbt build` (seeds, models, tests) on the configured warehouse; raises TransformError on failure."""
     _require_raw_layer(settings)
+    _write_catalog(settings, progress)
     args = ["build"]
     if select:
         args += ["--select", select]

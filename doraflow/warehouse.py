@@ -20,7 +20,12 @@ def duckdb_connect(settings: Settings, *, read_only: bool = False) -> duckdb.Duc
     """Open the working DuckDB file (created with its folder on first write)."""
     if not read_only:
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(settings.warehouse_path), read_only=read_only)
+    return duckdb.connect(str(settings.warehouse_path), read_only=read_only, config=duckdb_config(settings))
+
+
+def duckdb_config(settings: Settings) -> dict[str, str]:
+    """DuckDB settings of every doraflow connection (dbt gets the same through its profile)."""
+    return {"memory_limit": settings.duckdb_memory_limit} if settings.duckdb_memory_limit else {}
 
 
 def postgres_connect(settings: Settings):

@@ -14,29 +14,28 @@ with pagerduty_services as (
 ),
 
 catalog as (
-    select pagerduty_service_id, max(lower(trim(service))) as service, max(team) as team
-    from {{ ref('service_catalog') }}
-    where pagerduty_service_id is not null and trim(pagerduty_service_id) <> ''
+    select pagerduty_service_id, max(service) as service
+    from {{ ref('stg_service_catalog') }}
+    where pagerduty_service_id is not null
     group by 1
 ),
 
 known_services as (
     select service, max(team) as team
     from (
-        select lower(trim(service)) as service, team from {{ ref('service_catalog') }}
+        select service, team from {{ ref('stg_service_catalog') }}
         union all
         select service, team from {{ ref('int_repository_services') }}
     ) as named
     group by 1
 ),
 
-final as (
+mapped as (
     select
         pagerduty_services.pagerduty_service_id,
         pagerduty_services.service_name,
         coalesce(catalog.service, known_services.service, lower(trim(pagerduty_services.service_name)))
             as service,
-        coalesce(catalog.team, known_services.team) as team,
         case
             when catalog.service is not null then 'catalog'
             when known_services.service is not null then 'name'
@@ -44,6 +43,12 @@ final as (
     from pagerduty_services
     left join catalog on catalog.pagerduty_service_id = pagerduty_services.pagerduty_service_id
     left join known_services on known_services.service = lower(trim(pagerduty_services.service_name))
+),
+
+final as (
+    select mapped.pagerduty_service_id, mapped.service_name, mapped.service, known_services.team, mapped.mapped_by
+    from mapped
+    left join known_services on known_services.service = mapped.service
 )
 
 select * from final

@@ -8,18 +8,15 @@ with repositories as (
 ),
 
 catalog as (
-    select
-        lower(trim(github_repository)) as github_repository,
-        lower(trim(service)) as service,
-        max(team) as team
-    from {{ ref('service_catalog') }}
-    where github_repository is not null and trim(github_repository) <> ''
-    group by 1, 2
+    select github_repository, max(service) as service
+    from {{ ref('stg_service_catalog') }}
+    where github_repository is not null
+    group by 1
 ),
 
 service_teams as (
-    select lower(trim(service)) as service, max(team) as team
-    from {{ ref('service_catalog') }}
+    select service, max(team) as team
+    from {{ ref('stg_service_catalog') }}
     group by 1
 ),
 
@@ -27,7 +24,7 @@ final as (
     select
         repositories.repository,
         coalesce(catalog.service, lower(split_part(repositories.repository, '/', 2))) as service,
-        coalesce(catalog.team, service_teams.team) as team,
+        service_teams.team,
         catalog.service is not null as is_in_catalog
     from repositories
     left join catalog on catalog.github_repository = lower(repositories.repository)

@@ -7,8 +7,8 @@ pagerduty_services as (
 ),
 
 catalog as (
-    select lower(trim(service)) as service, max(team) as team, max(jira_project_key) as jira_project_key
-    from {{ ref('service_catalog') }}
+    select service, max(team) as team, max(jira_project_key) as jira_project_key
+    from {{ ref('stg_service_catalog') }}
     group by 1
 ),
 

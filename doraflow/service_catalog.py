@@ -1,0 +1,162 @@
+"""The service catalog file (SERVICE_CATALOG_PATH): which repositories, PagerDuty services and Jira projects
+make up each service, and which team owns it.
+
+The file is a CSV with the header of `dbt_project/seeds/service_catalog.csv` (`service` required; `team`,
+`github_repository`, `pagerduty_service_id`, `jira_project_key` optional). It is validated when the settings are
+read, so a mistake stops the run before any request, naming the file, the line and the fix. Right before each
+dbt build its rows replace the table `raw.service_catalog`; the staging model `stg_service_catalog` reads them
+together with the seed's rows. Keeping the catalog outside the clone means upgrading doraflow never touches it.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from doraflow.config import ConfigError
+from doraflow.errors import LoadError
+
+COLUMNS = ("service", "team", "github_repository", "pagerduty_service_id", "jira_project_key")
+TABLE = "raw.service_catalog"
+_REPOSITORY = re.compile(r"[^/\s]+/[^/\s]+")
+_JIRA_KEY = re.compile(r"[A-Z][A-Z0-9_]+")
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    line: int  # line of the CSV file, for messages and for `raw.service_catalog.catalog_line`
+    service: str  # lowercased, as the marts name services
+    team: str | None
+    github_repository: str | None  # owner/name, lowercased (GitHub names are case-insensitive)
+    pagerduty_service_id: str | None
+    jira_project_key: str | None
+
+
+def read_service_catalog(path: Path) -> tuple[CatalogEntry, ...]:
+    """Parse and validate the catalog file; raises ConfigError naming the line and what is wrong."""
+    where = f"SERVICE_CATALOG_PATH {str(path)!r}"
+    if not path.is_file():
+        raise ConfigError(f"{where}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{where}: cannot read it as UTF-8 text ({error})") from None
+    reader = csv.reader(text.splitlines())
+    header = [name.strip().lower() for name in next(reader, [])]
+    if "service" not in header:
+        raise ConfigError(f"{where}: the first line must be a header naming the columns {', '.join(COLUMNS)}")
+    unknown = [name for name in header if name not in COLUMNS]
+    if unknown or len(set(header)) != len(header):
+        raise ConfigError(
+            f"{where}: header {','.join(header)!r} has unknown or repeated columns; allowed: {', '.join(COLUMNS)}"
+        )
+    entries: list[CatalogEntry] = []
+    for line, values in enumerate(reader, start=2):
+        if not any(value.strip() for value in values):
+            continue
+        if len(values) != len(header):
+            raise ConfigError(f"{where} line {line}: {len(values)} values for {len(header)} columns")
+        row = {name: (value.strip() or None) for name, value in zip(header, values)}
+        entries.append(_entry(where, line, row))
+    _check_unambiguous(where, entries)
+    return tuple(entries)
+
+
+def _entry(where: str, line: int, row: dict[str, str | None]) -> CatalogEntry:
+    if row.get("service") is None:
+        raise ConfigError(f"{where} line {line}: service is empty")
+    repository = row.get("github_repository")
+    if repository is not None and not _REPOSITORY.fullmatch(repository):
+        raise ConfigError(
+            f"{where} line {line}: github_repository must look like owner/name, got {repository!r}"
+        )
+    jira_key = row.get("jira_project_key")
+    if jira_key is not None and not _JIRA_KEY.fullmatch(jira_key.upper()):
+        raise ConfigError(f"{where} line {line}: jira_project_key must be a key like ABC, got {jira_key!r}")
+    return CatalogEntry(
+        line=line,
+        service=row["service"].lower(),
+        team=row.get("team"),
+        github_repository=repository.lower() if repository else None,
+        pagerduty_service_id=row.get("pagerduty_service_id"),
+        jira_project_key=jira_key.upper() if jira_key else None,
+    )
+
+
+def _check_unambiguous(where: str, entries: list[CatalogEntry]) -> None:
+    """A repository or PagerDuty service belongs to one service; a service has one team and one Jira project."""
+    for column in ("github_repository", "pagerduty_service_id"):
+        first: dict[str, CatalogEntry] = {}
+        for entry in entries:
+            key = getattr(entry, column)
+            if key is None:
+                continue
+            if key in first:
+                raise ConfigError(
+                    f"{where} line {entry.line}: {column} {key!r} is already listed on line {first[key].line} "
+                    f"(service {first[key].service!r}); it belongs to one service"
+                )
+            first[key] = entry
+    for column in ("team", "jira_project_key"):
+        seen: dict[str, CatalogEntry] = {}
+        for entry in entries:
+            value = getattr(entry, column)
+            if value is None:
+                continue
+            earlier = seen.setdefault(entry.service, entry)
+            if getattr(earlier, column) != value:
+                raise ConfigError(
+                    f"{where} line {entry.line}: service {entry.service!r} has {column} {value!r} here and "
+                    f"{getattr(earlier, column)!r} on line {earlier.line}; give each service one {column}"
+                )
+
+
+def write_service_catalog(settings) -> int:
+    """Replace `raw.service_catalog` with the configured file's rows (none when the setting is unset).
+
+    One transaction: a reader sees the old catalog or the new one. Raises LoadError naming the warehouse.
+    """
+    try:
+        return _replace_rows(settings, settings.service_catalog)
+    except LoadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - duckdb.Error or psycopg2.Error, reported in one line
+        where = "PostgreSQL" if settings.warehouse_target == "postgres" else str(settings.warehouse_path)
+        message = " ".join(str(error).split())[:300]
+        raise LoadError(f"cannot write the service catalog into {where}: {message}") from None
+
+
+def _replace_rows(settings, entries: tuple[CatalogEntry, ...]) -> int:
+    from doraflow.warehouse import warehouse_cursor
+
+    postgres = settings.warehouse_target == "postgres"
+    with warehouse_cursor(settings) as cursor:
+        if not postgres:
+            cursor.execute("begin transaction")  # PostgreSQL: warehouse_cursor's transaction
+        cursor.execute("create schema if not exists raw")
+        cursor.execute(
+            f"create table if not exists {TABLE} (catalog_line integer not null, service text not null, "
+            "team text, github_repository text, pagerduty_service_id text, jira_project_key text)"
+        )
+        cursor.execute(f"delete from {TABLE}")
+        if entries:
+            placeholders = ", ".join(["%s" if postgres else "?"] * (len(COLUMNS) + 1))
+            cursor.executemany(
+                f"insert into {TABLE} (catalog_line, {', '.join(COLUMNS)}) values ({placeholders})",
+                [
+                    (
+                        entry.line,
+                        entry.service,
+                        entry.team,
+                        entry.github_repository,
+                        entry.pagerduty_service_id,
+                        entry.jira_project_key,
+                    )
+                    for entry in entries
+                ],
+            )
+        if not postgres:
+            cursor.execute("commit")
+    return len(entries)
