@@ -54,7 +54,8 @@ def build_alert(context_or_message: Any) -> dict[str, Any]:
 def on_failure(context_or_message: Any, settings=None, *, env: dict[str, str] | None = None) -> dict:
     """Log the failure and POST it to ALERT_WEBHOOK_URL when set; returns the alert that was sent."""
     alert = build_alert(context_or_message)
-    log.error("doraflow failure: %s", alert["message"])
+    # INFO: the CLI prints the error itself and Airflow logs the exception; this line is for the log trail.
+    log.info("doraflow failure: %s", alert["message"])
     url = ((os.environ if env is None else env).get(WEBHOOK_ENV) or "").strip()
     if not url:
         return alert

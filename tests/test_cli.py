@@ -77,3 +77,16 @@ def test_unknown_source_is_named(tmp_path):
     assert result.returncode == 1
     assert "unknown source(s) gitlab" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_failed_run_says_its_error_once(tmp_path):
+    env = {
+        "PATH": os.environ["PATH"],
+        "PAGERDUTY_TOKEN": "t",
+        "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),
+    }
+    result = doraflow("run", "gitlab", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "doraflow run: error: unknown source(s) gitlab: choose from github, jira, pagerduty"
+    ]
