@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import threading
 import time
@@ -145,6 +146,8 @@ def _one_line(text: str | None) -> str:
 
 def _invoke(args: list[str], settings: Settings, progress: Progress):
     """Run one dbt command; build output goes next to the warehouse, so parallel warehouses never collide."""
+    root_logger = logging.getLogger()
+    root_handlers = list(root_logger.handlers)
     from dbt.cli.main import dbtRunner
 
     with _DBT_LOCK, _environment(dbt_environment(settings)):
@@ -168,6 +171,9 @@ def _invoke(args: list[str], settings: Settings, progress: Progress):
             )
         finally:
             _release_duckdb()
+            # dbt adds a handler to the root logger (at import and per call): without this, later libraries' INFO
+            # lines reach the terminal.
+            root_logger.handlers[:] = root_handlers
 
 
 def _release_duckdb() -> None:
