@@ -168,11 +168,16 @@ def check_marts() -> dict[str, int]:
 
 @task(pool=POOL)
 def publish() -> str:
-    """Atomically replace the serving copy, Parquet exports and report."""
+    """Atomically replace the serving copy, Parquet exports and report (its pipeline_runs shows this run)."""
+    from doraflow.ops import RunRecorder
     from doraflow.pipeline import step_publish
 
+    def publish_this_run(settings):
+        run_recorder = RunRecorder.from_spool(settings, _run_id(get_current_context()), "airflow")
+        return step_publish(settings, run_recorder)
+
     name = STEP_NAMES["publish"]
-    settings, run_id, spool_name, started, run_started, _ = _timed(name, step_publish)
+    settings, run_id, spool_name, started, run_started, _ = _timed(name, publish_this_run)
     _spool_success(settings, run_id, spool_name, name, started, run_started)
     return str(settings.serving_path)
 

@@ -84,9 +84,18 @@ def step_check_marts(settings: Settings, progress: Progress = print):
     return result
 
 
-def step_publish(settings: Settings, progress: Progress = print):
-    """Atomically publish the serving copy, the Parquet exports and the HTML report."""
+def step_publish(settings: Settings, run_recorder=None, progress: Progress = print):
+    """Atomically publish the serving copy, the Parquet exports and the HTML report.
+
+    With `run_recorder` (a doraflow.ops.RunRecorder), the run's figures so far are first written to ops as
+    succeeded, so the serving copy's `marts.pipeline_runs` includes the run that published it. That is true of
+    every copy a reader can see: the copy replaces the old one only when publish succeeds, and the run's final
+    figures (publish included, or the failure) replace these rows when the run ends.
+    """
     from doraflow.publish import publish
+
+    if run_recorder is not None:
+        run_recorder.finish("success")
 
     return publish(settings, progress=progress)
 
@@ -151,7 +160,7 @@ def run_pipeline(
         run.load_result = timed("load", step_load)
         run.transform_result = timed("transform", step_transform)
         recorder.record_checks(timed("check marts", step_check_marts))
-        run.publish_result = timed("publish", step_publish)
+        run.publish_result = timed("publish", step_publish, recorder)
     except Exception as error:
         run.status, run.error = "failed", str(error)
         recorder.finish("failed", error=str(error))

@@ -100,6 +100,13 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         assert latest[0][:2] == ("success", False) and latest[0][2] == sum(s[2] for s in streams)
     finally:
         con.close()
-    assert (warehouse.parent / "dora_serving.duckdb").is_file()
+    serving = duckdb.connect(str(warehouse.parent / "dora_serving.duckdb"), read_only=True)
+    try:  # the serving copy shows the run that published it (and the first run, before it)
+        published = serving.execute(
+            "select run_id, status, is_latest from marts.pipeline_runs order by started_at"
+        )
+        assert published.fetchall() == [(runs[0][0], "success", False), (runs[1][0], "success", True)]
+    finally:
+        serving.close()
     assert (warehouse.parent / "data_docs" / "marts" / "index.html").is_file()
     assert not any((warehouse.parent / "ops_spool").glob("*/*.json"))  # spool cleared after recording

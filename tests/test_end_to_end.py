@@ -49,6 +49,14 @@ def raw_counts(database):
         }
 
 
+def published_runs(database):
+    """marts.pipeline_runs of the serving copy: (run_id, status, is_latest), oldest first."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return connection.execute(
+            "select run_id, status, is_latest from marts.pipeline_runs order by started_at"
+        ).fetchall()
+
+
 def latest_deployment(database):
     with duckdb.connect(str(database), read_only=True) as connection:
         return connection.execute("select max(deployed_at) from marts.fct_deployments").fetchone()[0]
@@ -76,6 +84,8 @@ def test_pipeline_runs_are_complete_idempotent_and_incremental(simulator, tmp_pa
     assert settings.serving_path.is_file() and settings.report_path.is_file()
     before = {table: mart_rows(settings.serving_path, table) for table in MARTS}
     assert before["fct_deployments"], "the simulator's deployments reach the marts"
+    # The serving copy knows the run that published it (BI tools show "last refreshed" from it).
+    assert published_runs(settings.serving_path) == [(first.run_id, "success", True)]
 
     simulator.reset_request_counts()
     second = run_pipeline(settings, progress=lines.append)
@@ -83,6 +93,10 @@ def test_pipeline_runs_are_complete_idempotent_and_incremental(simulator, tmp_pa
     assert raw_counts(settings.warehouse_path) == counts
     after = {table: mart_rows(settings.serving_path, table) for table in MARTS}
     assert after == before
+    assert published_runs(settings.serving_path) == [
+        (first.run_id, "success", False),
+        (second.run_id, "success", True),
+    ]
 
     newest_before = latest_deployment(settings.serving_path)
     changes = simulator.advance(hours=24)
