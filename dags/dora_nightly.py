@@ -143,11 +143,17 @@ def check_landing() -> dict[str, int]:
 
 @task(pool=POOL, outlets=RAW_ASSETS)
 def load() -> dict[str, int]:
-    """Merge the landed batches into raw.* (emits the raw tables' Assets)."""
+    """Merge the landed batches into raw.*, then the service catalog file (emits the raw tables' Assets)."""
     from doraflow.pipeline import step_load
+    from doraflow.service_catalog import write_service_catalog
+
+    def load_raw_layer(settings):
+        result = step_load(settings)
+        write_service_catalog(settings)  # dbt runs under cosmos here, not through doraflow.transform.dbt_build
+        return result
 
     name = STEP_NAMES["load"]
-    settings, run_id, spool_name, started, run_started, result = _timed(name, step_load)
+    settings, run_id, spool_name, started, run_started, result = _timed(name, load_raw_layer)
     _spool_success(settings, run_id, spool_name, name, started, run_started)
     figures = {k: v for k, v in vars(result).items() if isinstance(v, int) and not isinstance(v, bool)}
     return figures

@@ -54,17 +54,10 @@ def step_check_landing(settings: Settings, progress: Progress = print):
 
 
 def step_load(settings: Settings, progress: Progress = print):
-    """Merge the landed batches into raw.* (one transaction per batch), then write the service catalog file.
-
-    dbt_build writes the catalog too; doing it here as well lets the Airflow DAG, whose dbt runs under
-    cosmos, see the current catalog.
-    """
+    """Merge the landed batches into raw.* (one transaction per batch)."""
     from doraflow.raw_loader import load_pending_batches
-    from doraflow.service_catalog import write_service_catalog
 
-    result = load_pending_batches(settings, progress=progress)
-    write_service_catalog(settings)
-    return result
+    return load_pending_batches(settings, progress=progress)
 
 
 def step_transform(settings: Settings, progress: Progress = print):
