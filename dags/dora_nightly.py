@@ -149,7 +149,9 @@ def load() -> dict[str, int]:
 
     def load_raw_layer(settings):
         result = step_load(settings)
-        write_service_catalog(settings)  # dbt runs under cosmos here, not through doraflow.transform.dbt_build
+        write_service_catalog(
+            settings
+        )  # dbt runs under cosmos here, not through doraflow.transform.dbt_build
         return result
 
     name = STEP_NAMES["load"]
