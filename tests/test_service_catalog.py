@@ -182,6 +182,41 @@ def test_the_catalog_file_maps_services_and_teams_and_a_rerun_without_it_forgets
         }
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_catalog_file_maps_services_on_postgresql_too(tmp_path, postgres_database):
+    import psycopg2
+
+    scenario.write_postgres(postgres_database)
+    catalog = write(tmp_path, HEADER + "Storefront,web,acme/shop,PXSHOP,SHOP\nbilling,payments,,,\n")
+    settings = load_settings(
+        {
+            "WAREHOUSE_TARGET": "postgres",
+            "WAREHOUSE_POSTGRES_URL": postgres_database,
+            "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),
+            "SERVICE_CATALOG_PATH": str(catalog),
+        },
+        today=date(2024, 3, 1),
+    )
+    assert dbt_build(settings, progress=lambda line: None).failures == []
+    connection = psycopg2.connect(postgres_database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("select catalog_line, service, team from raw.service_catalog order by 1")
+            assert cursor.fetchall() == [(2, "storefront", "web"), (3, "billing", "payments")]
+            cursor.execute(
+                "select service, team, github_repository, pagerduty_service_id, jira_project_key "
+                "from marts.dim_services order by service"
+            )
+            # the same rows as on DuckDB (test above), worked out there from the scenario
+            assert cursor.fetchall() == [
+                ("billing", "payments", None, "PXBILL", None),
+                ("storefront", "web", "acme/shop", "PXSHOP", "SHOP"),
+            ]
+    finally:
+        connection.close()
+
+
 @pytest.mark.slow
 def test_dbt_refuses_a_service_with_two_teams_even_past_the_file_check(tmp_path):
     # The file check cannot see the seed's rows; dbt's own test on stg_service_catalog is the guard of the union.
