@@ -149,9 +149,8 @@ def load() -> dict[str, int]:
 
     def load_raw_layer(settings):
         result = step_load(settings)
-        write_service_catalog(
-            settings
-        )  # dbt runs under cosmos here, not through doraflow.transform.dbt_build
+        # dbt runs under cosmos here, not through doraflow.transform.dbt_build, which writes it otherwise
+        write_service_catalog(settings)
         return result
 
     name = STEP_NAMES["load"]

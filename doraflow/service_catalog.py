@@ -120,8 +120,6 @@ def write_service_catalog(settings) -> int:
     """
     try:
         return _replace_rows(settings, settings.service_catalog)
-    except LoadError:
-        raise
     except Exception as error:  # noqa: BLE001 - duckdb.Error or psycopg2.Error, reported in one line
         where = "PostgreSQL" if settings.warehouse_target == "postgres" else str(settings.warehouse_path)
         message = " ".join(str(error).split())[:300]

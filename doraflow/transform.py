@@ -171,8 +171,8 @@ def _invoke(args: list[str], settings: Settings, progress: Progress):
             )
         finally:
             _release_duckdb()
-            # dbt adds a handler to the root logger (at import and per call): without this, later libraries' INFO
-            # lines reach the terminal.
+            # Importing dbt adds a handler to the root logger: left there, later libraries' INFO lines reach the
+            # terminal.
             root_logger.handlers[:] = root_handlers
 
 
