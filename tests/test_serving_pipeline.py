@@ -3,15 +3,13 @@ against the real marts, the report drawn in Chromium (its screenshot is docs/img
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from serving_reader import start_reader, stop_reader
 from test_report_browser import _chromium, browser, render_in_chromium  # noqa: F401 (fixture)
 
 from doraflow.config import load_settings
@@ -21,11 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # A complete copy: every mart is there, and the successful deployments of fct_deployments are exactly those
 # counted by dora_metrics, by month and by week (checked by the reader on every query).
-READER = r"""
-import json, os, select, sys
-import duckdb
-
-path, mode = sys.argv[1], sys.argv[2]
+CHECK = r"""
 QUERY = '''
 select
     (select count(*) from information_schema.tables where table_schema = 'marts'
@@ -39,50 +33,7 @@ select
 def check(connection):
     tables, deployments, by_month, by_week = connection.execute(QUERY).fetchone()
     return deployments, tables == 7 and deployments == by_month == by_week
-
-os.nice(19)  # query flat out, but leave the CPU to the pipeline when it needs it (2 shared cores)
-held = duckdb.connect(path, read_only=True) if mode == "hold" else None
-queries, broken, versions = 0, [], set()
-print("ready", flush=True)
-stop = False
-while not stop:
-    if select.select([0], [], [], 0)[0]:
-        stop = True  # any line (or EOF) on stdin
-        os.read(0, 4096)
-    if held is not None:
-        version, complete = check(held)
-    else:
-        connection = duckdb.connect(path, read_only=True)
-        try:
-            version, complete = check(connection)
-        finally:
-            connection.close()
-    queries += 1
-    versions.add(version)
-    if not complete:
-        broken.append(version)
-print(json.dumps({"queries": queries, "broken": broken, "versions": sorted(versions)}), flush=True)
 """
-
-
-def _reader(path, mode):
-    process = subprocess.Popen(
-        [sys.executable, "-c", READER, str(path), mode],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout.readline().strip() == "ready"
-    return process
-
-
-def _stop(process) -> dict:
-    process.stdin.write("stop\n")
-    process.stdin.flush()
-    summary = json.loads(process.stdout.readline())
-    process.stdin.close()
-    assert process.wait() == 0
-    return summary
 
 
 def _successes(path) -> int:
@@ -108,12 +59,12 @@ def test_readers_through_a_full_pipeline_run_and_report_equals_marts(tmp_path, r
         settings = load_settings({**sim.env(), "WAREHOUSE_PATH": str(tmp_path / "warehouse" / "dora.duckdb")})
         run_pipeline(settings, trigger="cli", progress=lambda _m: None)
         before = _successes(settings.serving_path)
-        readers = {mode: _reader(settings.serving_path, mode) for mode in ("hold", "reopen")}
+        readers = {mode: start_reader(settings.serving_path, mode, CHECK) for mode in ("hold", "reopen")}
         try:
             sim.advance(72)  # three more days of deployments and incidents
             run_pipeline(settings, trigger="cli", progress=lambda _m: None)
         finally:
-            summaries = {mode: _stop(process) for mode, process in readers.items()}
+            summaries = {mode: stop_reader(process) for mode, process in readers.items()}
         after = _successes(settings.serving_path)
 
     assert after > before
