@@ -65,7 +65,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         _print(
             f"simulator: github {sim.urls['github']}  jira {sim.urls['jira']}  pagerduty {sim.urls['pagerduty']}"
         )
-        env = {**environment(), **sim.env(), "WAREHOUSE_PATH": str(demo_dir / "dora.duckdb")}
+        env = {
+            **environment(),
+            **sim.env(),
+            "WAREHOUSE_PATH": str(demo_dir / "dora.duckdb"),
+            "SERVICE_CATALOG_PATH": str(_write_demo_catalog(demo_dir, config)),
+        }
         demo_settings = load_settings(env)
         run_pipeline(demo_settings, trigger="demo", progress=_print)
     _print(f"demo pipeline finished in {time.monotonic() - started:.1f}s")
@@ -73,6 +78,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     _print(f"report: {demo_settings.report_path.resolve()}")
     _print(f"serving copy for BI tools: {demo_settings.serving_path.resolve()}")
     return 0
+
+
+DEMO_TEAMS = ("commerce", "discovery", "platform")
+
+
+def _write_demo_catalog(demo_dir: Path, config) -> Path:
+    """The demo organisation's service catalog: two services per team, and the unmapped PagerDuty service
+    ("legacy-billing", no repository) owned by the first team. Shows SERVICE_CATALOG_PATH at work."""
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    rows = ["service,team,github_repository"]
+    for index in range(config.repositories):
+        service = config.service_name(index)
+        rows.append(f"{service},{DEMO_TEAMS[index // 2 % len(DEMO_TEAMS)]},{config.owner}/{service}")
+    rows.append(f"legacy-billing,{DEMO_TEAMS[0]},")
+    path = demo_dir / "service_catalog.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings | None) -> int:

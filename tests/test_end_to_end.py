@@ -127,4 +127,17 @@ def test_demo_command_prints_the_summary(tmp_path):
     assert "\nall " in summary
     report = tmp_path / "warehouse" / "demo" / "dora_report.html"
     assert f"report: {report}" in out
+    # The demo's catalog (2 repositories: checkout and payments, both of team 'commerce', and the PagerDuty-only
+    # 'legacy-billing', also 'commerce') reaches the marts through SERVICE_CATALOG_PATH.
+    assert "service catalog: 3 entries from warehouse/demo/service_catalog.csv" in out
+    with duckdb.connect(
+        str(tmp_path / "warehouse" / "demo" / "dora_serving.duckdb"), read_only=True
+    ) as serving:
+        assert serving.execute("select service, team from marts.dim_services order by 1").fetchall() == [
+            ("checkout", "commerce"),
+            ("legacy-billing", "commerce"),
+            ("payments", "commerce"),
+        ]
+        teams = serving.execute("select distinct team from marts.dora_metrics_by_team order by 1").fetchall()
+        assert teams == [("all",), ("commerce",)]
     assert report.stat().st_size > 100_000  # plotly.js is embedded: the report opens offline
