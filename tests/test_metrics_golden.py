@@ -57,6 +57,15 @@ def test_postgres_gives_the_same_marts_and_never_logs_the_password(marts, tmp_pa
     pg = psycopg2.connect(postgres_database)
     try:
         counts = assert_same_marts(duck, pg, require_rows=MARTS)
+        with (
+            pg.cursor() as cursor
+        ):  # the recursive graph walks look edges up by commit (docs/architecture.md)
+            cursor.execute(
+                "select indexdef from pg_indexes where schemaname = 'intermediate' and tablename = 'int_commit_parents'"
+            )
+            assert [row[0].split(" USING ")[1] for row in cursor.fetchall()] == [
+                "btree (repository, commit_sha)"
+            ]
     finally:
         pg.close()
     # 9 deployments, 10 changes, 5 incidents (scenario docstring); 22 periods x (shop, billing, all)
