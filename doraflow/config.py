@@ -7,6 +7,7 @@ wrapped in `Secret`, whose repr and str never show the value.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +21,9 @@ DEFAULT_WAREHOUSE_PATH = "warehouse/dora.duckdb"
 DEFAULT_PRODUCTION_PATTERN = r"^prod(uction)?$"
 DEFAULT_HOTFIX_PATTERN = r"(?i)hotfix"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+EARLIEST_START_DATE = date(1970, 1, 1)  # no source holds older objects; epoch-ms timestamps start here
+MAX_ATTRIBUTION_WINDOW_HOURS = 366 * 24  # a year: beyond it every incident is blamed on something
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 
 class ConfigError(ValueError):
@@ -82,6 +86,19 @@ class Targets:
 
 
 @dataclass(frozen=True)
+class QualityThresholds:
+    """The marts gate's warning thresholds (docs/quality.md)."""
+
+    min_coverage: float = 0.5  # QUALITY_MIN_COVERAGE: default floor of every coverage share
+    per_share: tuple[tuple[str, float], ...] = ()  # QUALITY_MIN_COVERAGE_<MEASURE>
+    volume_tolerance: float = 0.5  # QUALITY_VOLUME_TOLERANCE: allowed relative change vs the median
+    volume_history_runs: int = 7  # QUALITY_VOLUME_HISTORY_RUNS: recent runs that form the trend
+
+    def coverage_floor(self, column: str) -> float:
+        return dict(self.per_share).get(column, self.min_coverage)
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse_path: Path
     warehouse_target: str  # 'duckdb' or 'postgres'
@@ -104,6 +121,8 @@ class Settings:
     service_catalog_path: Path | None = None
     service_catalog: tuple = ()  # doraflow.service_catalog.CatalogEntry rows of service_catalog_path
     duckdb_memory_limit: str | None = None  # e.g. '4GB' or '50%'; None: DuckDB's default (80% of RAM)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+    alert_webhook_url: Secret | None = None  # may hold a token: never logged
 
     @property
     def warehouse_dir(self) -> Path:
@@ -205,36 +224,94 @@ def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     raise ConfigError(f"{name} must be an https:// URL (http:// only for localhost), got {value!r}")
 
 
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+def _list(env: Mapping[str, str], name: str, *, case_insensitive: bool = False) -> tuple[str, ...]:
     value = _get(env, name)
     if value is None:
         return ()
     items = tuple(part.strip() for part in value.split(",") if part.strip())
-    if len(set(items)) != len(items):
-        raise ConfigError(f"{name} lists an entry twice: {value!r}")
+    seen: dict[str, str] = {}
+    for item in items:
+        key = item.casefold() if case_insensitive else item
+        if key in seen:
+            if seen[key] == item:
+                raise ConfigError(f"{name} lists an entry twice: {value!r}")
+            raise ConfigError(
+                f"{name} lists {seen[key]!r} and {item!r}, the same entry in two spellings"
+                " (names are case-insensitive): keep one"
+            )
+        seen[key] = item
     return items
 
 
+# Constructs Python and RE2 (DuckDB) accept but PostgreSQL's regular expressions (ARE) refuse or read
+# differently: the marts must be the same on both targets, so a pattern must mean the same in both engines.
+_POSTGRES_UNSUPPORTED = (
+    (
+        re.compile(r"\(\?P?<[A-Za-z_]"),
+        "named groups (?P<name>...), which PostgreSQL's regular expressions reject",
+    ),
+    (
+        re.compile(r"(?<!\\)(\\\\)*\\[bB]"),
+        "\\b or \\B, which PostgreSQL reads as a backspace or a backslash, not a word boundary;"
+        " use ([^A-Za-z0-9_]|^) instead",
+    ),
+)
+
+
 def _regex(env: Mapping[str, str], name: str, default: str) -> str:
+    """A pattern the dbt models match with DuckDB's regexp engine (RE2) or PostgreSQL's (ARE)."""
     value = _get(env, name) or default
     try:
         re.compile(value)
     except re.error as error:
         raise ConfigError(f"{name} is not a valid regular expression ({error}): {value!r}") from None
+    if value == default:
+        return value
+    error = _duckdb_regex_error(value)
+    if error:
+        raise ConfigError(
+            f"{name} is not a regular expression DuckDB (RE2) accepts ({error}): {value!r};"
+            " lookarounds like (?=...) and backreferences like \\1 are not supported"
+        )
+    for construct, what in _POSTGRES_UNSUPPORTED:
+        if construct.search(value):
+            raise ConfigError(f"{name} uses {what}: {value!r}")
     return value
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float, integer: bool = False):
+def _duckdb_regex_error(pattern: str) -> str | None:
+    import duckdb
+
+    try:
+        duckdb.connect().execute("select regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as error:
+        return str(error).removeprefix("Invalid Input Error: ")
+    return None
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float,
+    integer: bool = False,
+    maximum: float | None = None,
+):
     value = _get(env, name)
     if value is None:
         return default
+    kind = "a whole number" if integer else "a number"
     try:
         number = int(value) if integer else float(value)
     except ValueError:
-        kind = "a whole number" if integer else "a number"
         raise ConfigError(f"{name} must be {kind}, got {value!r}") from None
+    if not math.isfinite(number):  # nan compares false with every bound: it would disable the limit
+        raise ConfigError(f"{name} must be {kind} (not nan or inf), got {value!r}")
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value!r}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}, got {value!r}")
     return number
 
 
@@ -242,11 +319,140 @@ def _memory_limit(env: Mapping[str, str]) -> str | None:
     value = _get(env, "DUCKDB_MEMORY_LIMIT")
     if value is None:
         return None
-    if not re.fullmatch(r"(\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)|\d{1,2}%)", value, re.IGNORECASE):
+    form = re.fullmatch(r"(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", value, re.IGNORECASE)
+    if not form:
         raise ConfigError(
             f"DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%, got {value!r}"
         )
+    amount, unit = float(form.group(1)), form.group(3)
+    if amount <= 0 or (unit == "%" and amount > 100):
+        raise ConfigError(
+            f"DUCKDB_MEMORY_LIMIT must be more than zero (and a share at most 100%), got {value!r};"
+            " unset it for DuckDB's default of 80%"
+        )
+    import duckdb
+
+    try:  # DuckDB parses it itself: what it refuses here it would refuse at every connection
+        duckdb.connect().execute(f"set memory_limit = '{value}'")
+    except duckdb.Error as error:
+        raise ConfigError(f"DUCKDB_MEMORY_LIMIT is refused by DuckDB ({error}), got {value!r}") from None
     return value
+
+
+def _postgres_url(env: Mapping[str, str]) -> str | None:
+    value = _get(env, "WAREHOUSE_POSTGRES_URL")
+    if value is None:
+        return None
+    hint = "postgresql://user:password@host:5432/database"
+    if value.partition("://")[0] not in ("postgresql", "postgres"):
+        raise ConfigError(f"WAREHOUSE_POSTGRES_URL must start with postgresql://, like {hint}")
+    import psycopg2.extensions
+
+    try:  # libpq's own parser; its message would quote the URL and its password, so it is not shown
+        parts = psycopg2.extensions.parse_dsn(value)
+    except psycopg2.ProgrammingError:
+        raise ConfigError(f"WAREHOUSE_POSTGRES_URL is not a URL libpq can read; expected {hint}") from None
+    for port in (parts.get("port") or "").split(","):
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ConfigError(
+                f"WAREHOUSE_POSTGRES_URL has port {port!r}: a port is a number from 1 to 65535 (default 5432)"
+            )
+    return value
+
+
+def _reporting_timezone(env: Mapping[str, str]) -> str:
+    value = _get(env, "REPORTING_TIMEZONE") or "UTC"
+    message = (
+        f"REPORTING_TIMEZONE must be an IANA time zone like Europe/Paris that DuckDB and PostgreSQL know,"
+        f" got {value!r}"
+    )
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(message) from None
+    if value != "UTC" and value not in _duckdb_time_zones():
+        raise ConfigError(message)  # e.g. 'posixrules': a tzdata file, not a zone
+    return value
+
+
+def _duckdb_time_zones() -> frozenset[str]:
+    """The zones DuckDB's ICU knows (PostgreSQL's pg_timezone_names holds these too)."""
+    import duckdb
+
+    return frozenset(
+        r[0] for r in duckdb.connect().execute("select name from pg_timezone_names()").fetchall()
+    )
+
+
+def _warehouse_path(env: Mapping[str, str]) -> Path:
+    warehouse_path = Path(_get(env, "WAREHOUSE_PATH") or DEFAULT_WAREHOUSE_PATH)
+    if warehouse_path.suffix != ".duckdb":
+        raise ConfigError(f"WAREHOUSE_PATH must name a .duckdb file, got {str(warehouse_path)!r}")
+    return warehouse_path
+
+
+def _refuse_serving_copy_as_warehouse(settings: Settings) -> None:
+    """Publishing replaces the serving copy: a warehouse at that path would lose raw at every run."""
+    warehouse, serving = settings.warehouse_path, settings.serving_path
+    if warehouse == serving or warehouse.resolve() == serving.resolve():
+        raise ConfigError(
+            f"WAREHOUSE_PATH {str(warehouse)!r} is the serving copy's path, which every publish replaces;"
+            f" name another file, e.g. {str(warehouse.with_name('dora.duckdb'))!r}"
+        )
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 <= value <= 1:  # also false for nan
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}")
+    return value
+
+
+COVERAGE_PREFIX = "QUALITY_MIN_COVERAGE_"
+
+
+def coverage_measures(project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...]:
+    """The measures of marts.dora_coverage: each `select 'name'` of the model's union."""
+    model = project_dir / "models" / "marts" / "dora_coverage.sql"
+    return tuple(re.findall(r"\bselect\s+'([a-z0-9_]+)'", model.read_text(encoding="utf-8"), re.IGNORECASE))
+
+
+def quality_thresholds(env: Mapping[str, str]) -> QualityThresholds:
+    known = coverage_measures()
+    per_share = []
+    for name in sorted(env):
+        if not name.startswith(COVERAGE_PREFIX):
+            continue
+        measure = name.removeprefix(COVERAGE_PREFIX).lower()
+        if measure not in known:
+            names = ", ".join(COVERAGE_PREFIX + m.upper() for m in known)
+            raise ConfigError(f"{name} names no coverage measure; known: {names}")
+        per_share.append((measure, _share(env, name, 0.0)))
+    return QualityThresholds(
+        min_coverage=_share(env, "QUALITY_MIN_COVERAGE", 0.5),
+        per_share=tuple(per_share),
+        volume_tolerance=_share(env, "QUALITY_VOLUME_TOLERANCE", 0.5),
+        volume_history_runs=_number(env, "QUALITY_VOLUME_HISTORY_RUNS", 7, minimum=1, integer=True),
+    )
+
+
+def _alert_webhook_url(env: Mapping[str, str]) -> Secret | None:
+    value = _get(env, "ALERT_WEBHOOK_URL")
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        # the URL may hold a token: never quote it
+        raise ConfigError(
+            "ALERT_WEBHOOK_URL must be an http(s):// URL (its value is not shown: it may hold a token)"
+        )
+    return Secret(value)
 
 
 def _service_catalog(env: Mapping[str, str]) -> tuple[Path | None, tuple]:
@@ -269,6 +475,11 @@ def _start_date(env: Mapping[str, str], today: date) -> date:
         raise ConfigError(f"EXTRACT_START_DATE must be an ISO date like 2024-01-31, got {value!r}") from None
     if start > today:
         raise ConfigError(f"EXTRACT_START_DATE must not be in the future, got {value!r}")
+    if start < EARLIEST_START_DATE:
+        raise ConfigError(
+            f"EXTRACT_START_DATE must be on or after {EARLIEST_START_DATE.isoformat()}"
+            f" (no source holds older objects), got {value!r}"
+        )
     return start
 
 
@@ -278,7 +489,7 @@ def _incomplete(source: str, missing: list[str]) -> str:
 
 def _github(env: Mapping[str, str], skipped: list[str]) -> GitHubSettings | None:
     api_url = _url(env, "GITHUB_API_URL", "https://api.github.com")
-    repos = _list(env, "GITHUB_REPOS")
+    repos = _list(env, "GITHUB_REPOS", case_insensitive=True)  # GitHub names ignore case
     for repo in repos:
         owner, slash, name = repo.partition("/")
         if not slash or not owner or not name or "/" in name:
@@ -331,23 +542,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
     target = (_get(env, "WAREHOUSE_TARGET") or "duckdb").lower()
     if target not in ("duckdb", "postgres"):
         raise ConfigError(f"WAREHOUSE_TARGET must be 'duckdb' or 'postgres', got {target!r}")
-    postgres_url = _get(env, "WAREHOUSE_POSTGRES_URL")
-    if postgres_url is not None and urlparse(postgres_url).scheme not in ("postgresql", "postgres"):
-        raise ConfigError("WAREHOUSE_POSTGRES_URL must start with postgresql://")
+    postgres_url = _postgres_url(env)
     if target == "postgres" and postgres_url is None:
         raise ConfigError("WAREHOUSE_TARGET is 'postgres' but WAREHOUSE_POSTGRES_URL is not set")
 
-    warehouse_path = Path(_get(env, "WAREHOUSE_PATH") or DEFAULT_WAREHOUSE_PATH)
-    if warehouse_path.suffix != ".duckdb":
-        raise ConfigError(f"WAREHOUSE_PATH must name a .duckdb file, got {str(warehouse_path)!r}")
-
-    reporting_timezone = _get(env, "REPORTING_TIMEZONE") or "UTC"
-    try:
-        ZoneInfo(reporting_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"REPORTING_TIMEZONE must be an IANA time zone like Europe/Paris, got {reporting_timezone!r}"
-        ) from None
+    warehouse_path = _warehouse_path(env)
+    reporting_timezone = _reporting_timezone(env)
 
     edition = _get(env, "DORA_BENCHMARK_EDITION") or "2023"
     if edition not in ("2021", "2023", "2024"):
@@ -364,7 +564,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
 
     service_catalog_path, service_catalog = _service_catalog(env)
 
-    return Settings(
+    settings = Settings(
         warehouse_path=warehouse_path,
         warehouse_target=target,
         postgres_url=Secret(postgres_url) if postgres_url else None,
@@ -377,7 +577,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         ),
         hotfix_pattern=_regex(env, "HOTFIX_PATTERN", DEFAULT_HOTFIX_PATTERN),
         incident_attribution_window_hours=_number(
-            env, "INCIDENT_ATTRIBUTION_WINDOW_HOURS", 24, minimum=1, integer=True
+            env,
+            "INCIDENT_ATTRIBUTION_WINDOW_HOURS",
+            24,
+            minimum=1,
+            integer=True,
+            maximum=MAX_ATTRIBUTION_WINDOW_HOURS,
         ),
         reporting_timezone=reporting_timezone,
         benchmark_edition=edition,
@@ -390,4 +595,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         service_catalog_path=service_catalog_path,
         service_catalog=service_catalog,
         duckdb_memory_limit=_memory_limit(env),
+        quality=quality_thresholds(env),
+        alert_webhook_url=_alert_webhook_url(env),
     )
+    _refuse_serving_copy_as_warehouse(settings)
+    return settings

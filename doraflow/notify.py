@@ -41,6 +41,16 @@ def _from_context(context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _environment() -> dict[str, str]:
+    """`.env` + the process environment, like every setting; a broken `.env` must not stop the alert."""
+    from doraflow.config import ConfigError, environment
+
+    try:
+        return environment()
+    except ConfigError:
+        return dict(os.environ)
+
+
 def build_alert(context_or_message: Any) -> dict[str, Any]:
     if isinstance(context_or_message, str):
         alert = {"message": context_or_message}
@@ -56,7 +66,10 @@ def on_failure(context_or_message: Any, settings=None, *, env: dict[str, str] | 
     alert = build_alert(context_or_message)
     # INFO: the CLI prints the error itself and Airflow logs the exception; this line is for the log trail.
     log.info("doraflow failure: %s", alert["message"])
-    url = ((os.environ if env is None else env).get(WEBHOOK_ENV) or "").strip()
+    if env is None and getattr(settings, "alert_webhook_url", None) is not None:
+        url = settings.alert_webhook_url.reveal()  # validated with the other settings, `.env` included
+    else:
+        url = ((_environment() if env is None else env).get(WEBHOOK_ENV) or "").strip()
     if not url:
         return alert
     parsed = urlparse(url)

@@ -144,3 +144,189 @@ def test_dbt_vars_carry_the_metric_settings():
         "reporting_timezone": "UTC",
         "benchmark_edition": "2023",
     }
+
+
+# Values Python accepts but the engine that uses them does not (issue 11, item 9): one test per case, each
+# stopping load_settings before any request with a line naming the variable and the fix.
+
+
+def refused(**env) -> str:
+    with pytest.raises(ConfigError) as raised:
+        settings(**{**GITHUB, **env})
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+def test_lookahead_pattern_is_refused_because_duckdb_re2_rejects_it():
+    message = refused(PRODUCTION_ENVIRONMENT_PATTERN="(?=prod)")
+    assert message.startswith(
+        "PRODUCTION_ENVIRONMENT_PATTERN is not a regular expression DuckDB (RE2) accepts"
+    )
+    assert "lookarounds" in message
+
+
+def test_backreference_pattern_is_refused_because_duckdb_re2_rejects_it():
+    assert refused(HOTFIX_PATTERN=r"(hot)fix-\1").startswith(
+        "HOTFIX_PATTERN is not a regular expression DuckDB"
+    )
+
+
+def test_pattern_postgresql_rejects_is_refused():
+    assert "PostgreSQL" in refused(HOTFIX_PATTERN="(?P<kind>hotfix)")
+    assert "PostgreSQL" in refused(HOTFIX_PATTERN=r"\bhotfix\b")
+    assert refused(PRODUCTION_ENVIRONMENT_PATTERN=r"^prod\B").startswith(
+        "PRODUCTION_ENVIRONMENT_PATTERN uses \\b or \\B, which PostgreSQL reads as a backspace"
+    )
+    assert (
+        settings(HOTFIX_PATTERN=r"hot\\bfix").hotfix_pattern == r"hot\\bfix"
+    )  # an escaped backslash, then b
+
+
+def test_patterns_both_engines_accept_pass():
+    loaded = settings(
+        PRODUCTION_ENVIRONMENT_PATTERN="^(live|prod[-_].*)$", HOTFIX_PATTERN="(?i)^(hot)?fix[/-]"
+    )
+    assert loaded.production_environment_pattern == "^(live|prod[-_].*)$"
+
+
+def test_posixrules_is_not_a_time_zone_duckdb_knows():
+    message = refused(REPORTING_TIMEZONE="posixrules")
+    assert message.startswith("REPORTING_TIMEZONE must be an IANA time zone like Europe/Paris that DuckDB")
+    assert settings(REPORTING_TIMEZONE="America/New_York").reporting_timezone == "America/New_York"
+
+
+def test_attribution_window_beyond_a_year_is_refused_before_it_overflows():
+    message = refused(INCIDENT_ATTRIBUTION_WINDOW_HOURS="2147483648")
+    assert message == "INCIDENT_ATTRIBUTION_WINDOW_HOURS must be at most 8784, got '2147483648'"
+    assert settings(INCIDENT_ATTRIBUTION_WINDOW_HOURS="8784").incident_attribution_window_hours == 8784
+
+
+def test_zero_memory_limit_is_refused():
+    assert refused(DUCKDB_MEMORY_LIMIT="0GB").startswith("DUCKDB_MEMORY_LIMIT must be more than zero")
+    assert refused(DUCKDB_MEMORY_LIMIT="0%").startswith("DUCKDB_MEMORY_LIMIT must be more than zero")
+    assert settings(DUCKDB_MEMORY_LIMIT="512MiB").duckdb_memory_limit == "512MiB"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN"])
+def test_http_timeout_must_be_finite(value):
+    assert refused(HTTP_TIMEOUT_SECONDS=value).startswith(
+        "HTTP_TIMEOUT_SECONDS must be a number (not nan or inf)"
+    )
+
+
+def test_rate_limit_wait_nan_is_refused_instead_of_disabling_the_cap():
+    assert refused(RATE_LIMIT_MAX_WAIT_SECONDS="nan").startswith(
+        "RATE_LIMIT_MAX_WAIT_SECONDS must be a number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [
+        ("postgresql://u:pw-secret@db:99999/dora", "99999"),
+        ("postgresql://u:pw-secret@db:0/dora", "0"),
+        ("postgresql://u:pw-secret@db:54x2/dora", "54x2"),
+    ],
+)
+def test_postgres_url_with_a_bad_port_is_refused_without_showing_the_password(url, port):
+    message = refused(WAREHOUSE_TARGET="postgres", WAREHOUSE_POSTGRES_URL=url)
+    assert message.startswith(f"WAREHOUSE_POSTGRES_URL has port '{port}': a port is a number from 1 to 65535")
+    assert "pw-secret" not in message
+
+
+def test_postgres_url_libpq_cannot_read_is_refused_without_showing_the_password():
+    message = refused(
+        WAREHOUSE_TARGET="postgres", WAREHOUSE_POSTGRES_URL="postgresql://u:pw-secret@[::1/dora"
+    )
+    assert message.startswith("WAREHOUSE_POSTGRES_URL is not a URL libpq can read")
+    assert "pw-secret" not in message
+
+
+def test_start_date_before_1970_is_refused():
+    message = refused(EXTRACT_START_DATE="0999-12-31")
+    assert (
+        message
+        == "EXTRACT_START_DATE must be on or after 1970-01-01 (no source holds older objects), got '0999-12-31'"
+    )
+    assert settings(EXTRACT_START_DATE="1970-01-01").extract_start_date == date(1970, 1, 1)
+
+
+def test_same_repository_in_two_cases_is_refused():
+    message = refused(GITHUB_REPOS="acme/API,acme/web,Acme/api")
+    assert message == (
+        "GITHUB_REPOS lists 'acme/API' and 'Acme/api', the same entry in two spellings (names are case-insensitive):"
+        " keep one"
+    )
+
+
+def test_quality_and_alert_settings_are_read_from_dotenv(tmp_path):
+    from doraflow.config import environment
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "QUALITY_MIN_COVERAGE=0.8\nQUALITY_MIN_COVERAGE_INCIDENTS_ATTRIBUTED=0.25\n"
+        "QUALITY_VOLUME_HISTORY_RUNS=3\nALERT_WEBHOOK_URL=https://hooks.example.com/T0K3N\n"
+    )
+    loaded = load_settings(environment({}, dotenv=dotenv), today=TODAY)
+    assert loaded.quality.min_coverage == 0.8
+    assert loaded.quality.coverage_floor("incidents_attributed") == 0.25
+    assert loaded.quality.coverage_floor("deployments_with_change_set") == 0.8
+    assert loaded.quality.volume_history_runs == 3
+    assert loaded.alert_webhook_url.reveal() == "https://hooks.example.com/T0K3N"
+    assert "T0K3N" not in repr(loaded)
+
+
+def test_misspelt_coverage_threshold_is_refused_naming_the_known_measures():
+    message = refused(QUALITY_MIN_COVERAGE_INCIDENT_ATTRIBUTED="0.3")
+    assert message.startswith("QUALITY_MIN_COVERAGE_INCIDENT_ATTRIBUTED names no coverage measure; known: ")
+    assert "QUALITY_MIN_COVERAGE_INCIDENTS_ATTRIBUTED" in message
+    assert "QUALITY_MIN_COVERAGE_DEPLOYMENTS_WITH_CHANGE_SET" in message
+
+
+def test_quality_share_nan_is_refused():
+    assert (
+        refused(QUALITY_VOLUME_TOLERANCE="nan")
+        == "QUALITY_VOLUME_TOLERANCE must be a number between 0 and 1, got 'nan'"
+    )
+
+
+def test_alert_webhook_that_is_not_a_url_is_refused_without_quoting_it():
+    message = refused(ALERT_WEBHOOK_URL="hooks.example.com/T0K3N")
+    assert message.startswith("ALERT_WEBHOOK_URL must be an http(s):// URL")
+    assert "T0K3N" not in message
+
+
+@pytest.mark.parametrize(
+    "path", ["warehouse/dora_serving.duckdb", "warehouse/../warehouse/dora_serving.duckdb"]
+)
+def test_warehouse_path_at_the_serving_copy_is_refused(path):
+    assert refused(WAREHOUSE_PATH=path).startswith(
+        f"WAREHOUSE_PATH '{path}' is the serving copy's path, which every publish replaces"
+    )
+
+
+def test_warehouse_path_symlinked_to_the_serving_copy_is_refused(tmp_path):
+    (tmp_path / "dora_serving.duckdb").touch()
+    (tmp_path / "dora.duckdb").symlink_to(tmp_path / "dora_serving.duckdb")
+    assert "is the serving copy's path" in refused(WAREHOUSE_PATH=str(tmp_path / "dora.duckdb"))
+
+
+def test_postgresql_engine_agrees_with_the_pattern_and_zone_rules(postgres_server):
+    """The constructs refused for PostgreSQL really fail there; the accepted forms and zones really work."""
+    import psycopg2
+
+    connection = psycopg2.connect(postgres_server)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            with pytest.raises(psycopg2.Error):
+                cursor.execute("select 'x' ~ %s", ("(?P<kind>hotfix)",))
+            cursor.execute("select 'a hotfix' ~ %s", (r"\bhotfix\b",))
+            assert cursor.fetchone() == (False,)  # DuckDB says true: the same pattern, another answer
+            for pattern in ("^(live|prod[-_].*)$", "(?i)^(hot)?fix[/-]", "^prod(uction)?$"):
+                cursor.execute("select 'production' ~* %s", (pattern,))
+            cursor.execute("select count(*) from pg_timezone_names where name = 'America/New_York'")
+            assert cursor.fetchone() == (1,)
+    finally:
+        connection.close()

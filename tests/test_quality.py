@@ -248,7 +248,8 @@ def test_volume_band_from_history(settings):
 
 def test_thresholds_validate_environment():
     assert thresholds({}).min_coverage == 0.5
-    assert thresholds({"QUALITY_MIN_COVERAGE_X_SHARE": "0.7"}).coverage_floor("x_share") == 0.7
+    floors = thresholds({"QUALITY_MIN_COVERAGE_INCIDENTS_ATTRIBUTED": "0.7"})
+    assert floors.coverage_floor("incidents_attributed") == 0.7
     with pytest.raises(ConfigError, match="QUALITY_MIN_COVERAGE must be a number between 0 and 1, got '2'"):
         thresholds({"QUALITY_MIN_COVERAGE": "2"})
     with pytest.raises(ConfigError, match="QUALITY_VOLUME_HISTORY_RUNS"):

@@ -99,7 +99,8 @@ def check_batches(settings, batch_paths: list[Path]) -> QualityResult:
 def check_marts(settings, env=None) -> QualityResult:
     """Run the mart suites on the warehouse after dbt (before publish).
 
-    Thresholds come from `env` (default: the process environment), see docs/quality.md.
+    Thresholds come from `settings.quality` (read from `.env` and the environment with every other setting),
+    or from `env` when given; see docs/quality.md.
     """
     from doraflow.quality.marts import check_marts as run
 

@@ -3,17 +3,15 @@
 Critical: keys present and unique, rates in [0, 1], durations non-negative, no period gaps in
 `dora_metrics` / `dora_metrics_by_team`, every mart present. Warning: coverage shares below their
 thresholds, row volume outside the band of the recent runs (from `ops.check_results`).
-Thresholds come from environment variables (see `thresholds()` and docs/quality.md).
+Thresholds come from the settings (`Settings.quality`, validated in doraflow.config; docs/quality.md).
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from doraflow.config import ConfigError
+from doraflow.config import QualityThresholds, environment, quality_thresholds
 from doraflow.errors import DoraflowError
 from doraflow.quality import CRITICAL, WARNING, CheckResult, QualityResult
 from doraflow.quality.runner import Check, Target, run_targets
@@ -69,50 +67,12 @@ ORDERED = {
 SHARE_SUFFIXES = ("_share", "_rate", "_ratio", "_coverage", "_pct")
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    min_coverage: float = 0.5  # QUALITY_MIN_COVERAGE: default floor of every coverage share
-    per_share: tuple[tuple[str, float], ...] = ()  # QUALITY_MIN_COVERAGE_<COLUMN>
-    volume_tolerance: float = 0.5  # QUALITY_VOLUME_TOLERANCE: allowed relative change vs the median
-    volume_history_runs: int = 7  # QUALITY_VOLUME_HISTORY_RUNS: recent runs that form the trend
-
-    def coverage_floor(self, column: str) -> float:
-        return dict(self.per_share).get(column, self.min_coverage)
-
-
-def _share(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
-    if not 0 <= value <= 1:
-        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}")
-    return value
+Thresholds = QualityThresholds  # read and validated with the other settings (doraflow.config)
 
 
 def thresholds(env: Mapping[str, str] | None = None) -> Thresholds:
-    """Read the quality thresholds from the environment; ConfigError names a malformed variable."""
-    env = os.environ if env is None else env
-    per_share = tuple(
-        (name.removeprefix("QUALITY_MIN_COVERAGE_").lower(), _share(env, name, 0.0))
-        for name in sorted(env)
-        if name.startswith("QUALITY_MIN_COVERAGE_")
-    )
-    tolerance = _share(env, "QUALITY_VOLUME_TOLERANCE", 0.5)
-    runs_raw = (env.get("QUALITY_VOLUME_HISTORY_RUNS") or "").strip() or "7"
-    if not runs_raw.isdigit() or int(runs_raw) < 1:
-        raise ConfigError(
-            f"QUALITY_VOLUME_HISTORY_RUNS must be a whole number of at least 1, got {runs_raw!r}"
-        )
-    return Thresholds(
-        min_coverage=_share(env, "QUALITY_MIN_COVERAGE", 0.5),
-        per_share=per_share,
-        volume_tolerance=tolerance,
-        volume_history_runs=int(runs_raw),
-    )
+    """The quality thresholds of `env` (default: `.env` + the process environment)."""
+    return quality_thresholds(environment() if env is None else env)
 
 
 def _gap_query(table: str, by: str) -> str:
@@ -327,7 +287,7 @@ def _target(warehouse: _Warehouse, suite, table, checks, query, sample_columns) 
 
 
 def check_marts(settings, env: Mapping[str, str] | None = None) -> QualityResult:
-    limits = thresholds(env)
+    limits = settings.quality if env is None else thresholds(env)
     warehouse = _Warehouse(settings)
     try:
         targets, existence = build_targets(warehouse, limits)
