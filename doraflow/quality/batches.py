@@ -1,22 +1,21 @@
 """Expectation suites for landed batches, checked before the loader merges them into raw.
 
 Batch files follow docs/architecture.md: gzip JSON lines, a header line first, then one
-`{"parent_id", "payload"}` line per record. The records of all pending batches of one stream are
-validated together (one GX validation per stream); keys must be unique *within* a batch, since the
-same object legitimately appears again in a later batch (latest version wins in raw).
+`{"parent_id", "payload"}` line per record. DuckDB reads the pending files itself (`read_ndjson_objects`)
+and every check runs as SQL over them: one counting scan per landed stream, no record decoded in Python.
+
+Keys repeated *within* a batch are a counted warning, never a stop: when an object is added while a list is
+paged, the API shifts its offsets and the same object comes twice (documented behaviour); the loader keeps
+the newest version. The same key in two batches is normal too (latest version wins in raw).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from doraflow.quality import CRITICAL, WARNING, CheckResult, QualityResult
-from doraflow.quality.runner import Check, Target, run_targets
+from doraflow.quality.runner import Check, Engine, Target, check_results, quote, run_targets, sql_literal
 
 ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 
@@ -38,6 +37,7 @@ class StreamSuite:
 
     key: tuple[str, ...]
     timestamps: tuple[str, ...] = ()
+    epoch_ms_timestamps: tuple[str, ...] = ()  # may also come as epoch milliseconds (a JSON integer)
     ordered: tuple[tuple[str, str, str], ...] = ()  # (later, earlier, severity): later >= earlier
     enums: tuple[tuple[str, tuple[str, ...], str], ...] = ()  # (field, allowed values, severity)
 
@@ -89,7 +89,11 @@ SUITES: dict[tuple[str, str], StreamSuite] = {
         ordered=(("fields.resolutiondate", "fields.created", WARNING),),
         enums=(_enum("fields.status.statusCategory.key", JIRA_STATUS_CATEGORIES),),
     ),
-    ("jira", "issue_changelogs"): StreamSuite(key=("_parent_id", "id"), timestamps=("created",)),
+    # The changelog bulkfetch documents `created` as epoch milliseconds (../shared/specs/jira/
+    # changelog_bulkfetch_post.json), the per-issue changelog as an ISO string: both are accepted.
+    ("jira", "issue_changelogs"): StreamSuite(
+        key=("_parent_id", "id"), timestamps=("created",), epoch_ms_timestamps=("created",)
+    ),
     ("pagerduty", "services"): StreamSuite(key=("id",), timestamps=("created_at",)),
     ("pagerduty", "incidents"): StreamSuite(
         key=("id",),
@@ -105,170 +109,225 @@ def _column(path: str) -> str:
     return path.replace(".", "__")
 
 
-def _dig(payload: Any, path: str) -> Any:
-    value = payload
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return value
+def _json_path(path: str) -> str:
+    return sql_literal("$." + ".".join(quote(part) for part in path.split(".")))
 
 
-@dataclass
-class _Stream:
-    rows: list[dict[str, Any]] = field(default_factory=list)
+def _text(path: str) -> str:
+    return f"json_extract_string(payload, {_json_path(path)})"
 
 
-def _read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The header and the record lines of one batch file; ValueError names what is wrong."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        lines = [line for line in handle if line.strip()]
-    if not lines:
-        raise ValueError("empty file: no header line")
-    header = json.loads(lines[0])
-    if not isinstance(header, dict) or not {"batch_id", "source", "stream"} <= header.keys():
-        raise ValueError("the first line is not a batch header with batch_id, source and stream")
-    records = []
-    for number, line in enumerate(lines[1:], start=2):
-        record = json.loads(line)
-        if not isinstance(record, dict) or "payload" not in record:
-            raise ValueError(f"line {number} is not a record with a payload")
-        records.append(record)
-    return header, records
+def _timestamp_text(path: str, epoch_ms: bool) -> str:
+    """The field as text; an epoch-milliseconds integer (where the API documents one) as an ISO string."""
+    if not epoch_ms:
+        return _text(path)
+    number = f"json_type(payload, {_json_path(path)}) in ('UBIGINT', 'BIGINT')"
+    iso = f"strftime(epoch_ms(cast(json_extract(payload, {_json_path(path)}) as bigint)), '%Y-%m-%dT%H:%M:%S.%gZ')"
+    return f"case when {number} then {iso} else {_text(path)} end"
 
 
-def build_targets(batch_paths: list[Path]) -> tuple[list[Target], list[CheckResult]]:
-    """One target per landed stream, one for the batch headers, and results for unreadable files."""
-    import pandas as pd
+def _unreadable(path: str, reason: str) -> CheckResult:
+    return CheckResult(
+        suite="landing.files",
+        expectation="expect_batch_file_to_be_readable",
+        table=path,
+        severity=CRITICAL,
+        success=False,
+        failing_count=1,
+        sample=[reason],
+    )
 
-    unreadable: list[CheckResult] = []
-    headers: list[dict[str, Any]] = []
-    streams: dict[tuple[str, str], _Stream] = defaultdict(_Stream)
-    for path in sorted(batch_paths):
-        try:
-            header, records = _read(path)
-        except (OSError, EOFError, ValueError) as error:
-            unreadable.append(
-                CheckResult(
-                    suite="landing.files",
-                    expectation="expect_batch_file_to_be_readable",
-                    table=str(path),
-                    severity=CRITICAL,
-                    success=False,
-                    failing_count=1,
-                    sample=[f"{type(error).__name__}: {error}"],
-                )
-            )
-            continue
-        source, stream = str(header["source"]), str(header["stream"])
-        headers.append(
-            {
-                "batch_id": header["batch_id"],
-                "file": path.name,
-                "file_batch_id": path.name.removesuffix(".jsonl.gz"),
-                "source": source,
-                "stream": stream,
-                "scope": header.get("scope"),
-                "extracted_at": header.get("extracted_at"),
-                "record_count": header.get("record_count"),
-                "lines": len(records),
-            }
+
+def _load_lines(engine: Engine, paths: list[str]) -> list[CheckResult]:
+    """Numbered lines of every readable file in `lines`; a result per file DuckDB cannot read."""
+    import duckdb
+
+    numbered = """
+        create or replace temp table lines as
+        with scanned as (
+            -- the scan keeps each file's line order (preserve_insertion_order): the row number gives line numbers
+            select filename as file, json as line_json, row_number() over () as n
+            from read_ndjson_objects(?, filename = true, format = 'newline_delimited')
         )
-        suite = SUITES.get((source, stream))
-        paths = set()
-        if suite is not None:
-            paths = {p for p in (*suite.key, *suite.timestamps) if not p.startswith("_")}
-            paths |= {p for pair in suite.ordered for p in pair[:2]} | {e[0] for e in suite.enums}
-        for line_number, record in enumerate(records, start=2):
-            row = {
-                "_batch_id": header["batch_id"],
-                "_line": line_number,
-                "_scope": header.get("scope"),
-                "_parent_id": record.get("parent_id"),
-            }
-            payload = record.get("payload")
-            row["_payload_is_object"] = isinstance(payload, dict)
-            for p in paths:
-                row[_column(p)] = _dig(payload, p)
-            streams[(source, stream)].rows.append(row)
+        select file, line_json, n - min(n) over (partition by file) + 1 as line from scanned
+    """
+    try:
+        engine.rows(numbered, (paths,))
+        return []
+    except duckdb.Error:
+        pass  # find the culprit(s): one file at a time, only on this rare path
+    unreadable, readable = [], []
+    for path in paths:
+        try:
+            engine.rows("select count(*) from read_ndjson_objects(?, format = 'newline_delimited')", (path,))
+            readable.append(path)
+        except duckdb.Error as error:
+            unreadable.append(_unreadable(path, f"{type(error).__name__}: {error}"))
+    if readable:
+        engine.rows(numbered, (readable,))
+    else:
+        engine.rows("create or replace temp table lines (file varchar, line_json json, line bigint)")
+    return unreadable
 
+
+def _load_batches(engine: Engine, paths: list[str]) -> list[CheckResult]:
+    """Tables `headers` and `records` of the readable, well-formed files; a result per other file."""
+    unreadable = _load_lines(engine, paths)
+    engine.rows(
+        """
+        create or replace temp table file_problems as
+        select file, min(problem) as problem from (
+            select file, 'the first line is not a batch header with batch_id, source and stream' as problem
+            from lines
+            where line = 1 and (json_type(line_json) <> 'OBJECT' or line_json->>'batch_id' is null
+                or line_json->>'source' is null or line_json->>'stream' is null)
+            union all
+            select file, 'line ' || line || ' is not a record with a payload'
+            from lines
+            where line > 1 and (json_type(line_json) <> 'OBJECT' or json_extract(line_json, '$.payload') is null)
+        ) group by file
+        """
+    )
+    for file, problem in engine.rows("select file, problem from file_problems order by file"):
+        unreadable.append(_unreadable(file, f"ValueError: {problem}"))
+    seen = {row[0] for row in engine.rows("select distinct file from lines")}
+    for path in paths:
+        if path not in seen and not any(r.table == path for r in unreadable):
+            unreadable.append(_unreadable(path, "ValueError: empty file: no header line"))
+    engine.rows(
+        """
+        create or replace temp table headers as
+        select
+            h.line_json->>'batch_id' as batch_id,
+            parse_filename(h.file) as file,
+            regexp_replace(parse_filename(h.file), '\.jsonl\.gz$', '') as file_batch_id,
+            h.line_json->>'source' as source,
+            h.line_json->>'stream' as stream,
+            h.line_json->>'scope' as scope,
+            h.line_json->>'extracted_at' as extracted_at,
+            try_cast(h.line_json->>'record_count' as bigint) as record_count,
+            (select count(*) from lines r where r.file = h.file and r.line > 1) as lines,
+            h.file as path
+        from lines h
+        where h.line = 1 and h.file not in (select file from file_problems)
+        """
+    )
+    engine.rows(
+        """
+        create or replace temp table records as
+        select
+            h.batch_id as _batch_id, r.line as _line, h.scope as _scope,
+            r.line_json->>'parent_id' as _parent_id, h.source, h.stream,
+            json_extract(r.line_json, '$.payload') as payload
+        from lines r
+        join headers h on h.path = r.file
+        where r.line > 1
+        """
+    )
+    return unreadable
+
+
+def _stream_target(source: str, stream: str, suite: StreamSuite | None) -> Target:
+    where = f"where source = {sql_literal(source)} and stream = {sql_literal(stream)}"
+    columns = [
+        "_batch_id",
+        "_line",
+        "_scope",
+        "_parent_id",
+        "json_type(payload) = 'OBJECT' as _payload_is_object",
+    ]
+    checks = [Check("ExpectColumnValuesToBeInSet", {"column": "_payload_is_object", "value_set": [True]})]
+    table, name = f"landing {source}/{stream}", f"landing.{source}__{stream}"
+    if suite is None:  # a stream without a suite: only the generic checks
+        return Target(
+            name, table, checks, f"(select {', '.join(columns)} from records {where})", ["_batch_id", "_line"]
+        )
+    fields = {p for p in (*suite.key, *suite.timestamps) if not p.startswith("_")}
+    fields |= {p for pair in suite.ordered for p in pair[:2]} | {e[0] for e in suite.enums}
+    for path in sorted(fields):
+        epoch_ms = path in suite.epoch_ms_timestamps
+        columns.append(f"{_timestamp_text(path, epoch_ms)} as {quote(_column(path))}")
+    for later, earlier, _ in suite.ordered:
+        for path in (later, earlier):
+            text = _timestamp_text(path, path in suite.epoch_ms_timestamps)
+            columns.append(f"try_cast({text} as timestamptz) as {quote(_column(path) + '__ts')}")
+    key = [_column(p) for p in suite.key]
+    for column in key:
+        checks.append(Check("ExpectColumnValuesToNotBeNull", {"column": column}))
+    # The same object twice in one batch: a list shifted while it was paged (the loader keeps the newest).
+    checks.append(Check("ExpectCompoundColumnsToBeUnique", {"column_list": ["_batch_id", *key]}, WARNING))
+    for path in suite.timestamps:
+        checks.append(
+            Check("ExpectColumnValuesToMatchRegex", {"column": _column(path), "regex": ISO_TIMESTAMP})
+        )
+    for later, earlier, severity in suite.ordered:
+        checks.append(
+            Check(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {
+                    "column_A": _column(later) + "__ts",
+                    "column_B": _column(earlier) + "__ts",
+                    "or_equal": True,
+                    "ignore_row_if": "either_value_is_missing",
+                },
+                severity,
+            )
+        )
+    for path, values, severity in suite.enums:
+        checks.append(
+            Check(
+                "ExpectColumnValuesToBeInSet", {"column": _column(path), "value_set": list(values)}, severity
+            )
+        )
+    relation = f"(select {', '.join(dict.fromkeys(columns))} from records {where})"
+    return Target(name, table, checks, relation, ["_batch_id", "_line", *key])
+
+
+HEADER_CHECKS = [
+    Check("ExpectColumnValuesToNotBeNull", {"column": "batch_id"}),
+    Check("ExpectColumnValuesToBeUnique", {"column": "batch_id"}),
+    Check("ExpectColumnPairValuesToBeEqual", {"column_A": "batch_id", "column_B": "file_batch_id"}),
+    Check("ExpectColumnValuesToMatchRegex", {"column": "extracted_at", "regex": ISO_TIMESTAMP}),
+    Check("ExpectColumnPairValuesToBeEqual", {"column_A": "record_count", "column_B": "lines"}),
+]
+
+
+def build_targets(engine: Engine, batch_paths: list[Path]) -> tuple[list[Target], list[CheckResult]]:
+    """One target per landed stream, one for the batch headers, and results for unreadable files."""
+    paths = sorted(str(p) for p in batch_paths)
+    unreadable = _load_batches(engine, paths)
     targets: list[Target] = []
-    if headers:
+    if engine.rows("select count(*) from headers")[0][0]:
         targets.append(
             Target(
-                suite="landing.batch_headers",
-                table="landing batch headers",
-                frame=pd.DataFrame(headers),
-                sample_columns=["file", "batch_id"],
-                checks=[
-                    Check("ExpectColumnValuesToNotBeNull", {"column": "batch_id"}),
-                    Check("ExpectColumnValuesToBeUnique", {"column": "batch_id"}),
-                    Check(
-                        "ExpectColumnPairValuesToBeEqual",
-                        {"column_A": "batch_id", "column_B": "file_batch_id"},
-                    ),
-                    Check(
-                        "ExpectColumnValuesToMatchRegex", {"column": "extracted_at", "regex": ISO_TIMESTAMP}
-                    ),
-                    Check(
-                        "ExpectColumnPairValuesToBeEqual", {"column_A": "record_count", "column_B": "lines"}
-                    ),
-                ],
+                "landing.batch_headers",
+                "landing batch headers",
+                HEADER_CHECKS,
+                "headers",
+                ["file", "batch_id"],
             )
         )
-    for (source, stream), collected in sorted(streams.items()):
-        frame = pd.DataFrame(collected.rows)
-        suite = SUITES.get((source, stream))
-        table = f"landing {source}/{stream}"
-        checks = [Check("ExpectColumnValuesToBeInSet", {"column": "_payload_is_object", "value_set": [True]})]
-        if suite is None:  # a stream without a suite: only the generic checks
-            targets.append(
-                Target(f"landing.{source}__{stream}", table, checks, frame, None, ["_batch_id", "_line"])
-            )
-            continue
-        key = [_column(p) for p in suite.key]
-        for column in key:
-            if column not in frame.columns:
-                frame[column] = None
-            checks.append(Check("ExpectColumnValuesToNotBeNull", {"column": column}))
-        checks.append(Check("ExpectCompoundColumnsToBeUnique", {"column_list": ["_batch_id", *key]}))
-        for p in suite.timestamps:
-            checks.append(
-                Check("ExpectColumnValuesToMatchRegex", {"column": _column(p), "regex": ISO_TIMESTAMP})
-            )
-        for later, earlier, severity in suite.ordered:
-            for p in (later, earlier):
-                frame[_column(p) + "__ts"] = pd.to_datetime(
-                    frame[_column(p)], utc=True, errors="coerce", format="ISO8601"
-                )
-            checks.append(
-                Check(
-                    "ExpectColumnPairValuesAToBeGreaterThanB",
-                    {
-                        "column_A": _column(later) + "__ts",
-                        "column_B": _column(earlier) + "__ts",
-                        "or_equal": True,
-                        "ignore_row_if": "either_value_is_missing",
-                    },
-                    severity,
-                )
-            )
-        for p, values, severity in suite.enums:
-            checks.append(
-                Check(
-                    "ExpectColumnValuesToBeInSet", {"column": _column(p), "value_set": list(values)}, severity
-                )
-            )
-        targets.append(
-            Target(f"landing.{source}__{stream}", table, checks, frame, None, ["_batch_id", "_line", *key])
-        )
+    for source, stream in engine.rows("select distinct source, stream from headers order by 1, 2"):
+        if engine.rows("select count(*) from records where source = ? and stream = ?", (source, stream))[0][
+            0
+        ]:
+            targets.append(_stream_target(source, stream, SUITES.get((source, stream))))
     return targets, unreadable
 
 
-def check_batches(settings, batch_paths: list[Path]) -> QualityResult:
-    targets, unreadable = build_targets([Path(p) for p in batch_paths])
-    result = run_targets(targets, settings.data_docs_dir / "landing") if targets else QualityResult()
-    result.results[:0] = unreadable
-    return result
+def check_batches(settings, batch_paths: list[Path], *, run_name: str | None = None) -> QualityResult:
+    import duckdb
+
+    from doraflow.quality.gx_store import record
+
+    if not batch_paths:
+        return QualityResult()
+    connection = duckdb.connect()  # in memory: the landed files are read where they lie
+    try:
+        engine = Engine(connection, "duckdb")
+        targets, unreadable = build_targets(engine, list(batch_paths))
+        outcomes = run_targets(engine, targets)
+    finally:
+        connection.close()
+    docs = record(settings, "landing", outcomes, run_name)
+    return QualityResult([*unreadable, *check_results(outcomes)], docs)

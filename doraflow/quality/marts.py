@@ -1,70 +1,141 @@
 """Expectation suites for the marts, checked after dbt and before publish.
 
-Critical: keys present and unique, rates in [0, 1], durations non-negative, no period gaps in
-`dora_metrics` / `dora_metrics_by_team`, every mart present. Warning: coverage shares below their
-thresholds, row volume outside the band of the recent runs (from `ops.check_results`).
-Thresholds come from the settings (`Settings.quality`, validated in doraflow.config; docs/quality.md).
+The checks come from ONE contract, the marts' YAML (dbt_project/models/marts/_marts__models.yml): every model
+must exist, and each data test becomes its GX expectation (not_null, unique, accepted_values,
+not_negative, share_between_zero_and_one, not_before, unique_combination; ranges from a column's
+`meta: {min_value, max_value}`), so a mart or column added there is checked here with no edit. The gate adds
+its own rules, which are not contracts: no period gaps in `dora_metrics` / `dora_metrics_by_team`
+(critical); coverage shares below their floors and row volume outside the band of the recent runs
+(warnings). Thresholds come from the settings (`Settings.quality`; docs/quality.md).
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
-from doraflow.config import QualityThresholds, environment, quality_thresholds
+from doraflow.config import DBT_PROJECT_DIR, QualityThresholds, environment, quality_thresholds
 from doraflow.errors import DoraflowError
 from doraflow.quality import CRITICAL, WARNING, CheckResult, QualityResult
-from doraflow.quality.runner import Check, Target, run_targets
+from doraflow.quality.runner import Check, Engine, Target, check_results, run_targets, sql_literal
 
-MARTS = (
-    "fct_deployments",
-    "fct_changes",
-    "fct_incidents",
-    "dora_metrics",
-    "dora_metrics_by_team",
-    "dora_coverage",
-)
+MARTS_CONTRACT = DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml"
 VOLUME_EXPECTATION = "expect_table_row_count_to_be_between"
+SPINE_GROUPS = {"dora_metrics": "service", "dora_metrics_by_team": "team"}  # dense period grids
 
-KEYS = {
-    "fct_deployments": ["deployment_id"],
-    "fct_incidents": ["incident_id"],
-    "dora_metrics": ["period_grain", "period_start", "service"],
-    "dora_metrics_by_team": ["period_grain", "period_start", "team"],
-}
-NON_NEGATIVE = {
-    "fct_deployments": ["lead_time_median_minutes", "change_count", "incident_count"],
-    "fct_changes": ["lead_time_minutes"],
-    "fct_incidents": ["time_to_restore_minutes"],
-}
-METRIC_NON_NEGATIVE = [
-    "deployments",
-    "deployment_days",
-    "deployment_frequency_per_day",
-    "failed_deployment_attempts",
-    "changes",
-    "lead_time_median_minutes",
-    "lead_time_p90_minutes",
-    "change_failures",
-    "rework_deployments",
-    "incidents_resolved",
-    "time_to_restore_median_minutes",
-    "time_to_restore_p90_minutes",
-    "failed_deployment_recovery_median_minutes",
-]
-METRIC_RATES = ["change_failure_rate", "rework_rate"]
-ENUMS = {
-    ("fct_deployments", "outcome"): ["success", "failure"],
-    ("fct_incidents", "attribution_method"): ["explicit", "window"],
-    ("dora_metrics", "period_grain"): ["day", "week", "month"],
-    ("dora_metrics_by_team", "period_grain"): ["day", "week", "month"],
-}
-ORDERED = {
-    "fct_deployments": [("deployed_at", "created_at"), ("finished_at", "created_at")],
-    "fct_incidents": [("resolved_at", "created_at")],
-    "fct_changes": [("deployed_at", "started_at")],
-}
-SHARE_SUFFIXES = ("_share", "_rate", "_ratio", "_coverage", "_pct")
+
+def _arguments(test: dict) -> dict:
+    """A dbt generic test's arguments: under `arguments:` (dbt 1.10+) or inline (older style)."""
+    return {
+        **{k: v for k, v in test.items() if k not in ("arguments", "config")},
+        **(test.get("arguments") or {}),
+    }
+
+
+def _where(test: dict) -> str | None:
+    return (test.get("config") or {}).get("where")
+
+
+def _severity(test: dict) -> str:
+    config = test.get("config") or {}
+    return WARNING if str(config.get("severity", "error")).lower() == "warn" else CRITICAL
+
+
+def _test_checks(test, column: str | None) -> list[Check]:
+    """The GX expectation(s) equivalent to one dbt data test of the marts' YAML."""
+    name, spec = (test, {}) if isinstance(test, str) else next(iter(test.items()))
+    spec = spec or {}
+    args, severity, where = _arguments(spec), _severity(spec), _where(spec)
+    checks = _checks_of(name, args, severity, column)
+    return [Check(c.expectation, c.kwargs, c.severity, where) for c in checks] if where else checks
+
+
+def _checks_of(name: str, args: dict, severity: str, column: str | None) -> list[Check]:
+    if column is None:  # model-level tests
+        if name == "unique_combination":
+            return [
+                Check("ExpectCompoundColumnsToBeUnique", {"column_list": list(args["columns"])}, severity)
+            ]
+        return []
+    simple = {
+        "not_null": ("ExpectColumnValuesToNotBeNull", {}),
+        "unique": ("ExpectColumnValuesToBeUnique", {}),
+        "not_negative": ("ExpectColumnValuesToBeBetween", {"min_value": 0}),
+        "share_between_zero_and_one": ("ExpectColumnValuesToBeBetween", {"min_value": 0, "max_value": 1}),
+    }
+    if name in simple:
+        expectation, extra = simple[name]
+        return [Check(expectation, {"column": column, **extra}, severity)]
+    if name == "accepted_values":
+        return [
+            Check(
+                "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(args["values"])}, severity
+            )
+        ]
+    if name == "not_before":
+        return [
+            Check(
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {
+                    "column_A": column,
+                    "column_B": args["other_column"],
+                    "or_equal": True,
+                    "ignore_row_if": "either_value_is_missing",
+                },
+                severity,
+            )
+        ]
+    return []  # e.g. relationships: a cross-table test dbt runs; GX has no expectation for it
+
+
+def _range_checks(column: dict) -> list[Check]:
+    """A range declared in the column's meta (`meta: {min_value: 0, max_value: 1, severity: warn}`)."""
+    meta = column.get("meta") or {}
+    bounds = {k: meta[k] for k in ("min_value", "max_value") if meta.get(k) is not None}
+    if not bounds:
+        return []
+    severity = WARNING if str(meta.get("severity", "error")).lower() == "warn" else CRITICAL
+    return [Check("ExpectColumnValuesToBeBetween", {"column": column["name"], **bounds}, severity)]
+
+
+@dataclass(frozen=True)
+class MartContract:
+    name: str
+    key: tuple[str, ...]  # identifies a failing row in samples
+    checks: tuple[tuple[tuple[str, ...], Check], ...]  # (columns the check needs, check)
+
+
+def read_contract(path: Path = MARTS_CONTRACT) -> list[MartContract]:
+    """Every mart of the marts' YAML with the checks its data tests (and column ranges) declare."""
+    import yaml
+
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    contracts = []
+    for model in document.get("models") or []:
+        checks: list[tuple[tuple[str, ...], Check]] = []
+        key: list[str] = []
+        names = {column["name"] for column in model.get("columns") or []}
+        for column in model.get("columns") or []:
+            for test in column.get("data_tests") or column.get("tests") or []:
+                for check in _test_checks(test, column["name"]):
+                    needs = tuple(
+                        v for k, v in check.kwargs.items() if k in ("column", "column_A", "column_B")
+                    )
+                    if check.row_filter:  # and the columns its `where` names
+                        needs += tuple(names & set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", check.row_filter)))
+                    checks.append((needs, check))
+                    if check.expectation == "ExpectColumnValuesToBeUnique":
+                        key.append(column["name"])
+            checks += [((column["name"],), check) for check in _range_checks(column)]
+        for test in model.get("data_tests") or model.get("tests") or []:
+            for check in _test_checks(test, None):
+                checks.append((tuple(check.kwargs["column_list"]), check))
+                key = key or list(check.kwargs["column_list"])
+        contracts.append(MartContract(model["name"], tuple(key), tuple(checks)))
+    return contracts
 
 
 Thresholds = QualityThresholds  # read and validated with the other settings (doraflow.config)
@@ -91,16 +162,15 @@ def _gap_query(table: str, by: str) -> str:
 
 
 class _Warehouse:
-    """Reads the marts (and the ops history) from DuckDB or PostgreSQL."""
+    """The marts (and the ops history) on DuckDB or PostgreSQL, through a runner Engine."""
 
     def __init__(self, settings):
-        self.settings = settings
         self.postgres = settings.warehouse_target == "postgres"
         if self.postgres:
             from doraflow.warehouse import postgres_connect
 
-            self.connection = postgres_connect(settings)
-            self.connection.autocommit = True
+            connection = postgres_connect(settings)
+            connection.autocommit = True
         else:
             from doraflow.warehouse import duckdb_connect
 
@@ -110,17 +180,14 @@ class _Warehouse:
                 )
             # read-write like every other connection of the process: DuckDB refuses a second connection
             # with another configuration (e.g. under `airflow dags test`, where dbt's stays open)
-            self.connection = duckdb_connect(settings)
+            connection = duckdb_connect(settings)
+        self.engine = Engine(connection, "postgres" if self.postgres else "duckdb")
 
     def close(self) -> None:
-        self.connection.close()
+        self.engine.connection.close()
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        if self.postgres:
-            with self.connection.cursor() as cursor:
-                cursor.execute(sql.replace("?", "%s"), params)
-                return cursor.fetchall()
-        return self.connection.execute(sql, list(params)).fetchall()
+        return self.engine.rows(sql, params)
 
     def tables(self, schema: str) -> set[str]:
         rows = self.rows("select table_name from information_schema.tables where table_schema = ?", (schema,))
@@ -132,16 +199,6 @@ class _Warehouse:
             " where table_schema = ? and table_name = ? order by ordinal_position",
             (schema, table),
         )
-
-    def frame(self, sql: str):
-        if self.postgres:
-            import pandas as pd
-
-            with self.connection.cursor() as cursor:
-                cursor.execute(sql)
-                names = [d[0] for d in cursor.description]
-                return pd.DataFrame(cursor.fetchall(), columns=names)
-        return self.connection.sql(sql).df()
 
     def volume_history(self, table: str, runs: int) -> list[float]:
         if "check_results" not in self.tables("ops"):
@@ -155,145 +212,105 @@ class _Warehouse:
         return [float(r[0]) for r in rows]
 
 
-def _numeric(data_type: str) -> bool:
-    t = data_type.lower()
-    return any(word in t for word in ("int", "double", "float", "decimal", "numeric", "real"))
+def _volume_check(warehouse: _Warehouse, table: str, limits: Thresholds) -> Check:
+    history = warehouse.volume_history(f"marts.{table}", limits.volume_history_runs)
+    if history:
+        median = statistics.median(history)
+        low = int(median * (1 - limits.volume_tolerance))
+        high = int(median * (1 + limits.volume_tolerance) + 0.999999)
+        return Check("ExpectTableRowCountToBeBetween", {"min_value": low, "max_value": high}, WARNING)
+    return Check(
+        "ExpectTableRowCountToBeBetween", {"min_value": 0}, WARNING
+    )  # no trend yet: record the count
 
 
-def build_targets(warehouse: _Warehouse, limits: Thresholds) -> tuple[list[Target], list[CheckResult]]:
-    present = warehouse.tables("marts")
-    missing = [
-        CheckResult(
-            suite=f"marts.{table}",
-            expectation="expect_table_to_exist",
-            table=f"marts.{table}",
-            severity=CRITICAL,
-            success=table in present,
-            failing_count=0 if table in present else 1,
-            sample=[] if table in present else [f"marts.{table} not found: did dbt build run?"],
+def _coverage_targets(warehouse: _Warehouse, limits: Thresholds) -> list[Target]:
+    """One warning target per coverage measure: each share has its own floor (QUALITY_MIN_COVERAGE_<MEASURE>)."""
+    targets = []
+    for (measure,) in warehouse.rows("select distinct measure from marts.dora_coverage order by 1"):
+        literal = sql_literal(measure)
+        check = Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "share", "min_value": limits.coverage_floor(measure)},
+            WARNING,
         )
-        for table in MARTS
+        targets.append(
+            Target(
+                f"marts.dora_coverage.{measure}",
+                "marts.dora_coverage",
+                [check],
+                f"(select * from marts.dora_coverage where measure = {literal})",
+                ["measure", "numerator", "denominator", "share"],
+            )
+        )
+    return targets
+
+
+def build_targets(
+    warehouse: _Warehouse, limits: Thresholds, contracts: list[MartContract] | None = None
+) -> tuple[list[Target], list[CheckResult]]:
+    """A target per mart of the contract (its YAML tests), the gate's own rules, and the existence results."""
+    contracts = read_contract() if contracts is None else contracts
+    present = warehouse.tables("marts")
+    existence = [
+        CheckResult(
+            suite=f"marts.{c.name}",
+            expectation="expect_table_to_exist",
+            table=f"marts.{c.name}",
+            severity=CRITICAL,
+            success=c.name in present,
+            failing_count=0 if c.name in present else 1,
+            sample=[] if c.name in present else [f"marts.{c.name} not found: did dbt build run?"],
+        )
+        for c in contracts
     ]
     targets: list[Target] = []
-    for table in MARTS:
+    for contract in contracts:
+        table = contract.name
         if table not in present:
             continue
-        columns = dict(warehouse.columns("marts", table))
-        checks: list[Check] = []
-        key = [c for c in KEYS.get(table, []) if c in columns]
-        for column in key:
-            checks.append(Check("ExpectColumnValuesToNotBeNull", {"column": column}))
-        if len(key) == 1:
-            checks.append(Check("ExpectColumnValuesToBeUnique", {"column": key[0]}))
-        elif len(key) > 1:
-            checks.append(Check("ExpectCompoundColumnsToBeUnique", {"column_list": key}))
-        non_negative = NON_NEGATIVE.get(table, []) + (
-            METRIC_NON_NEGATIVE if table.startswith("dora_metrics") else []
-        )
-        for column in non_negative:
-            if column in columns:
-                checks.append(Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0}))
-        rates = list(METRIC_RATES) if table.startswith("dora_metrics") else []
-        if table == "dora_coverage":
-            rates = [
-                c for c, t in columns.items() if _numeric(t) and (c == "share" or c.endswith(SHARE_SUFFIXES))
-            ]
-        for column in rates:
-            if column in columns:
-                checks.append(
-                    Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0, "max_value": 1})
-                )
-        if table == "dora_coverage" and "measure" in columns and "share" in columns:
-            # One row per measure: each measure's share has its own floor (QUALITY_MIN_COVERAGE_<MEASURE>).
-            for (measure,) in warehouse.rows("select distinct measure from marts.dora_coverage order by 1"):
-                floor = limits.coverage_floor(measure)
-                targets.append(
-                    _target(
-                        warehouse,
-                        f"marts.dora_coverage.{measure}",
-                        "marts.dora_coverage",
-                        [
-                            Check(
-                                "ExpectColumnValuesToBeBetween",
-                                {"column": "share", "min_value": floor},
-                                WARNING,
-                            )
-                        ],
-                        "select * from marts.dora_coverage where measure = '"
-                        + measure.replace("'", "''")
-                        + "'",
-                        ["measure", "numerator", "denominator", "share"],
-                    )
-                )
-        for (enum_table, column), values in ENUMS.items():
-            if enum_table == table and column in columns:
-                checks.append(Check("ExpectColumnValuesToBeInSet", {"column": column, "value_set": values}))
-        for later, earlier in ORDERED.get(table, []):
-            if later in columns and earlier in columns:
-                checks.append(
-                    Check(
-                        "ExpectColumnPairValuesAToBeGreaterThanB",
-                        {
-                            "column_A": later,
-                            "column_B": earlier,
-                            "or_equal": True,
-                            "ignore_row_if": "either_value_is_missing",
-                        },
-                    )
-                )
-        history = warehouse.volume_history(f"marts.{table}", limits.volume_history_runs)
-        if history:
-            median = statistics.median(history)
-            low = int(median * (1 - limits.volume_tolerance))
-            high = int(median * (1 + limits.volume_tolerance) + 0.999999)
-            volume = {"min_value": low, "max_value": high}
-        else:
-            volume = {"min_value": 0}  # no trend yet: record the count, the next runs compare with it
-        checks.append(Check("ExpectTableRowCountToBeBetween", volume, WARNING))
-        query = f"select * from marts.{table}"
-        if table == "fct_changes" and "is_negative_lead_time" in columns:
-            # Negative lead times (clock skew, rewritten history) are flagged by dbt and excluded from every
-            # figure; the gate checks the rows the figures use.
-            query += " where not coalesce(is_negative_lead_time, false)"
-        targets.append(_target(warehouse, f"marts.{table}", f"marts.{table}", checks, query, key))
-        by = {"dora_metrics": "service", "dora_metrics_by_team": "team"}.get(table)
-        if by and by in columns and "period_start" in columns:
+        columns = {name for name, _ in warehouse.columns("marts", table)}
+        # dbt enforces each mart's contract (columns and types) at build time; a check whose column a table
+        # lacks can only meet a hand-made or foreign table: it is left out rather than failing on SQL
+        checks = [check for needs, check in contract.checks if set(needs) <= columns]
+        checks.append(_volume_check(warehouse, table, limits))
+        key = [c for c in contract.key if c in columns]
+        targets.append(Target(f"marts.{table}", f"marts.{table}", checks, f"marts.{table}", key))
+        if table == "dora_coverage" and {"measure", "share"} <= columns:
+            targets += _coverage_targets(warehouse, limits)
+        by = SPINE_GROUPS.get(table)
+        if by and {by, "period_start", "period_grain"} <= columns:
+            spine = Check(
+                "ExpectColumnPairValuesToBeEqual",
+                {
+                    "column_A": "previous_period_start",
+                    "column_B": "expected_previous_period_start",
+                    "ignore_row_if": "either_value_is_missing",
+                },
+            )
             targets.append(
-                _target(
-                    warehouse,
+                Target(
                     f"marts.{table}.period_spine",
                     f"marts.{table}",
-                    [
-                        Check(
-                            "ExpectColumnPairValuesToBeEqual",
-                            {
-                                "column_A": "previous_period_start",
-                                "column_B": "expected_previous_period_start",
-                                "ignore_row_if": "either_value_is_missing",
-                            },
-                        )
-                    ],
-                    _gap_query(table, by),
+                    [spine],
+                    f"({_gap_query(table, by)})",
                     ["period_grain", by, "period_start"],
                 )
             )
-    return targets, missing
+    return targets, existence
 
 
-def _target(warehouse: _Warehouse, suite, table, checks, query, sample_columns) -> Target:
-    if warehouse.postgres:
-        return Target(suite, table, checks, query=query, sample_columns=sample_columns)
-    return Target(suite, table, checks, frame=warehouse.frame(query), sample_columns=sample_columns)
+def check_marts(
+    settings, env: Mapping[str, str] | None = None, *, run_name: str | None = None
+) -> QualityResult:
+    from doraflow.quality.gx_store import record
 
-
-def check_marts(settings, env: Mapping[str, str] | None = None) -> QualityResult:
     limits = settings.quality if env is None else thresholds(env)
     warehouse = _Warehouse(settings)
     try:
         targets, existence = build_targets(warehouse, limits)
+        outcomes = run_targets(warehouse.engine, targets)
     finally:
         warehouse.close()
-    postgres_url = settings.postgres_url.reveal() if warehouse.postgres and settings.postgres_url else None
-    result = run_targets(targets, settings.data_docs_dir / "marts", postgres_url=postgres_url)
-    result.results[:0] = existence
-    return result
+    docs = record(settings, "marts", outcomes, run_name)
+    return QualityResult([*existence, *check_results(outcomes)], docs)
