@@ -156,7 +156,10 @@ def test_duplicate_key_within_a_batch_is_a_counted_warning_not_a_stop(settings):
     result = check_batches(settings, [path])
     assert result.critical_failures == []
     (warning,) = result.warnings
-    assert (warning.expectation, warning.column) == ("expect_compound_columns_to_be_unique", "_batch_id, _scope, number")
+    assert (warning.expectation, warning.column) == (
+        "expect_compound_columns_to_be_unique",
+        "_batch_id, _scope, number",
+    )
     assert warning.failing_count == 2  # both copies of PR 7
     assert sorted(row["_line"] for row in warning.sample) == [3, 4]
     result.raise_for_critical()  # does not raise: the loader keeps the newest copy
@@ -181,7 +184,9 @@ def test_epoch_milliseconds_where_the_api_documents_none_stops(settings):
     pulls = write_batch(settings.landing_dir, "github", "pull_requests", "acme/api",
                         [(None, {"number": 1, "created_at": 1492070429, "state": "open"})])  # fmt: skip
     failed = failures(check_batches(settings, [pulls]), "landing github/pull_requests")
-    assert failed[("expect_column_values_to_match_regex", "created_at")].sample[0]["created_at"] == "1492070429"
+    assert (
+        failed[("expect_column_values_to_match_regex", "created_at")].sample[0]["created_at"] == "1492070429"
+    )
 
 
 def test_record_line_without_a_payload_makes_the_file_unreadable(settings):
@@ -238,7 +243,12 @@ def create_other_marts_empty(con) -> None:
 
     from doraflow.quality.marts import MARTS_CONTRACT
 
-    made = {r[0] for r in con.execute("select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+    made = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
     for model in yaml.safe_load(MARTS_CONTRACT.read_text())["models"]:
         if model["name"] not in made:
             columns = ", ".join(f'"{c["name"]}" {c.get("data_type") or "text"}' for c in model["columns"])

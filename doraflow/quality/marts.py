@@ -108,11 +108,11 @@ class MartContract:
     checks: tuple[tuple[tuple[str, ...], Check], ...]  # (columns the check needs, check)
 
 
-def read_contract(path: Path = MARTS_CONTRACT) -> list[MartContract]:
+def read_contract(path: Path | None = None) -> list[MartContract]:
     """Every mart of the marts' YAML with the checks its data tests (and column ranges) declare."""
     import yaml
 
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = yaml.safe_load((path or MARTS_CONTRACT).read_text(encoding="utf-8")) or {}
     contracts = []
     for model in document.get("models") or []:
         checks: list[tuple[tuple[str, ...], Check]] = []

@@ -67,9 +67,15 @@ def make_offline(site_dir: Path) -> None:
             page.write_text(rewritten, encoding="utf-8")
 
 
+# GX's images (its logo in the page style, and a logo whose address carries the build time and the data
+# context id, a beacon): a local text logo instead, so opening the docs fetches nothing and reports nothing
+GX_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+
+
 def _local(match: re.Match, prefix: str) -> str:
-    name = LOCAL_FILES.get(match.group(0))
-    return prefix + name if name else match.group(0)
+    address = match.group(0)
+    name = LOCAL_FILES.get(address) or ("data_docs_logo.svg" if address.startswith(GX_IMAGES) else None)
+    return prefix + name if name else address
 
 
 def _stale(target: Path) -> bool:
