@@ -165,6 +165,9 @@ def _loaded_ids(settings: Settings) -> set[str]:
         connection.close()
 
 
+loaded_batch_ids = _loaded_ids
+
+
 def pending_batches(settings: Settings) -> list[Path]:
     """Landed batch files not merged yet, in batch_id order."""
     loaded = _loaded_ids(settings)
