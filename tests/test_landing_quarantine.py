@@ -94,3 +94,19 @@ def test_index_cache_follows_the_batch_files(tmp_path):
     (tmp_path / "jira" / "issues" / f"{second}.jsonl.gz").unlink()  # removed by hand, index left as it was
     index = ScopeIndex(tmp_path, "jira", "issues", "PAY")
     assert (index.batches, index.state, index.state_batch) == ([first], {"w": 1}, first)
+
+
+@pytest.mark.parametrize("damage", ["not gzip at all", "cut inside the header"])
+def test_load_of_a_broken_gzip_says_so_in_one_line(tmp_path, monkeypatch, capsys, damage):
+    """Issue #11.10: not "cannot rollback - no transaction is active"."""
+    settings = load_settings({"WAREHOUSE_PATH": str(tmp_path / "wh" / "dora.duckdb")})
+    monkeypatch.setenv("WAREHOUSE_PATH", str(settings.warehouse_path))
+    batch = ScopeIndex(settings.landing_dir, "jira", "issues", "PAY").write_batch(
+        [(None, {"id": str(n)}) for n in range(50)], None, datetime.now(UTC)
+    )
+    path = settings.landing_dir / "jira" / "issues" / f"{batch}.jsonl.gz"
+    path.write_bytes(b"plain text" if damage == "not gzip at all" else path.read_bytes()[:20])
+    assert cli.main(["load"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "rollback" not in error
+    assert f"doraflow landing quarantine {batch}" in error
