@@ -215,11 +215,13 @@ def _json_path(parts: tuple[str, ...]) -> str:
     return "$." + ".".join(f'"{part}"' for part in parts)
 
 
-def _key_sql(spec: StreamSpec) -> tuple[str, str]:
-    """(reason expression, key expression) over `payload`, `parent_id`, `scope`: natural_key() in SQL."""
+def _key_sql(spec: StreamSpec) -> tuple[str, str, str]:
+    """(paths, reason, key): natural_key() in SQL over `payload_type`, `parent_id`, `scope` and `fields`, the
+    list `json_extract(payload, paths)` (the key fields, then VERSION_PATHS), so a payload is parsed once."""
+    paths = [_json_path(f.path) for f in spec.key_fields] + list(VERSION_PATHS)
     reasons = [
-        "when json_type(payload) <> 'OBJECT' then 'payload is ' || "
-        + PY_TYPE.format(t="json_type(payload)")
+        "when payload_type <> 'OBJECT' then 'payload is ' || "
+        + PY_TYPE.format(t="payload_type")
         + " || ', expected a JSON object'"
     ]
     parts: list[str] = []
@@ -228,76 +230,76 @@ def _key_sql(spec: StreamSpec) -> tuple[str, str]:
     if spec.key_parent:
         reasons.append("when parent_id is null or parent_id = '' then 'missing parent_id'")
         parts.append("parent_id")
-    for key_field in spec.key_fields:
-        path = _json_path(key_field.path)
-        kind = f"json_type(json_extract(payload, '{path}'))"
-        text = f"json_extract_string(payload, '{path}')"
+    for number, key_field in enumerate(spec.key_fields, start=1):
+        kind = f"coalesce(json_type(fields[{number}]), 'NULL')"
+        text = f"json_extract_string(fields[{number}], '$')"
         allowed = "('BIGINT', 'UBIGINT', 'HUGEINT')" if key_field.types == (int,) else "('VARCHAR')"
         expected = " or ".join(t.__name__ for t in key_field.types)
+        name = f"''{key_field.name}''"
+        reasons.append(f"when {kind} = 'NULL' then 'missing key field {name}'")
         reasons.append(
-            f"when coalesce({kind}, 'NULL') = 'NULL' then 'missing key field ''{key_field.name}'''"
-        )
-        reasons.append(
-            f"when {kind} not in {allowed} then 'key field ''{key_field.name}'' is ' || "
+            f"when {kind} not in {allowed} then 'key field {name} is ' || "
             + PY_TYPE.format(t=kind)
             + f" || ', expected {expected}'"
         )
         if key_field.types == (str,):
-            reasons.append(
-                f"when trim({text}, ' \t\n\r') = '' then 'key field ''{key_field.name}'' is empty'"
-            )
+            reasons.append(f"when trim({text}, ' \t\n\r') = '' then 'key field {name} is empty'")
         parts.append(text)
-    return "case " + " ".join(reasons) + " end", "concat_ws('#', " + ", ".join(parts) + ")"
+    paths_sql = "[" + ", ".join(f"'{path}'" for path in paths) + "]"
+    return paths_sql, "case " + " ".join(reasons) + " end", "concat_ws('#', " + ", ".join(parts) + ")"
 
 
 def _read_lines(duck, paths: Sequence[Path]) -> None:
-    """`_lines(batch_id, line_number, line)` of every record line (line 1, the header, left out)."""
+    """`_raw_lines(_file, line)`: every line of the files, in file order (the header included)."""
     duck.execute(
         "create or replace temp table _raw_lines as select filename as _file, line from read_csv(?, "
         "columns = {'line': 'VARCHAR'}, delim = ?, quote = '', escape = '', header = false, "
         "auto_detect = false, filename = true, compression = 'gzip')",
         [[str(path) for path in paths], LINE_DELIMITER],
     )
-    # the scan keeps each file's line order (preserve_insertion_order), so rowid numbers the lines
-    duck.execute(
-        "create or replace temp table _lines as select b.batch_id, l.line_number, l.line from ("
-        "select _file, line, rowid - min(rowid) over (partition by _file) + 1 as line_number "
-        "from _raw_lines) l join _batches b on b.path = l._file where l.line_number > 1"
-    )
-    duck.execute("drop table _raw_lines")
 
 
 def _stage(duck, spec: StreamSpec) -> None:
-    """From `_lines`: `_bad` (quarantine rows), `_stage` (one row per key and batch), `_batch_counts`."""
-    reason, key = _key_sql(spec)
-    version = "coalesce(" + ", ".join(f"json_extract_string(payload, '{p}')" for p in VERSION_PATHS) + ")"
-    duck.execute(
-        "create or replace temp table _records as "
-        "select batch_id, line_number, line, case when not json_valid(line) then 'invalid JSON' "
-        "when json_type(line) <> 'OBJECT' or json_extract(line, '$.payload') is null "
-        "then 'record line is not {parent_id, payload}' end as line_reason from _lines"
+    """From `_raw_lines`: `_bad` (quarantine rows), `_stage` (one row per key and batch), `_batch_counts`.
+
+    Each line is parsed once (`try(json_extract(line, [parent_id, payload]))`, NULL when it is not JSON) and
+    each payload once more, for its key fields and version together."""
+    paths, reason, key = _key_sql(spec)
+    first_version = len(spec.key_fields) + 1
+    versions = ", ".join(
+        f"json_extract_string(fields[{first_version + n}], '$')" for n in range(len(VERSION_PATHS))
     )
     duck.execute(
         "create or replace temp table _keyed as "
-        f"select batch_id, line_number, line, scope, extracted_at, parent_id, payload, line_reason, "
-        f"coalesce(line_reason, {reason}) as reason, "
-        f"case when line_reason is null then {key} end as _key, "
-        f"case when line_reason is null then {version} end as version from ("
-        "select r.batch_id, r.line_number, r.line, r.line_reason, b.scope, b.extracted_at, "
-        "case when r.line_reason is null then json_extract_string(r.line, '$.parent_id') end as parent_id, "
-        "case when r.line_reason is null then json_extract(r.line, '$.payload') end as payload "
-        "from _records r join _batches b using (batch_id))"
+        "with numbered as ("  # the scan keeps each file's line order, so rowids number the lines
+        "  select b.batch_id, b.scope, b.extracted_at, l.line, l.rowid - f.first_row + 1 as line_number "
+        "  from _raw_lines l join (select _file, min(rowid) as first_row from _raw_lines group by _file) f "
+        "  on f._file = l._file join _batches b on b.path = l._file), "
+        "parsed as ("
+        "  select *, try(json_extract(line, ['$.parent_id', '$.payload'])) as parts from numbered "
+        "  where line_number > 1), "
+        "records as ("
+        "  select batch_id, scope, extracted_at, line, line_number, "
+        "  json_extract_string(parts[1], '$') as parent_id, parts[2] as payload, "
+        "  case when parts is null then 'invalid JSON' "
+        "  when parts[2] is null then 'record line is not {parent_id, payload}' end as line_reason "
+        "  from parsed), "
+        "typed as ("
+        "  select *, case when line_reason is not null then null when left(payload, 1) = '{' then 'OBJECT' "
+        "  else json_type(payload) end as payload_type, "
+        f"  case when line_reason is null and left(payload, 1) = '{{' then json_extract(payload, {paths}) end "
+        "  as fields from records), "
+        "keyed as ("
+        f"  select *, coalesce(line_reason, {reason}) as reason from typed) "
+        "select batch_id, line_number, scope, extracted_at, parent_id, payload, reason, "
+        "case when reason is not null then line end as line, "
+        f"case when reason is null then {key} end as _key, "
+        f"case when reason is null then coalesce({versions}) end as version from keyed"
     )
+    duck.execute("drop table _raw_lines")
     duck.execute(
         "create or replace temp table _bad as select batch_id, line_number, reason, line "
         "from _keyed where reason is not null"
-    )
-    duck.execute(
-        "create or replace temp table _stage as select _key, scope as _scope, parent_id as _parent_id, "
-        "payload::varchar as payload, extracted_at as _extracted_at, batch_id as _batch_id from ("
-        "select *, row_number() over (partition by _key, batch_id "
-        "order by version desc nulls last, line_number desc) as pick from _keyed where reason is null) "
-        "where pick = 1"
     )
     duck.execute(
         "create or replace temp table _batch_counts as select b.batch_id, "
@@ -307,8 +309,27 @@ def _stage(duck, spec: StreamSpec) -> None:
         "count(*) filter (where reason is null) as good, count(distinct _key) as keys "
         "from _keyed group by batch_id) r using (batch_id)"
     )
-    duck.execute("drop table _records")
-    duck.execute("drop table _keyed")
+    columns = "_key, scope as _scope, parent_id as _parent_id, payload, extracted_at as _extracted_at, "
+    columns += "batch_id as _batch_id"
+    duplicates = duck.execute("select coalesce(sum(duplicates), 0) from _batch_counts").fetchone()[0]
+    if duplicates:  # keep one version per key and batch: the newest by its own version, else the last line
+        duck.execute(
+            f"create or replace temp table _deduplicated as select {columns} from ("
+            "select *, row_number() over (partition by _key, batch_id "
+            "order by version desc nulls last, line_number desc) as pick from _keyed where reason is null) "
+            "where pick = 1"
+        )
+        duck.execute("create or replace temp view _stage as select * from _deduplicated")
+    else:  # the usual case: no copy of the payloads
+        duck.execute(
+            f"create or replace temp view _stage as select {columns} from _keyed where reason is null"
+        )
+
+
+def _drop_stage(duck) -> None:
+    duck.execute("drop view if exists _stage")
+    duck.execute("drop table if exists _deduplicated")
+    duck.execute("drop table if exists _keyed")
 
 
 def _register_batches(duck, headers: Sequence[tuple[Path, BatchHeader]]) -> None:
@@ -325,40 +346,51 @@ def _register_batches(duck, headers: Sequence[tuple[Path, BatchHeader]]) -> None
     )
 
 
-def _merge_sql(table: str, dialect: _Dialect) -> list[str]:
-    """Merge `_stage` into `table` as if its batches were merged one by one in batch_id order.
+def _merge_sql(table: str, dialect: _Dialect) -> tuple[list[str], str, list[str]]:
+    """(prepare, count, apply): merge `_stage` into `table` as if its batches were merged one by one in
+    batch_id order.
 
-    Per key, the stored row and the staged versions form a sequence in batch_id order; a version
-    "changes" the row when it differs from the one before. The row ends as the first version of the
-    trailing run of identical payloads (so an identical re-read keeps its `_batch_id`); every change
-    after the first element counts as an update.
-    """
+    Only "contested" keys (staged by more than one batch, or stored already) need the replay: per key, the
+    stored row and the staged versions form a sequence in batch_id order; a version "changes" the row when it
+    differs from the one before. The row ends as the first version of the trailing run of identical payloads
+    (so an identical re-read keeps its `_batch_id`); every change after the first element counts as an
+    update. Every other key is a plain insert (most of a backfill), so wide payloads are sorted only where
+    a comparison is needed."""
     stored = dialect.stored_payload("t")
-    return [
-        "create temp table _sequence as "
-        "select _key, bool_or(stored) as has_stored, max(case when changed then _batch_id end) as run_start, "
+    temp = "create temp table" + (" {name} on commit drop as " if dialect.postgres else " {name} as ")
+    prepare = [
+        temp.format(name="_contested") + "select _key from _stage group by _key having count(*) > 1 "
+        f"union select t._key from {table} t where t._key in (select _key from _stage)",
+        temp.format(name="_sequence")
+        + "select _key, bool_or(stored) as has_stored, max(case when changed then _batch_id end) as run_start, "
         "max(case when stored then _batch_id end) as stored_batch, "
         "bool_or(stored and from_last = 1) as stored_is_last, "
         "count(*) filter (where changed) - 1 as changes from ("
         "select *, (cmp is distinct from lag(cmp) over (partition by _key order by _batch_id)) as changed, "
         "row_number() over (partition by _key order by _batch_id desc) as from_last from ("
-        "select _key, _batch_id, false as stored, payload as cmp from _stage "
+        "select s._key, s._batch_id, false as stored, s.payload as cmp from _stage s "
+        "where s._key in (select _key from _contested) "
         f"union all select t._key, t._batch_id, true, {stored} from {table} t "
-        "where t._key in (select _key from _stage)) elements) marked group by _key",
+        "where t._key in (select _key from _contested)) elements) marked group by _key",
+    ]
+    count = (
+        "select (select count(*) from _stage s where not exists (select 1 from _contested c where c._key = s._key)) "
+        "+ (select count(*) from _sequence where not has_stored), "
+        "(select coalesce(sum(case when has_stored and stored_is_last then 0 else changes end), 0) from _sequence)"
+    )
+    columns = "s._key, s._scope, s._parent_id, s.payload, s._extracted_at, s._batch_id"
+    apply = [
         f"update {table} as t set _scope = s._scope, _parent_id = s._parent_id, payload = s.payload, "
         "_extracted_at = s._extracted_at, _batch_id = s._batch_id from _stage s, _sequence q "
         "where q._key = t._key and s._key = q._key and s._batch_id = q.run_start "
         "and q.has_stored and not q.stored_is_last and q.run_start <> q.stored_batch",
-        f"insert into {table} select s._key, s._scope, s._parent_id, s.payload, s._extracted_at, s._batch_id "
+        f"insert into {table} select {columns} "
         "from _stage s join _sequence q on s._key = q._key and s._batch_id = q.run_start "
         "where not q.has_stored",
+        f"insert into {table} select {columns} from _stage s "
+        "where not exists (select 1 from _contested c where c._key = s._key)",
     ]
-
-
-_COUNT_SQL = (
-    "select count(*) filter (where not has_stored), "
-    "coalesce(sum(case when has_stored and stored_is_last then 0 else changes end), 0) from _sequence"
-)
+    return prepare, count, apply
 
 
 def _kill_hook(positions: Sequence[int]) -> None:
@@ -430,11 +462,12 @@ def _merge_group(connection, duck, dialect: _Dialect, group: _Group) -> _GroupRe
     _begin(connection, dialect)
     if dialect.postgres:
         _push_stage_to_postgres(cursor, duck)
-    sequence, *changes = _merge_sql(f"raw.{group.spec.table}", dialect)
-    cursor.execute(sequence)
-    cursor.execute(_COUNT_SQL)
+    prepare, count, apply = _merge_sql(f"raw.{group.spec.table}", dialect)
+    for statement in prepare:
+        cursor.execute(statement)
+    cursor.execute(count)
     inserted, updated = (int(value) for value in cursor.fetchall()[0])
-    for statement in changes:
+    for statement in apply:
         cursor.execute(statement)
     if bad:
         cursor.executemany(
@@ -463,9 +496,10 @@ def _merge_group(connection, duck, dialect: _Dialect, group: _Group) -> _GroupRe
     )
     _kill_hook(group.positions)
     connection.commit()
-    cursor.execute("drop table if exists _sequence")
-    if dialect.postgres:
-        connection.commit()
+    if not dialect.postgres:  # PostgreSQL drops them at commit
+        connection.execute("drop table if exists _contested")
+        connection.execute("drop table if exists _sequence")
+    _drop_stage(duck)
     return _GroupResult(
         records=sum(c[0] for c in counts.values()),
         inserted=inserted,
