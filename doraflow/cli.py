@@ -167,6 +167,24 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_landing(args: argparse.Namespace, settings: Settings) -> int:
+    """`doraflow landing quarantine BATCH_ID`: the recovery for a batch the loader cannot read."""
+    from doraflow.errors import LoadError
+    from doraflow.raw_loader import loaded_batch_ids
+    from extractors.landing import find_batch, quarantine_batch
+
+    if find_batch(settings.landing_dir, args.batch_id) is None:
+        raise LoadError(f"no landed batch {args.batch_id} under {settings.landing_dir} (see its folders)")
+    if args.batch_id in loaded_batch_ids(settings):
+        raise LoadError(
+            f"batch {args.batch_id} is already merged into raw; moving it aside would not remove its rows "
+            "(use `doraflow replay` to rebuild raw from the batches that remain)"
+        )
+    target = quarantine_batch(settings.landing_dir, args.batch_id)
+    _print(f"moved {args.batch_id} to {target}; the next run re-extracts what it held")
+    return 0
+
+
 def _simulator_config(args: argparse.Namespace):
     from simulator import SimulatorConfig
 
@@ -287,6 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     report = command("report", cmd_report, "Write the self-contained HTML DORA report from the marts.")
     report.add_argument("--output", help="where to write it (default: next to the warehouse)")
     command("summary", cmd_summary, "Print the DORA summary table from the marts.")
+    landing = command("landing", cmd_landing, "Manage landed batches (see docs/operations.md).")
+    landing_actions = landing.add_subparsers(dest="action", required=True, metavar="ACTION")
+    quarantine = landing_actions.add_parser(
+        "quarantine",
+        help="move an unreadable batch aside into <landing>/_quarantine; the next run re-extracts its data",
+        description="Move a landed batch that is not merged yet into <landing>/_quarantine/<source>/<stream>/ "
+        "and drop its stream's state cache, so the next `doraflow run` derives the state from the batches "
+        "that remain and re-extracts what the batch held.",
+    )
+    quarantine.add_argument("batch_id", metavar="BATCH_ID", help="the batch id named by the error")
     return parser
 
 

@@ -19,6 +19,13 @@ publication untouched and a reader never sees a half-built state:
   middle of reading it is not cut off; older ones are removed;
 - the report is written to a temporary file and renamed.
 
+A publish killed half-way (SIGKILL, power loss) leaves its parts behind: `.dora_serving.duckdb.<id>.tmp`,
+`.publish-<id>/`, `exports.versions/<id>/`. Each publish holds an exclusive `flock` on `.publish-<id>/lock` while
+it runs, so the next publish knows a leftover whose lock is free belongs to a dead publish and removes it
+(`_clean_dead_publishes`); a live one (lock held) is never touched. After the swap, the versions kept are the new
+one and the one the link pointed to before it (readers may be in the middle of reading it): a version left by
+a killed publish never takes the place of the one readers use.
+
 With `WAREHOUSE_TARGET=postgres` the marts live in PostgreSQL. Publish then reads every `marts` table in one
 read-only REPEATABLE READ transaction (one consistent snapshot) and writes the same DuckDB serving copy,
 exports and report from it; BI tools may also query PostgreSQL directly with the read-only role of
@@ -27,10 +34,11 @@ exports and report from it; BI tools may also query PostgreSQL directly with the
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import shutil
 import stat
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -46,7 +54,9 @@ from doraflow.warehouse import duckdb_config
 
 MARTS_SCHEMA = "marts"
 SERVING_STORAGE_VERSION = "v1.0.0"
-EXPORT_VERSIONS_KEPT = 2  # the current exports and the one before (readers still reading it)
+PUBLISH_DIR_PREFIX = ".publish-"
+PUBLISH_ID = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
+LEGACY_LEFTOVER_SECONDS = 3600  # leftovers of publishes before the lock file: removed when older than this
 
 # PostgreSQL data types (information_schema.columns.data_type) -> DuckDB column types for the serving copy.
 POSTGRES_TO_DUCKDB_TYPES = {
@@ -242,8 +252,78 @@ def export_parquet(serving_file: Path, directory: Path, tables: list[str]) -> No
         connection.close()
 
 
-def _swap_exports(exports_dir: Path, new_version: Path) -> None:
-    """Point the `exports` link at `new_version` atomically; keep the previous version, drop older ones."""
+def _live_publish_ids(warehouse_dir: Path) -> set[str]:
+    """Publish ids whose `.publish-<id>/lock` is held by a running publish."""
+    live = set()
+    for folder in warehouse_dir.glob(f"{PUBLISH_DIR_PREFIX}*"):
+        publish_id = folder.name[len(PUBLISH_DIR_PREFIX) :]
+        if PUBLISH_ID.match(publish_id) and _lock_is_held(folder / "lock"):
+            live.add(publish_id)
+    return live
+
+
+def _lock_is_held(path: Path) -> bool:
+    try:
+        handle = path.open("a")
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        handle.close()  # closing releases a lock taken here
+    return False
+
+
+def _current_version(exports_dir: Path) -> str | None:
+    return Path(os.readlink(exports_dir)).name if exports_dir.is_symlink() else None
+
+
+def _clean_dead_publishes(settings: Settings, progress: Callable[[str], object]) -> None:
+    """Remove what killed publishes left: their temporary files, work folders and unlinked export versions."""
+    warehouse_dir = settings.warehouse_dir
+    live = _live_publish_ids(warehouse_dir)
+    current = _current_version(settings.exports_dir)
+    now = time.time()
+    removed = 0
+    patterns = (
+        (f".{settings.serving_path.name}.", ".tmp"),
+        (f".{settings.serving_path.name}.", ".tmp.wal"),
+        (f".{settings.report_path.name}.", ".tmp"),
+    )
+    for path in list(warehouse_dir.iterdir()):
+        name = path.name
+        publish_id = None
+        if name.startswith(PUBLISH_DIR_PREFIX):
+            publish_id = name[len(PUBLISH_DIR_PREFIX) :]
+        for prefix, suffix in patterns:
+            if name.startswith(prefix) and name.endswith(suffix):
+                publish_id = name[len(prefix) : -len(suffix)]
+        if publish_id is None or publish_id in live:
+            continue
+        if not PUBLISH_ID.match(publish_id) and now - path.lstat().st_mtime < LEGACY_LEFTOVER_SECONDS:
+            continue  # an older layout's random name: only when clearly abandoned
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed += 1
+    versions_dir = warehouse_dir / f"{settings.exports_dir.name}.versions"
+    if versions_dir.is_dir():
+        dead = {path.name[len(PUBLISH_DIR_PREFIX) :] for path in warehouse_dir.glob(f"{PUBLISH_DIR_PREFIX}*")}
+        for version in versions_dir.iterdir():
+            if version.name != current and version.name not in live and version.name in dead:
+                shutil.rmtree(version, ignore_errors=True)
+                removed += 1
+    if removed:
+        progress(f"publish: removed {removed} leftover(s) of a publish that was killed")
+
+
+def _swap_exports(exports_dir: Path, new_version: Path, live: set[str] = frozenset()) -> None:
+    """Point the `exports` link at `new_version` atomically; keep the version it pointed to before (readers
+    may still be reading it), drop other older ones. Newer names and live publishes are left alone."""
+    previous = _current_version(exports_dir)
     link_tmp = exports_dir.with_name(f".{exports_dir.name}.link-{uuid.uuid4().hex[:8]}")
     relative = os.path.relpath(new_version, exports_dir.parent)
     os.symlink(relative, link_tmp, target_is_directory=True)
@@ -251,14 +331,16 @@ def _swap_exports(exports_dir: Path, new_version: Path) -> None:
         # A plain directory from an earlier layout: move it into the versions folder once (not atomic, once).
         legacy = new_version.parent / f"00000000-legacy-{uuid.uuid4().hex[:8]}"  # sorts as the oldest
         os.rename(exports_dir, legacy)
+        previous = None
     os.replace(link_tmp, exports_dir)
-    # Publish ids sort by time: drop versions older than the one just linked, keeping the newest of them
-    # for readers still in it. Newer names (a concurrent publish still writing) are left alone.
     older = sorted(
         path for path in new_version.parent.iterdir() if path.is_dir() and path.name < new_version.name
     )
-    for path in older[: max(0, len(older) - (EXPORT_VERSIONS_KEPT - 1))]:
-        shutil.rmtree(path, ignore_errors=True)
+    if previous is None and older:
+        previous = older[-1].name  # no link before (first publish after a migration): keep the newest
+    for path in older:
+        if path.name != previous and path.name not in live:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def publish(settings: Settings, progress: Callable[[str], object] = print) -> PublishResult:
@@ -273,7 +355,11 @@ def publish(settings: Settings, progress: Callable[[str], object] = print) -> Pu
     versions_dir = warehouse_dir / f"{settings.exports_dir.name}.versions"
     export_version = versions_dir / publish_id
     report_tmp = warehouse_dir / f".{settings.report_path.name}.{publish_id}.tmp"
-    workdir = Path(tempfile.mkdtemp(prefix=".publish-", dir=warehouse_dir))
+    _clean_dead_publishes(settings, progress)
+    workdir = warehouse_dir / f"{PUBLISH_DIR_PREFIX}{publish_id}"
+    workdir.mkdir()
+    lock = (workdir / "lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # marks this publish alive until it ends, however it ends
     swapped = False
     try:
         progress(f"publish: copying the marts from {settings.warehouse_target} into a new serving copy")
@@ -291,13 +377,14 @@ def publish(settings: Settings, progress: Callable[[str], object] = print) -> Pu
         Path(f"{settings.serving_path}.wal").unlink(missing_ok=True)
         os.replace(serving_tmp, settings.serving_path)
         swapped = True
-        _swap_exports(settings.exports_dir, export_version)
+        _swap_exports(settings.exports_dir, export_version, _live_publish_ids(warehouse_dir))
         os.replace(report_tmp, settings.report_path)
     except PublishError:
         raise
     except (OSError, duckdb.Error) as error:
         raise PublishError(f"publishing into {warehouse_dir} failed: {_first_line(error)}") from None
     finally:
+        lock.close()
         shutil.rmtree(workdir, ignore_errors=True)
         for leftover in (serving_tmp, Path(f"{serving_tmp}.wal"), report_tmp):
             leftover.unlink(missing_ok=True)

@@ -5,8 +5,9 @@ that exists is complete, and it carries the stream's state for its scope, so ren
 and the state together.
 
 A per-scope index (`<landing_dir>/_index/<source>/<stream>/<scope>.json`) makes finding a scope's state
-and its batches O(1) instead of reading every header. It is only a cache of what the batch files say:
-it records the batch about to be renamed *before* the rename (`pending`) so a kill between the two is
+and its batches O(1) instead of reading every header. It is only a cache of what the batch files say
+(checked against the files on every use: a batch moved aside, e.g. by `doraflow landing quarantine`,
+rebuilds it from the headers, so the state never outlives its batch); it records the batch about to be renamed *before* the rename (`pending`) so a kill between the two is
 resolved by checking whether the pending file exists, and when the index is missing it is rebuilt by
 reading the headers.
 """
@@ -142,12 +143,26 @@ class ScopeIndex:
             return
         self.batches = [b for b in data.get("batches", [])]
         self.state, self.state_batch = data.get("state"), data.get("state_batch")
+        if not self._matches_files():
+            self._rebuild()  # a batch was moved aside or removed: its state and ETags must go with it
+            return
         pending = data.get("pending")
         if pending and pending not in self.batches and self._exists(pending):
             header = read_header(batch_path(self.landing_dir, self.source, self.stream, pending))
             self.batches.append(pending)
             if header.state is not None:
                 self.state, self.state_batch = header.state, pending
+
+    def _matches_files(self) -> bool:
+        """Every batch the cache names still exists (one directory listing, no header reads)."""
+        directory = stream_dir(self.landing_dir, self.source, self.stream)
+        try:
+            present = {
+                name[: -len(BATCH_SUFFIX)] for name in os.listdir(directory) if name.endswith(BATCH_SUFFIX)
+            }
+        except FileNotFoundError:
+            present = set()
+        return all(batch in present for batch in self.batches)
 
     def _rebuild(self) -> None:
         directory = stream_dir(self.landing_dir, self.source, self.stream)
@@ -215,3 +230,29 @@ class ScopeIndex:
                 continue
             if isinstance(record, dict):
                 yield record.get("parent_id"), record.get("payload")
+
+
+QUARANTINE_DIR = "_quarantine"  # beside the streams; `all_batch_files` skips folders starting with "_"
+
+
+def find_batch(landing_dir: Path, batch_id: str) -> Path | None:
+    matches = list(Path(landing_dir).glob(f"*/*/{batch_id}{BATCH_SUFFIX}"))
+    return matches[0] if matches else None
+
+
+def quarantine_batch(landing_dir: Path, batch_id: str) -> Path:
+    """Move one batch into `<landing_dir>/_quarantine/<source>/<stream>/` and drop its stream's index, so
+    the next extract derives its state from the batches that remain (and re-extracts what it held)."""
+    landing_dir = Path(landing_dir)
+    path = find_batch(landing_dir, batch_id)
+    if path is None:
+        raise FileNotFoundError(f"no landed batch {batch_id} under {landing_dir}")
+    source, stream = path.parts[-3], path.parts[-2]
+    target = landing_dir / QUARANTINE_DIR / source / stream / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    index = landing_dir / "_index" / source / stream
+    if index.is_dir():
+        for cached in index.glob("*.json"):
+            cached.unlink()
+    return target

@@ -13,10 +13,14 @@ LIMIT = 100
 OFFSET_CEILING = 10_000  # offset + limit above this answers 400 (error code 2002)
 MAX_WINDOW = timedelta(days=170)  # the API allows at most six months per since/until range (with slack)
 MIN_WINDOW = timedelta(minutes=1)
+SWEEP_ATTEMPTS = 3  # walks of one listing before a sweep that never adds up fails
 
 
-def _offset_pages(ctx: StreamContext, path: str, collection: str, params: dict) -> Iterator[list]:
-    """offset/limit/more pagination; raises _CeilingReached before passing the 10,000 ceiling."""
+def _offset_pages(
+    ctx: StreamContext, path: str, collection: str, params: dict, asked: dict | None = None
+) -> Iterator[list]:
+    """offset/limit/more pagination; raises _CeilingReached before passing the 10,000 ceiling.
+    `asked["total"]` receives the listing's length announced by the first page."""
     offset = 0
     guard = RepeatedPageGuard()
     while True:
@@ -42,6 +46,8 @@ def _offset_pages(ctx: StreamContext, path: str, collection: str, params: dict) 
             raise SourceError(f"pagerduty: GET /{path} keeps answering with the previous page; rerun later")
         guard.accept(items)
         total = body.get("total")
+        if offset == 0 and asked is not None:
+            asked["total"] = total if isinstance(total, int) else None
         if offset == 0 and isinstance(total, int) and total > OFFSET_CEILING:
             raise _CeilingReached()
         yield items
@@ -54,6 +60,35 @@ def _offset_pages(ctx: StreamContext, path: str, collection: str, params: dict) 
 
 class _CeilingReached(Exception):
     pass
+
+
+def _identity(item: object, position: int) -> object:
+    return item.get("id") if isinstance(item, dict) and item.get("id") is not None else ("#", position)
+
+
+def _sweep(ctx: StreamContext, path: str, collection: str, params: dict) -> list:
+    """Every item of one listing, checked against what the API said it holds before anyone advances a state.
+
+    An offset walk of a listing that changes under it can serve an item twice (one was added in front:
+    harmless) or skip items (a page repeated after a shift, an item removed in front: lost). A walk is
+    accepted when it received at least as many distinct ids as the first page's `total` announced;
+    otherwise the listing is walked again from the first page, up to SWEEP_ATTEMPTS times, then the
+    stream fails in one line (its state does not move, so the next run asks again)."""
+    distinct = total = 0
+    for _ in range(SWEEP_ATTEMPTS):
+        asked: dict = {}
+        items: dict[object, object] = {}
+        for page in _offset_pages(ctx, path, collection, params, asked):
+            for item in page:
+                items.setdefault(_identity(item, len(items)), item)
+        total, distinct = asked.get("total"), len(items)
+        if total is None or distinct >= total:
+            return list(items.values())
+        ctx.client.counters.retries += 1
+    raise SourceError(
+        f"pagerduty: GET /{path} kept changing while it was paged ({total} {collection} announced, "
+        f"{distinct} distinct received in {SWEEP_ATTEMPTS} walks); nothing was advanced, rerun later"
+    )
 
 
 def _windows(since: datetime) -> list[tuple[datetime, datetime | None]]:
@@ -75,10 +110,7 @@ def _window_items(ctx: StreamContext, path: str, collection: str, params: dict, 
     if until is not None:
         query["until"] = iso(until)
     try:
-        items: list = []
-        for page in _offset_pages(ctx, path, collection, query):
-            items.extend(page)
-        return items
+        return _sweep(ctx, path, collection, query)
     except _CeilingReached:
         end = until or datetime.now(UTC)
         if end - since <= MIN_WINDOW:
@@ -96,14 +128,13 @@ def services(ctx: StreamContext) -> None:
     wanted = set(ctx.settings.pagerduty.service_ids)
     changes = ChangeFilter(ctx.state.get("recent"))
     found = set()
-    for page in _offset_pages(ctx, "services", "services", {"time_zone": "UTC"}):
-        for service in page:
-            identity = service.get("id") if isinstance(service, dict) else None
-            if wanted and identity not in wanted:
-                continue
-            found.add(identity)
-            if identity is None or changes.changed(str(identity), None, service):
-                ctx.add(None, service)
+    for service in _sweep(ctx, "services", "services", {"time_zone": "UTC"}):
+        identity = service.get("id") if isinstance(service, dict) else None
+        if wanted and identity not in wanted:
+            continue
+        found.add(identity)
+        if identity is None or changes.changed(str(identity), None, service):
+            ctx.add(None, service)
     missing = sorted(wanted - found)
     if missing:
         raise SourceError(
@@ -160,13 +191,11 @@ def incidents(ctx: StreamContext) -> None:
             raise SourceError(f"pagerduty: unexpected answer shape for GET /incidents/{identity}")
         take(incident)
     new_floor = ctx.floor(iso(watermark)) if watermark else None
-    ctx.flush(
-        {
-            "watermark": iso(watermark) if watermark else None,
-            "open": open_ids,
-            "recent": changes.state(day_start(new_floor)),
-        }
-    )
+    recent = changes.state(day_start(new_floor))
+    # open incidents below the overlap are re-read by id every run: keep their hashes so an unchanged
+    # one is not landed again (a run without changes lands nothing)
+    recent.update({key: value for key, value in changes.state(None).items() if key in open_ids})
+    ctx.flush({"watermark": iso(watermark) if watermark else None, "open": open_ids, "recent": recent})
 
 
 def incident_log_entries(ctx: StreamContext) -> None:

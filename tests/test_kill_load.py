@@ -1,4 +1,4 @@
-"""A load SIGKILLed inside a batch's transaction, then rerun, equals an uninterrupted load."""
+"""A load SIGKILLed inside a commit group's transaction, then rerun, equals an uninterrupted load."""
 
 from __future__ import annotations
 
@@ -65,12 +65,14 @@ def test_load_killed_mid_transaction_converges(tmp_path):
     killed = subprocess.run(
         [sys.executable, "-c", script],
         cwd=REPO_ROOT,
-        env={**os.environ, "DORAFLOW_KILL_LOAD_AT_BATCH": "5"},
+        env={**os.environ, "DORAFLOW_KILL_LOAD_AT_BATCH": "6"},
         capture_output=True,
         text=True,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert len(pending_batches(settings)) == 4  # batches 1-4 committed, the 5th rolled back
+    # one commit group per table: the pull requests (batches 1, 3, 5, 7) committed, the Jira group
+    # holding batch 6 rolled back
+    assert [p.parts[-3] for p in pending_batches(settings)] == ["jira"] * 4
 
     resumed = load_pending_batches(settings, progress=lambda line: None)
     assert resumed.batches == 4

@@ -176,3 +176,69 @@ def test_loads_into_postgres(tmp_path, postgres_database):
         assert cur.fetchall() == [("1", "b", "jsonb", "timestamp with time zone")]
     replayed = replay_landing(settings, progress=lambda line: None)
     assert (replayed.batches, replayed.inserted, replayed.updated) == (2, 1, 1)
+
+
+def test_duplicate_keys_in_one_batch_keep_the_newest_version_and_are_counted(tmp_path):
+    """A list that shifted while paged lands the same key twice in one batch (issue #11.1)."""
+    settings = make_settings(tmp_path)
+    pulls = land(
+        settings,
+        "github",
+        "pull_requests",
+        "acme/api",
+        [
+            (None, {"number": 1, "title": "new", "updated_at": "2026-03-01T10:00:00Z"}),
+            (None, {"number": 2, "title": "only"}),
+            (None, {"number": 1, "title": "old", "updated_at": "2026-03-01T09:00:00Z"}),  # re-served later
+        ],
+    )
+    issues = land(
+        settings,
+        "jira",
+        "issues",
+        "PAY",
+        [
+            (None, {"id": "7", "fields": {"updated": "2026-03-01T09:00:00.000+0000"}, "v": "old"}),
+            (None, {"id": "7", "fields": {"updated": "2026-03-01T11:00:00.000+0000"}, "v": "new"}),
+        ],
+    )
+    # no version field: the last line wins
+    statuses = land(settings, "github", "deployment_statuses", "acme/api", [(None, {"id": 5, "s": "a"})] * 2)
+    lines: list[str] = []
+    result = load_pending_batches(settings, progress=lines.append)
+    assert (result.records, result.inserted, result.updated, result.duplicates) == (7, 4, 0, 3)
+    titles = {r[0]: json.loads(r[3])["title"] for r in rows(settings, "github__pull_requests")}
+    assert titles == {"acme/api#1": "new", "acme/api#2": "only"}
+    assert [json.loads(r[3])["v"] for r in rows(settings, "jira__issues")] == ["new"]
+    assert len(rows(settings, "github__deployment_statuses")) == 1
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        loaded = dict(con.execute("select batch_id, duplicate_count from raw._loaded_batches").fetchall())
+    assert loaded == {pulls: 1, issues: 1, statuses: 1}
+    warnings = [line for line in lines if "duplicate key(s)" in line]
+    assert len(warnings) == 3 and all("\n" not in line for line in warnings)
+    assert "3 duplicate(s)" in lines[-1]
+
+
+def test_shifting_page_duplicate_from_the_simulator_loads(tmp_path):
+    """Reproduced with the simulator's `shifting_item` switch: a page boundary item is served twice."""
+    simulator = pytest.importorskip("simulator")
+    from extractors import extract_sources
+
+    config = simulator.SimulatorConfig(seed=5, repositories=1, services=1, days=70, jira_projects=1)
+    with simulator.Simulator(config) as sim:
+        settings = load_settings(
+            {**sim.env(), "WAREHOUSE_PATH": str(tmp_path / "wh" / "dora.duckdb"), "EXTRACT_CONCURRENCY": "1"}
+        )
+        truth = sim.truth()["github__pull_requests"]
+        assert truth > 100  # more than one page of 100
+        sim.set_faults(simulator.Faults(shifting_item_every=2, fail_first_n=1, apis=("github",)))
+        extract_sources(settings, sources=["github"], progress=lambda line: None)
+    landed = [
+        json.loads(line)["payload"]["number"]
+        for path in (settings.landing_dir / "github" / "pull_requests").glob("*.jsonl.gz")
+        for line in gzip.open(path, "rt").read().splitlines()[1:]
+    ]
+    assert len(landed) == truth + 1 and len(set(landed)) == truth  # one key twice in one batch
+    result = load_pending_batches(settings, progress=lambda line: None)
+    assert result.duplicates == 1
+    assert len(rows(settings, "github__pull_requests")) == truth

@@ -162,3 +162,64 @@ def test_cleanup_spares_a_newer_export_being_written_and_migrates_a_plain_direct
     # the newer one is untouched; of the older ones only the previous version is kept (the legacy one is gone)
     assert newer.name in names and len(names) == 3
     assert not any("legacy" in name for name in names)
+
+
+KILLED_PUBLISH = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from test_serving_support import sample_settings
+from pathlib import Path
+import doraflow.publish as publish_module
+from doraflow.publish import publish
+
+def killed(*args, **kwargs):  # SIGKILL once the serving copy and the export version are written
+    os.kill(os.getpid(), signal.SIGKILL)
+
+publish_module.os.chmod = killed
+publish(sample_settings(Path({warehouse!r})), progress=lambda line: None)
+"""
+
+
+def test_publish_killed_half_way_is_cleaned_by_the_next_and_readers_keep_their_exports(settings):
+    """Issue #11.10: a kill leaves `.dora_serving.duckdb.*.tmp`, `.publish-*` and an export version behind."""
+    import subprocess
+    import sys
+
+    publish(settings, progress=_quiet)
+    readers_version = os.readlink(settings.exports_dir)
+    script = KILLED_PUBLISH.format(tests=os.path.dirname(__file__), warehouse=str(settings.warehouse_path))
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert process.returncode == -9, process.stderr
+    leftovers = sorted(p.name for p in settings.warehouse_dir.iterdir() if p.name.startswith("."))
+    assert any(name.endswith(".tmp") for name in leftovers) and any(
+        n.startswith(".publish-") for n in leftovers
+    )
+    versions = settings.warehouse_dir / "exports.versions"
+    assert len(list(versions.iterdir())) == 2  # the readers' one and the killed publish's unlinked one
+
+    lines: list[str] = []
+    publish(settings, progress=lines.append)
+    assert sorted(p.name for p in settings.warehouse_dir.iterdir() if p.name.startswith(".")) == []
+    assert any("leftover(s) of a publish that was killed" in line for line in lines)
+    names = sorted(p.name for p in versions.iterdir())
+    # the new version and the one readers were using; the killed publish's version is gone
+    assert names == sorted(
+        [os.path.basename(readers_version), os.path.basename(os.readlink(settings.exports_dir))]
+    )
+
+
+def test_a_running_publish_is_not_cleaned(settings):
+    """A leftover whose lock is held belongs to a publish still running: the cleaner leaves it alone."""
+    import fcntl
+
+    publish(settings, progress=_quiet)
+    running = settings.warehouse_dir / ".publish-20990101T000000000000Z-abcdef"
+    running.mkdir()
+    serving_tmp = settings.warehouse_dir / f".{settings.serving_path.name}.20990101T000000000000Z-abcdef.tmp"
+    serving_tmp.write_bytes(b"being written")
+    with (running / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        publish(settings, progress=_quiet)
+        assert running.is_dir() and serving_tmp.is_file()
+    publish(settings, progress=_quiet)  # its lock is free now: it died
+    assert not running.exists() and not serving_tmp.exists()
