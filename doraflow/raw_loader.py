@@ -297,9 +297,18 @@ def _merge_batch(
     return spec.table, count, inserted, updated, len(bad), systematic
 
 
-def load_pending_batches(settings: Settings, progress: Progress = print) -> LoadResult:
-    """Merge every pending landed batch, oldest first, one transaction each."""
-    batches = pending_batches(settings)
+def load_pending_batches(
+    settings: Settings, progress: Progress = print, batches: list[Path] | None = None
+) -> LoadResult:
+    """Merge every pending landed batch (or those of `batches` still pending), oldest first, one transaction each.
+
+    The pipeline passes `batches`: the set the landing gate passed, so nothing unchecked is merged.
+    """
+    pending = pending_batches(settings)
+    if batches is not None:
+        wanted = {Path(path).name for path in batches}
+        pending = [path for path in pending if path.name in wanted]
+    batches = pending
     dialect = _Dialect(settings.warehouse_target)
     result = LoadResult()
     connection = _connect(settings)

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from doraflow.config import ConfigError, load_settings
-from doraflow.ops import DDL, RunRecorder, airflow_run_id, spool
+from doraflow.ops import DDL, RunRecorder, airflow_run_id
 from doraflow.quality import CheckResult, QualityResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,20 +94,34 @@ def test_unknown_trigger_is_refused(settings):
 def test_spool_round_trip_for_airflow_tasks(settings):
     run_id = airflow_run_id("dora_nightly", "scheduled__2025-03-01T02:00:00+00:00")
     assert run_id == "airflow-dora_nightly-scheduled__2025-03-01T02_00_00_00_00"
-    step = {"step": "extract github commits acme/api", "started_at": T0, "finished_at": T0 + timedelta(seconds=3),
-            "status": "success"}  # fmt: skip
-    spool(settings, run_id, "extract_github__commits-0", step=step,
-          streams=[stream("github", "commits", "acme/api", 2, 9, 1)], run_started_at=T0)  # fmt: skip
-    failed = {"step": "check marts", "started_at": T0 + timedelta(seconds=9), "finished_at": T0 + timedelta(seconds=10),
-              "status": "failed", "detail": {"error": "boom"}}  # fmt: skip
-    spool(settings, run_id, "check_marts", step=failed, checks=quality(("expect_c", "critical", False)))
+    # three tasks, each recording into its own recorder as doraflow.pipeline.execute does, then spooling it
+    for index, (scope, records, seconds) in enumerate((("acme/api", 9, 3), ("acme/web", 4, 5))):
+        task = RunRecorder(settings, "airflow", run_id=run_id)
+        task.record_step("extract", T0 + timedelta(seconds=index), T0 + timedelta(seconds=seconds), "success",
+                         {"scope": f"github commits {scope}"})  # fmt: skip
+        task.record_streams([stream("github", "commits", scope, 2, records, 1)])
+        task.spool(f"extract_github__commits-{index}")
+    gate = RunRecorder(settings, "airflow", run_id=run_id)
+    gate.record_step("check marts", T0 + timedelta(seconds=9), T0 + timedelta(seconds=10), "failed",
+                     {"error": "boom"})  # fmt: skip
+    gate.record_checks(quality(("expect_c", "critical", False)))
+    gate.record_freshness([{"source": "github", "table": "github__commits", "status": "pass",
+                            "max_loaded_at": "2025-03-01", "age_seconds": 60.0}])  # fmt: skip
+    gate.spool("check_marts")
     recorder = RunRecorder.from_spool(settings, run_id)
     assert recorder.run_id == run_id and recorder.started_at == T0
-    assert [s.step for s in recorder.steps] == ["extract github commits acme/api", "check marts"]
-    assert recorder.streams[0]["records"] == 9 and recorder.checks[0]["expectation"] == "expect_c"
+    assert [s.step for s in recorder.steps] == ["extract", "extract", "check marts"]
+    assert [s["records"] for s in recorder.streams] == [9, 4] and recorder.checks[0][
+        "expectation"
+    ] == "expect_c"
     recorder.finish("failed", error="check marts: boom")
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     assert con.execute("select trigger, status from ops.pipeline_runs").fetchall() == [("airflow", "failed")]
+    # the two mapped extracts are one step row, as the CLI's one extract call: first start to last finish
+    assert con.execute("select step, duration_seconds, status from ops.step_runs order by started_at").fetchall() == [
+        ("extract", 5.0, "success"), ("check marts", 1.0, "failed")]  # fmt: skip
+    assert con.execute("select source, table_name, status from ops.dbt_source_freshness").fetchall() == [
+        ("github", "github__commits", "pass")]  # fmt: skip
     con.close()
 
 
