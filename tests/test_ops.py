@@ -257,10 +257,37 @@ def test_parse_time_settings_from_env():
     assert af.extract_retries({}) == 3 and af.extract_retries({"DORA_EXTRACT_RETRIES": "0"}) == 0
     with pytest.raises(ConfigError, match="DORA_TASK_RETRIES"):
         af.task_retries({"DORA_TASK_RETRIES": "-1"})
-    project, env_vars, dbt_vars, target = af.dbt_parse_settings(
-        {"WAREHOUSE_TARGET": "postgres", "WAREHOUSE_POSTGRES_URL": "postgresql://u:pw-secret@db:5432/dora"}
+
+
+def test_airflow_notifier_posts_one_alert_listing_the_failed_tasks(monkeypatch):
+    from doraflow.airflow_notify import WebhookNotifier
+
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    _Hook.received.clear()
+
+    class DagRun:
+        dag_id, run_id = "dora_nightly", "scheduled__2025-03-01"
+
+    class TI:  # the part of Airflow's RuntimeTaskInstance the notifier reads
+        @staticmethod
+        def get_task_states(dag_id, run_ids):
+            assert (dag_id, run_ids) == ("dora_nightly", ["scheduled__2025-03-01"])
+            return {"scheduled__2025-03-01": {"extract_github__pull_requests_0": "failed", "plan_jira": "success",
+                                              "extract_github__pull_requests_1": "failed", "load": "upstream_failed",
+                                              "record_ops": "running"}}  # fmt: skip
+
+    notifier = WebhookNotifier(error="extract: HTTP 500", steps=["extract"])
+    notifier({"ti": TI(), "dag_run": DagRun()})
+    thread.join(timeout=30)
+    server.server_close()
+    assert len(_Hook.received) == 1  # one alert for the run, however many mapped tasks failed
+    body = _Hook.received[0][2]
+    assert body["failed_tasks"] == ["extract_github__pull_requests_0", "extract_github__pull_requests_1"]
+    assert body["message"] == (
+        "dora_nightly run scheduled__2025-03-01 failed: extract: HTTP 500; failed tasks: "
+        "extract_github__pull_requests_0, extract_github__pull_requests_1"
     )
-    assert (
-        target == "postgres" and env_vars["DBT_PG_HOST"] == "db" and "pw-secret" not in json.dumps(env_vars)
-    )
-    assert (project / "dbt_project.yml").is_file() and "reporting_timezone" in dbt_vars
+    assert body["failed_steps"] == ["extract"] and body["dag_id"] == "dora_nightly"
