@@ -324,3 +324,21 @@ def test_postgres_wrong_password_is_one_line(postgres_server, tmp_path):
         with admin.cursor() as cursor:
             cursor.execute("select pg_reload_conf()")
         admin.close()
+
+
+def test_full_disk_is_one_line_and_a_rerun_after_freeing_space_works(tmp_path):
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode:  # fmt: skip
+        pytest.skip("needs root to mount a tiny tmpfs")
+    try:
+        env = {"WAREHOUSE_PATH": str(folder / "dora.duckdb"), "PAGERDUTY_TOKEN": "t"}
+        done = doraflow("run", env=env, cwd=tmp_path)
+        assert done.returncode == 1
+        assert done.stderr.splitlines() == [
+            f"doraflow run: error: the disk holding {folder} is full: free some space and rerun (nothing was lost)"
+        ]
+        assert "| failed |" in (folder / RUN_LOG).read_text(encoding="utf-8")
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
