@@ -266,7 +266,7 @@ def execute(
     `run_recorder` is the whole run's recorder (publish writes it before swapping the copy in); the CLI passes
     the same object as `recorder`, an Airflow task its own recorder and the one rebuilt from the spool.
     """
-    from doraflow.warehouse import run_lock
+    from doraflow.warehouse import ensure_writable, run_lock
 
     progress(f"== {step.name}")
     started = datetime.now(UTC)
@@ -279,6 +279,7 @@ def execute(
     try:
         if step.holds_warehouse:
             with run_lock(settings, recorder.run_id):
+                ensure_writable(settings)  # a held, read-only or unreachable warehouse: one line, before any work
                 result = step.function(settings, handoff, **kwargs)
         else:
             result = step.function(settings, handoff, **kwargs)

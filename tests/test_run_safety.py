@@ -342,3 +342,23 @@ def test_full_disk_is_one_line_and_a_rerun_after_freeing_space_works(tmp_path):
         assert "| failed |" in (folder / RUN_LOG).read_text(encoding="utf-8")
     finally:
         subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def test_a_step_run_alone_on_a_held_warehouse_is_one_line(tmp_path):
+    settings = make_settings(tmp_path)
+    land(settings, "acme/api", [PR])
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    code = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(120)"
+    other = subprocess.Popen([sys.executable, "-c", code, str(settings.warehouse_path)], stdout=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    try:
+        assert other.stdout.readline().strip() == "open"
+        done = doraflow("load", env={"WAREHOUSE_PATH": str(settings.warehouse_path)}, cwd=tmp_path)
+    finally:
+        other.kill()
+        other.wait()
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"doraflow load: error: the warehouse {settings.warehouse_path} is held by process {other.pid}: wait for it "
+        "or stop it (BI tools and notebooks should read the serving copy, not the warehouse)"
+    ]
