@@ -1,13 +1,15 @@
-"""dora_nightly: extract -> check landed batches -> load -> dbt build -> check marts -> publish -> record ops.
+"""dora_nightly: extract -> check landed batches -> load -> transform -> source freshness -> check marts -> publish.
 
-Thin: every task calls the library (extractors, doraflow.pipeline, doraflow.ops); parsing this file does no
-network or warehouse I/O. Parse-time values come from the environment only:
+A thin driver of doraflow.pipeline: every task runs one of its `STEPS` through `pipeline.execute` (the same
+timing, recording, locking and gates as `doraflow run`), and `record_ops` writes the run to ops as the CLI
+does. Parsing this file runs no subprocess and does no network, warehouse or dbt work (< 2 s; see
+benchmarks/benchmark_airflow.py). Parse-time values come from the environment only:
   DORA_NIGHTLY_SCHEDULE (cron, default "0 2 * * *"; the Airflow Variable `dora_nightly_schedule` wins
-  when set and readable), DORA_TIMEZONE (IANA zone of the cron, default UTC), WAREHOUSE_PATH /
-  WAREHOUSE_TARGET (where dbt writes; use an absolute WAREHOUSE_PATH under Airflow). Credentials are
-  read inside tasks from the Connections `github`, `jira`, `pagerduty`
-  (falling back to the CLI's environment variables). Every task that writes the warehouse runs in the
-  pool `dora_warehouse` (one slot): `airflow pools set dora_warehouse 1 "doraflow single DuckDB writer"`.
+  when set and readable), DORA_TIMEZONE (IANA zone of the cron, default UTC), WAREHOUSE_PATH (where the
+  serving copy Asset lives; use an absolute path under Airflow). Credentials are read inside tasks from the
+  Connections `github`, `jira`, `pagerduty` (falling back to the CLI's environment variables). Every task
+  that writes the warehouse runs in the pool `dora_warehouse` (one slot) and under the warehouse's run lock:
+  `airflow pools set dora_warehouse 1 "doraflow single DuckDB writer"`.
 
 Logical date: the extractors are incremental (a watermark per stream and scope, kept in the landed
 batches), so a run extracts everything new since the last landed state, whatever its logical date; a
@@ -18,24 +20,26 @@ loader merges by natural key). See docs/airflow.md.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from doraflow import airflow_settings as af
-from doraflow.notify import on_failure
+from doraflow.pipeline import STEP, Handoff
 from extractors.streams import SOURCES, STREAMS
 
 POOL = af.WAREHOUSE_POOL
-RAW_ASSETS = [Asset(f"duckdb://warehouse/raw.{spec.table}") for spec in STREAMS]
 PLANNED = [spec for spec in STREAMS if spec.planned]
-STEP_NAMES = {  # the same step names the CLI records (doraflow.pipeline.run_pipeline)
-    "check_landing": "check landed batches",
-    "load": "load",
-    "check_marts": "check marts",
-    "publish": "publish",
-}
+RAW_ASSETS = [Asset(f"duckdb://warehouse/raw.{spec.table}") for spec in STREAMS]
+MARTS = sorted(
+    p.stem for p in (Path(af.__file__).resolve().parents[1] / "dbt_project/models/marts").glob("*.sql")
+)
+# Announced only by publish, i.e. after the marts gate passed: a DAG scheduled on them sees checked data.
+PUBLISHED_ASSETS = [Asset(f"duckdb://warehouse/marts.{name}") for name in MARTS] + [
+    Asset("doraflow://serving/dora_serving.duckdb")
+]
 
 
 def _schedule() -> CronTriggerTimetable:
@@ -49,48 +53,23 @@ def _schedule() -> CronTriggerTimetable:
     return CronTriggerTimetable(cron, timezone=af.timezone_name())
 
 
-def _run_id(context) -> str:
-    from doraflow.ops import airflow_run_id
-
-    return airflow_run_id(context["dag"].dag_id, context["run_id"])
-
-
-def _timed(name: str, function, *, checks_of_error: bool = False):
-    """Run `function(settings)` and spool the step's timing (and checks) for the record_ops task."""
-    from datetime import UTC
-
-    from doraflow.ops import spool
+def _drive(task_id: str, handoff: dict | None = None, *, spool_as: str | None = None) -> dict:
+    """Run one pipeline step in this task and spool its figures for record_ops; returns the handoff."""
+    from doraflow.ops import RunRecorder, airflow_run_id
+    from doraflow.pipeline import execute
 
     context = get_current_context()
     settings = af.settings_from_airflow()
-    run_id = _run_id(context)
-    ti = context["ti"]
-    spool_name = ti.task_id + (f"-{ti.map_index}" if ti.map_index not in (None, -1) else "")
-    started = datetime.now(UTC)
-    run_started = context["dag_run"].start_date if context.get("dag_run") else None
+    run_id = airflow_run_id(context["dag"].dag_id, context["run_id"])
+    state = Handoff.from_dict(handoff)
+    state.allow_no_source = bool(context["params"].get("allow_no_source"))
+    recorder = RunRecorder(settings, "airflow", run_id=run_id)
+    run_recorder = RunRecorder.from_spool(settings, run_id) if task_id == "publish" else None
     try:
-        result = function(settings)
-    except Exception as error:
-        spool(
-            settings,
-            run_id,
-            spool_name,
-            step={"step": name, "started_at": started, "finished_at": datetime.now(UTC),
-                  "status": "failed", "detail": {"error": str(error)}},
-            checks=getattr(error, "result", None) if checks_of_error else None,
-            run_started_at=run_started,
-        )  # fmt: skip
-        raise
-    return settings, run_id, spool_name, started, run_started, result
-
-
-def _spool_success(settings, run_id, spool_name, name, started, run_started, **figures) -> None:
-    from datetime import UTC
-
-    from doraflow.ops import spool
-
-    step = {"step": name, "started_at": started, "finished_at": datetime.now(UTC), "status": "success"}
-    spool(settings, run_id, spool_name, step=step, run_started_at=run_started, **figures)
+        execute(STEP[task_id], settings, state, recorder, print, run_recorder=run_recorder)
+    finally:
+        recorder.spool(spool_as or task_id)
+    return state.to_dict()
 
 
 @task
@@ -114,140 +93,79 @@ def plan_scopes(source: str) -> list[str]:
     retry_delay=timedelta(seconds=30),
     retry_exponential_backoff=True,
     max_retry_delay=timedelta(minutes=10),
+    map_index_template="{{ extract_label }}",
 )
-def extract_stream(source: str, stream: str, scope: str) -> dict[str, int | str]:
+def extract_stream(source: str, stream: str, scope: str) -> None:
     """Extract one stream of one scope into landing batches (writes landing files only)."""
-    from extractors import extract_stream as extract
-
-    name = f"extract {source} {stream} {scope}"
-    settings, run_id, spool_name, started, run_started, result = _timed(
-        name, lambda s: extract(s, {"source": source, "stream": stream, "scope": scope})
-    )
-    _spool_success(settings, run_id, spool_name, name, started, run_started, streams=[result])
-    return {"source": source, "stream": stream, "scope": scope, "requests": result.requests,
-            "records": result.records, "batches": result.batches}  # fmt: skip
+    context = get_current_context()
+    context["extract_label"] = f"{source} {scope} {stream}"  # names the mapped instance in the UI and alerts
+    ti = context["ti"]
+    _drive("extract", {"stream_task": {"source": source, "stream": stream, "scope": scope}},
+           spool_as=f"{ti.task_id}-{ti.map_index}")  # fmt: skip
 
 
 @task(trigger_rule="none_failed", pool=POOL)
-def check_landing() -> dict[str, int]:
-    """Great Expectations on the landed batches not merged yet; critical failures stop the run here."""
-    from doraflow.pipeline import step_check_landing
+def check_landing() -> dict:
+    """The landing gate; hands load the exact set of batches it passed. No source configured: fails, unless
+    the run's param allow_no_source is set."""
+    from doraflow.pipeline import require_a_source
 
-    name = STEP_NAMES["check_landing"]
-    settings, run_id, spool_name, started, run_started, result = _timed(
-        name, step_check_landing, checks_of_error=True
+    context = get_current_context()
+    require_a_source(
+        af.settings_from_airflow(), Handoff(allow_no_source=bool(context["params"]["allow_no_source"]))
     )
-    _spool_success(settings, run_id, spool_name, name, started, run_started, checks=result)
-    return {"critical_failures": len(result.critical_failures), "warnings": len(result.warnings)}
+    return _drive("check_landing")
 
 
 @task(pool=POOL, outlets=RAW_ASSETS)
-def load() -> dict[str, int]:
-    """Merge the landed batches into raw.*, then the service catalog file (emits the raw tables' Assets)."""
-    from doraflow.pipeline import step_load
-    from doraflow.service_catalog import write_service_catalog
-
-    def load_raw_layer(settings):
-        result = step_load(settings)
-        # dbt runs under cosmos here, not through doraflow.transform.dbt_build, which writes it otherwise
-        write_service_catalog(settings)
-        return result
-
-    name = STEP_NAMES["load"]
-    settings, run_id, spool_name, started, run_started, result = _timed(name, load_raw_layer)
-    _spool_success(settings, run_id, spool_name, name, started, run_started)
-    figures = {k: v for k, v in vars(result).items() if isinstance(v, int) and not isinstance(v, bool)}
-    return figures
+def load(handoff: dict) -> dict:
+    """Merge exactly the batches the landing gate passed into raw.* (emits the raw tables' Assets)."""
+    return _drive("load", handoff)
 
 
 @task(pool=POOL)
-def check_marts() -> dict[str, int]:
-    """Great Expectations on the marts; a critical failure stops the run before publish."""
-    from doraflow.pipeline import step_check_marts
-
-    name = STEP_NAMES["check_marts"]
-    settings, run_id, spool_name, started, run_started, result = _timed(
-        name, step_check_marts, checks_of_error=True
-    )
-    _spool_success(settings, run_id, spool_name, name, started, run_started, checks=result)
-    return {"critical_failures": len(result.critical_failures), "warnings": len(result.warnings)}
+def transform(handoff: dict) -> dict:
+    """dbt build (one dbt invocation, as the CLI: the service catalog file and dbt vars are read now)."""
+    return _drive("transform", handoff)
 
 
 @task(pool=POOL)
-def publish() -> str:
-    """Atomically replace the serving copy, Parquet exports and report (its pipeline_runs shows this run)."""
-    from doraflow.ops import RunRecorder
-    from doraflow.pipeline import step_publish
+def source_freshness(handoff: dict) -> dict:
+    """`dbt source freshness`, recorded in ops."""
+    return _drive("source_freshness", handoff)
 
-    def publish_this_run(settings):
-        run_recorder = RunRecorder.from_spool(settings, _run_id(get_current_context()), "airflow")
-        return step_publish(settings, run_recorder)
 
-    name = STEP_NAMES["publish"]
-    settings, run_id, spool_name, started, run_started, _ = _timed(name, publish_this_run)
-    _spool_success(settings, run_id, spool_name, name, started, run_started)
-    return str(settings.serving_path)
+@task(pool=POOL)
+def check_marts(handoff: dict) -> dict:
+    """The marts gate; a critical failure stops the run before publish."""
+    return _drive("check_marts", handoff)
+
+
+@task(pool=POOL, outlets=PUBLISHED_ASSETS)
+def publish(handoff: dict) -> dict:
+    """Atomically replace the serving copy, Parquet exports and report; then announce the marts' Assets."""
+    return _drive("publish", handoff)
 
 
 @task(trigger_rule="all_done", pool=POOL)
 def record_ops() -> str:
-    """Write this run's figures (streams, steps, checks, freshness) to ops.* in one transaction."""
-    from doraflow.ops import RunRecorder, clear_spool
+    """Write this run's figures to ops (as `doraflow run` does); on failure, one alert listing the failed tasks."""
+    from doraflow.airflow_notify import WebhookNotifier
+    from doraflow.ops import RunRecorder, airflow_run_id, clear_spool
+    from doraflow.pipeline import finish_run, run_outcome
 
     context = get_current_context()
     settings = af.settings_from_airflow()
-    run_id = _run_id(context)
+    run_id = airflow_run_id(context["dag"].dag_id, context["run_id"])
     recorder = RunRecorder.from_spool(settings, run_id, "airflow")
-    published = any(s.step == STEP_NAMES["publish"] and s.status == "success" for s in recorder.steps)
-    failed = [s for s in recorder.steps if s.status == "failed"]
-    error = None
-    if failed:
-        error = f"{failed[0].step}: {(failed[0].detail or {}).get('error', 'failed')}"
-    elif not published:
-        error = "the run stopped before publish (an upstream task failed or was skipped)"
-    status = "success" if published and not failed else "failed"
-    recorder.finish(status, error=error)
+    status, error = run_outcome(recorder)
+    finish_run(settings, recorder, status, error, print, alert=False)
+    if status != "success":
+        failed_steps = sorted({s.step for s in recorder.steps if s.status == "failed"})
+        WebhookNotifier(error=error, steps=failed_steps)(context)
     clear_spool(settings, run_id)
     print(f"recorded run {run_id}: {status}")
     return run_id
-
-
-def dbt_task_group():
-    """dbt build as Airflow tasks (astronomer-cosmos), in the warehouse pool.
-
-    The graph comes from `dbt ls` (refs inside macros, e.g. dora_metrics, need dbt's own parser). Cosmos
-    would cache that listing in an Airflow Variable, i.e. write the metadata DB while parsing: off
-    unless the deployment turns it on (AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS).
-    """
-    import os
-
-    os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS", "False")
-    os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")  # no calls home from tasks
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-
-    from doraflow.airflow_settings import dbt_parse_settings
-
-    project_dir, env_vars, dbt_vars, target = dbt_parse_settings()
-    return DbtTaskGroup(
-        group_id="dbt_build",
-        project_config=ProjectConfig(
-            project_dir, env_vars=env_vars, dbt_vars=dbt_vars, install_dbt_deps=False
-        ),
-        profile_config=ProfileConfig(
-            profile_name="doraflow", target_name=target, profiles_yml_filepath=project_dir / "profiles.yml"
-        ),
-        # dbt in a subprocess of the task (same venv, `dbt` on PATH): no DuckDB connection outlives the task's
-        # dbt call, so later tasks sharing the process (`airflow dags test`) can open the warehouse
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.SUBPROCESS),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_LS,
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,  # relationships tests run after both models
-        ),
-        operator_args={"pool": POOL, "install_deps": False},
-        default_args={"retries": 0},
-    )
 
 
 @dag(
@@ -258,11 +176,17 @@ def dbt_task_group():
     max_active_runs=1,
     tags=["doraflow", "dora", "nightly"],
     doc_md=__doc__,
+    params={
+        "allow_no_source": Param(
+            False,
+            type="boolean",
+            description="run even when no source is configured (rebuild from landed batches)",
+        ),
+    },  # fmt: skip
     default_args={
         "owner": "doraflow",
         "retries": af.task_retries(),
         "retry_delay": timedelta(minutes=2),
-        "on_failure_callback": on_failure,
     },
 )
 def dora_nightly():
@@ -279,12 +203,9 @@ def dora_nightly():
             extracts[spec.source, parent] >> extracts[spec.source, spec.name]
     checked = check_landing()
     list(extracts.values()) >> checked
-    loaded = load()
-    dbt = dbt_task_group()
-    marts_checked = check_marts()
-    published = publish()
+    published = publish(check_marts(source_freshness(transform(load(checked)))))
     recorded = record_ops()
-    checked >> loaded >> dbt >> marts_checked >> published >> recorded
+    published >> recorded
     # record_ops runs whatever happened (all_done); this leaf keeps the run failed when publish did not run
     [published, recorded] >> EmptyOperator(task_id="run_succeeded")
 

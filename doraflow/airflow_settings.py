@@ -150,20 +150,3 @@ def timezone_name(env: Mapping[str, str] | None = None) -> str:
             f"{TIMEZONE_ENV} must be an IANA time zone like Europe/Paris, got {value!r}"
         ) from None
     return value
-
-
-def dbt_parse_settings(env: Mapping[str, str] | None = None):
-    """(project dir, env vars, dbt vars, profile target) for the cosmos DbtTaskGroup, from the environment.
-
-    Used at DAG parse time, so it reads no Connection and no secret: the PostgreSQL password is not put
-    in the task's env (rendered templates would show it); workers carry DBT_ENV_SECRET_PG_PASSWORD.
-    """
-    from doraflow.transform import PROJECT_DIR, dbt_environment
-
-    settings = load_settings(environment() if env is None else env)
-    env_vars = {
-        name: value
-        for name, value in dbt_environment(settings).items()
-        if not name.startswith("DBT_ENV_SECRET")
-    }
-    return PROJECT_DIR, env_vars, settings.dbt_vars(), env_vars["DBT_TARGET"]

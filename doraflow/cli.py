@@ -43,7 +43,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from doraflow.summary import print_summary
 
     started = time.monotonic()
-    run = run_pipeline(settings, args.sources or None, trigger="cli", progress=_print)
+    run = run_pipeline(
+        settings, args.sources or None, trigger="cli", progress=_print, allow_no_source=args.allow_no_source
+    )
     _print(f"run {run.run_id} succeeded in {time.monotonic() - started:.1f}s")
     print_summary(settings, progress=_print)
     return 0
@@ -105,9 +107,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings | None) -> int:
 
 
 def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.pipeline import step_extract
+    from doraflow.ops import new_run_id
+    from doraflow.pipeline import Handoff, run_step
+    from doraflow.warehouse import run_lock
 
-    results = step_extract(settings, args.sources or None, progress=_print)
+    with run_lock(settings, new_run_id("cli")):  # two extracts at once would land the same records twice
+        results = run_step("extract", settings, _print, Handoff(sources=args.sources or None))
     records = sum(result.records for result in results)
     requests = sum(result.requests for result in results)
     _print(f"extracted {records} record(s) in {len(results)} stream(s) with {requests} request(s)")
@@ -115,9 +120,9 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.pipeline import step_load
+    from doraflow.pipeline import run_step
 
-    step_load(settings, progress=_print)
+    run_step("load", settings, _print)  # runs the landing gate on exactly what it loads
     return 0
 
 
@@ -129,26 +134,26 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.pipeline import step_transform
+    from doraflow.pipeline import run_step
 
-    step_transform(settings, progress=_print)
+    run_step("transform", settings, _print)
     return 0
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.pipeline import step_check_landing, step_check_marts
+    from doraflow.pipeline import run_step
 
     if args.what in ("landing", "all"):
-        step_check_landing(settings, progress=_print)
+        run_step("check_landing", settings, _print)
     if args.what in ("marts", "all"):
-        step_check_marts(settings, progress=_print)
+        run_step("check_marts", settings, _print)  # a pass here is what `doraflow publish` requires
     return 0
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.pipeline import step_publish
+    from doraflow.pipeline import run_step
 
-    step_publish(settings, progress=_print)
+    run_step("publish", settings, _print)  # refuses marts that have not passed the marts gate
     return 0
 
 
@@ -245,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SOURCE",
         help="limit the extract to these sources (github, jira, pagerduty); default: all configured",
     )
+    run.add_argument(
+        "--allow-no-source",
+        action="store_true",
+        help="run even when no source is configured: rebuild and publish from the batches already landed "
+        "(without it, such a run fails with 'no source configured')",
+    )
 
     demo = command(
         "demo",
@@ -286,7 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SOURCE",
         help="github, jira, pagerduty (default: every configured source)",
     )
-    command("load", cmd_load, "Merge the landed batches not loaded yet into the raw tables.")
+    command(
+        "load",
+        cmd_load,
+        "Check the landed batches not loaded yet (landing gate) and merge the ones that pass into the raw tables.",
+    )
     command(
         "replay", cmd_replay, "Rebuild the raw tables from every landed batch (e.g. into an empty warehouse)."
     )
@@ -301,7 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["landing", "marts", "all"],
         help="what to check (default all)",
     )
-    command("publish", cmd_publish, "Publish the serving copy, the Parquet exports and the HTML report.")
+    command(
+        "publish",
+        cmd_publish,
+        "Publish the serving copy, the Parquet exports and the HTML report, of marts that passed the marts gate "
+        "(`doraflow check marts`) since they were last built.",
+    )
     report = command("report", cmd_report, "Write the self-contained HTML DORA report from the marts.")
     report.add_argument("--output", help="where to write it (default: next to the warehouse)")
     command("summary", cmd_summary, "Print the DORA summary table from the marts.")

@@ -1,7 +1,7 @@
 """Failure notifications: a log line, plus an optional webhook (env ALERT_WEBHOOK_URL) POSTed as JSON.
 
-`on_failure` is both the CLI's hook (called with a message) and the Airflow `on_failure_callback`
-(called with the task context). It never raises: a broken alert channel must not hide the failure
+`on_failure` is the CLI's hook (called with a message); under Airflow, doraflow.airflow_notify.WebhookNotifier
+posts the same alert once per failed DAG run (it can also serve as a task's `on_failure_callback`). It never raises: a broken alert channel must not hide the failure
 that triggered it. The webhook URL may hold a token, so it is never logged; only its host is.
 """
 
@@ -61,9 +61,11 @@ def build_alert(context_or_message: Any) -> dict[str, Any]:
     return {"source": "doraflow", "sent_at": datetime.now(UTC).isoformat(), **alert}
 
 
-def on_failure(context_or_message: Any, settings=None, *, env: dict[str, str] | None = None) -> dict:
+def on_failure(
+    context_or_message: Any, settings=None, *, env: dict[str, str] | None = None, extra: dict | None = None
+) -> dict:
     """Log the failure and POST it to ALERT_WEBHOOK_URL when set; returns the alert that was sent."""
-    alert = build_alert(context_or_message)
+    alert = {**build_alert(context_or_message), **(extra or {})}
     # INFO: the CLI prints the error itself and Airflow logs the exception; this line is for the log trail.
     log.info("doraflow failure: %s", alert["message"])
     if env is None and getattr(settings, "alert_webhook_url", None) is not None:

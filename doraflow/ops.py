@@ -3,8 +3,9 @@
 `RunRecorder` collects a run's figures in memory and `finish()` writes them in one transaction (the
 recorder is one of the warehouse's single writers: it runs after the other writing steps). Re-running
 `finish()` for the same run id replaces that run's rows, so a retried Airflow task stays idempotent.
-Airflow tasks run in separate processes: they `spool()` their figures to JSON files under
-`<warehouse>/ops_spool/<run_id>/` and the last task rebuilds the recorder with `from_spool()`.
+Airflow tasks run in separate processes: each records its step into its own recorder (doraflow.pipeline.execute,
+as the CLI does), spools it to a JSON file under `<warehouse>/ops_spool/<run_id>/` (`RunRecorder.spool`), and the
+last task rebuilds the run's recorder with `from_spool()`.
 The dbt model `marts.pipeline_runs` (dbt_project/models/ops/) is a view over these tables.
 """
 
@@ -39,8 +40,19 @@ DDL = (
     " failing_count bigint, observed_value double precision, sample varchar)",
     "create table if not exists ops.source_freshness (run_id varchar, table_name varchar, source varchar,"
     " row_count bigint, latest_extracted_at timestamptz, age_hours double precision)",
+    "create table if not exists ops.dbt_source_freshness (run_id varchar, source varchar, table_name varchar,"
+    " status varchar, max_loaded_at varchar, age_seconds double precision)",
+    "create table if not exists ops.marts_gate (event_at timestamptz, event varchar, run_id varchar)",
 )
-TABLES = ("pipeline_runs", "stream_runs", "step_runs", "check_results", "source_freshness")
+TABLES = (
+    "pipeline_runs",
+    "stream_runs",
+    "step_runs",
+    "check_results",
+    "source_freshness",
+    "dbt_source_freshness",
+)
+ABANDONED = "abandoned"
 
 
 def _now() -> datetime:
@@ -83,6 +95,8 @@ class RunRecorder:
     streams: list[dict[str, Any]] = field(default_factory=list)
     steps: list[_Step] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
+    freshness: list[dict[str, Any]] = field(default_factory=list)  # `dbt source freshness`, one row per table
+    seconds: dict[str, float] = field(default_factory=dict)  # step name -> seconds, for the caller
 
     def __post_init__(self) -> None:
         if self.trigger not in TRIGGERS:
@@ -123,7 +137,44 @@ class RunRecorder:
         for item in items:
             self.checks.append({**item, "checked_at": checked_at})
 
+    def record_freshness(self, rows) -> None:
+        """The rows of doraflow.transform.dbt_source_freshness (source, table, status, max_loaded_at, age)."""
+        self.freshness.extend(dict(row) for row in rows or [])
+
     # -- writing ---------------------------------------------------------------------------------
+    def start(self) -> list[str]:
+        """Write this run as 'running'; earlier runs still 'running' were killed: mark them abandoned.
+
+        Called by the holder of the run lock (doraflow.warehouse.run_lock), so no other run can be alive.
+        Returns the run ids marked abandoned.
+        """
+        from doraflow.warehouse import warehouse_cursor
+
+        postgres = self.settings.warehouse_target == "postgres"
+
+        def run(cursor, sql: str, params: tuple = ()) -> None:
+            cursor.execute(sql.replace("?", "%s") if postgres else sql, params)
+
+        with warehouse_cursor(self.settings) as cursor:
+            for statement in DDL:
+                run(cursor, statement)
+            run(cursor, "select run_id from ops.pipeline_runs where status = 'running' and run_id <> ?",
+                (self.run_id,))  # fmt: skip
+            abandoned = [row[0] for row in cursor.fetchall()]
+            run(
+                cursor,
+                "update ops.pipeline_runs set status = ?, error = ? where status = 'running' and run_id <> ?",
+                (
+                    ABANDONED,
+                    f"killed or stopped before it finished (found by run {self.run_id})",
+                    self.run_id,
+                ),
+            )
+            run(cursor, "delete from ops.pipeline_runs where run_id = ?", (self.run_id,))
+            run(cursor, "insert into ops.pipeline_runs values (?, ?, 'running', null, ?, null, null)",
+                (self.run_id, self.trigger, self.started_at))  # fmt: skip
+        return abandoned
+
     def finish(self, status: str, error: str | None = None) -> None:
         """Write this run's rows to ops.* in one transaction (replacing any earlier rows of this run)."""
         from doraflow.warehouse import warehouse_cursor
@@ -162,7 +213,7 @@ class RunRecorder:
                         (self.run_id, s["source"], s["stream"], s["scope"], s["requests"], s["not_modified"],
                          s["pages"], s["records"], s["batches"], s["elapsed_seconds"]),
                     )  # fmt: skip
-                for step in self.steps:
+                for step in _merged(self.steps):
                     run(
                         cursor,
                         "insert into ops.step_runs values (?, ?, ?, ?, ?, ?, ?)",
@@ -177,6 +228,13 @@ class RunRecorder:
                         (self.run_id, _as_datetime(c["checked_at"]), c["suite"], c["expectation"], c["table"],
                          c.get("column"), c["severity"], bool(c["success"]), int(c.get("failing_count") or 0),
                          c.get("observed_value"), json.dumps(c.get("sample") or [], default=str)),
+                    )  # fmt: skip
+                for f in self.freshness:
+                    run(
+                        cursor,
+                        "insert into ops.dbt_source_freshness values (?, ?, ?, ?, ?, ?)",
+                        (self.run_id, f.get("source"), f.get("table"), f.get("status"), f.get("max_loaded_at"),
+                         f.get("age_seconds")),
                     )  # fmt: skip
                 for row in _freshness(cursor, postgres, finished):
                     run(
@@ -207,7 +265,19 @@ class RunRecorder:
                 for s in self.steps
             ],  # fmt: skip
             "checks": [{**c, "checked_at": _as_datetime(c["checked_at"]).isoformat()} for c in self.checks],
+            "freshness": self.freshness,
         }
+
+    def spool(self, name: str) -> Path:
+        """Write this recorder's figures (one Airflow task's) to the run's spool; replaces the task's earlier try."""
+        folder = spool_dir(self.settings, self.run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**self.to_dict(), "written_at": _now().isoformat()}, default=str),
+                       encoding="utf-8")  # fmt: skip
+        tmp.replace(path)
+        return path
 
     @classmethod
     def from_spool(cls, settings, run_id: str, trigger: str = "airflow") -> RunRecorder:
@@ -221,11 +291,15 @@ class RunRecorder:
             if started and _as_datetime(started) < recorder.started_at:
                 recorder.started_at = _as_datetime(started)
             recorder.record_streams(data.get("streams") or [])
+            recorder.record_freshness(data.get("freshness") or [])
             for step in data.get("steps") or []:
                 recorder.record_step(step["step"], step["started_at"], step["finished_at"], step["status"],
                                      step.get("detail"))  # fmt: skip
             for checks in data.get("checks") or []:
-                recorder.record_checks(checks, checked_at=_as_datetime(data.get("written_at") or _now()))
+                if "suite" in checks:  # one expectation outcome, as RunRecorder.spool writes them
+                    recorder.checks.append(checks)
+                else:  # a QualityResult's to_dict(), as spool() writes it
+                    recorder.record_checks(checks, checked_at=_as_datetime(data.get("written_at") or _now()))
         recorder.steps.sort(key=lambda s: s.started_at)
         if recorder.steps:
             # The tasks' own clocks: under `airflow dags test` a run's start_date is its logical date, which for
@@ -238,41 +312,50 @@ def spool_dir(settings, run_id: str) -> Path:
     return settings.warehouse_dir / "ops_spool" / run_id
 
 
-def spool(
-    settings,
-    run_id: str,
-    name: str,
-    *,
-    step: dict[str, Any] | None = None,
-    streams: list | None = None,
-    checks=None,
-    run_started_at: datetime | None = None,
-) -> Path:
-    """Write one task's figures for the run (overwrites the same task's earlier try)."""
-    folder = spool_dir(settings, run_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    recorder = RunRecorder(settings, "airflow", run_id=run_id)
-    recorder.record_streams(streams or [])
-    data: dict[str, Any] = {
-        "run_started_at": run_started_at.isoformat() if run_started_at else None,
-        "written_at": _now().isoformat(),
-        "streams": recorder.streams,
-        "steps": [
-            {
-                **step,
-                "started_at": _as_datetime(step["started_at"]).isoformat(),
-                "finished_at": _as_datetime(step["finished_at"]).isoformat(),
-            }
-        ]
-        if step
-        else [],  # fmt: skip
-        "checks": [checks if isinstance(checks, dict) else checks.to_dict()] if checks is not None else [],
-    }
-    path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return path
+def _merged(steps: list[_Step]) -> list[_Step]:
+    """One row per step name: Airflow runs a step as several tasks (one extract per stream and scope), the CLI
+    as one call; recorded the same way, both drivers give the same rows (first start, last finish, failed if
+    any part failed)."""
+    merged: dict[str, _Step] = {}
+    for step in steps:
+        seen = merged.get(step.step)
+        if seen is None:
+            merged[step.step] = _Step(step.step, step.started_at, step.finished_at, step.status, step.detail)
+            continue
+        seen.started_at = min(seen.started_at, step.started_at)
+        seen.finished_at = max(seen.finished_at, step.finished_at)
+        if step.status == "failed" and seen.status != "failed":
+            seen.status, seen.detail = "failed", step.detail
+    return list(merged.values())
+
+
+# -- the marts gate: publish serves only marts that passed it -------------------------------------------------
+# An event log: "building" before every dbt build (the marts may change from then on), "passed" or "failed"
+# when the marts gate has checked them. Publish requires the latest event to be "passed", from any entry point.
+def record_marts_event(settings, event: str, run_id: str | None) -> None:
+    from doraflow.warehouse import warehouse_cursor
+
+    postgres = settings.warehouse_target == "postgres"
+    with warehouse_cursor(settings) as cursor:
+        for statement in DDL:
+            cursor.execute(statement)
+        sql = "insert into ops.marts_gate values (?, ?, ?)"
+        cursor.execute(sql.replace("?", "%s") if postgres else sql, (_now(), event, run_id))
+
+
+def latest_marts_event(settings) -> tuple[str, datetime, str | None] | None:
+    """(event, when, run id) of the marts' latest gate event, or None when there is none."""
+    from doraflow.warehouse import warehouse_cursor
+
+    with warehouse_cursor(settings) as cursor:
+        cursor.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'marts_gate'"
+        )
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("select event, event_at, run_id from ops.marts_gate order by event_at desc limit 1")
+        row = cursor.fetchone()
+    return (row[0], _as_datetime(row[1]), row[2]) if row else None
 
 
 def clear_spool(settings, run_id: str) -> None:

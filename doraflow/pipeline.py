@@ -1,32 +1,67 @@
-"""The pipeline: extract -> check landed batches -> load -> dbt build -> check marts -> publish.
+"""The pipeline, defined once: its steps, their order, what each reads and writes, and how a run is recorded.
 
-The CLI and the Airflow DAGs call these same step functions. Each step imports its machinery when it
-runs, so `doraflow --help` and DAG parsing stay fast and free of I/O. Only one step at a time writes
-the warehouse; extraction writes landing files only.
+    extract -> check landed batches -> load -> transform -> source freshness -> check marts -> publish
+
+Two thin drivers run it: `run_pipeline` (the CLI: every step in this process, under the run lock) and the
+Airflow DAG (dags/dora_nightly.py: one task per step, mapped per stream and scope for extract). Both call
+`execute()` for every step, so a step is timed, recorded in `ops` and locked the same way whichever drives it.
+A step hands the next what it needs in a `Handoff` (JSON, so Airflow passes it as an XCom): e.g. load merges
+exactly the batches the landing gate passed. Each step imports its machinery when it runs, so `doraflow --help`
+and DAG parsing stay fast and free of I/O.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from doraflow.config import Settings
-from doraflow.errors import DoraflowError, QualityGateError
+from doraflow.errors import DoraflowError, PublishError, QualityGateError
 
 Progress = Callable[[str], None]
+SOURCE_NAMES = ("github", "jira", "pagerduty")
+NO_SOURCE = (
+    "no source configured: set the GITHUB_*, JIRA_* or PAGERDUTY_* variables (docs/configuration.md), or pass "
+    "--allow-no-source to rebuild from the batches already landed"
+)
 
 
-def step_extract(settings: Settings, sources: Sequence[str] | None = None, progress: Progress = print):
+@dataclass
+class Handoff:
+    """What a step hands the next ones (JSON-able: under Airflow it travels as an XCom)."""
+
+    sources: list[str] | None = None  # limit the extract to these sources (None: every configured one)
+    allow_no_source: bool = False  # a run without any configured source is refused unless this is set
+    stream_task: dict[str, str] | None = None  # Airflow: the one stream and scope this extract task runs
+    checked_batches: list[str] | None = None  # file names of the landed batches the landing gate passed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Handoff:
+        return cls(**{k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__})
+
+
+# -- the steps --------------------------------------------------------------------------------------------------
+def step_extract(settings: Settings, handoff: Handoff, progress: Progress = print):
     """Incremental extract of the configured sources (or the named ones) into landing batches."""
+    sources = handoff.sources
+    if handoff.stream_task is not None:  # Airflow: one stream of one scope per mapped task
+        from extractors import extract_stream
+
+        return [extract_stream(settings, handoff.stream_task)]
     for line in settings.skipped_sources:
         progress(line)
     if sources:
-        unknown = sorted(set(sources) - {"github", "jira", "pagerduty"})
+        unknown = sorted(set(sources) - set(SOURCE_NAMES))
         if unknown:
             raise DoraflowError(
-                f"unknown source(s) {', '.join(unknown)}: choose from github, jira, pagerduty"
+                f"unknown source(s) {', '.join(unknown)}: choose from {', '.join(SOURCE_NAMES)}"
             )
         unconfigured = [name for name in sources if name not in settings.configured_sources]
         if unconfigured:
@@ -34,51 +69,121 @@ def step_extract(settings: Settings, sources: Sequence[str] | None = None, progr
                 f"source(s) {', '.join(unconfigured)} requested but not configured (see `doraflow --help`)"
             )
     elif not settings.configured_sources:
-        progress("no source is configured: nothing to extract (try `doraflow demo`)")
+        require_a_source(settings, handoff, progress)
         return []
     from extractors import extract_sources
 
     return extract_sources(settings, sources or None, progress=progress)
 
 
-def step_check_landing(settings: Settings, progress: Progress = print):
-    """Great Expectations on the landed batches not merged yet; stops the run on a critical failure."""
+def require_a_source(settings: Settings, handoff: Handoff, progress: Progress = print) -> None:
+    """A run with no source would publish a stale copy as a new success: refused unless asked for."""
+    if settings.configured_sources:
+        return
+    if not handoff.allow_no_source:
+        raise DoraflowError(NO_SOURCE)
+    progress(
+        "no source is configured (--allow-no-source): nothing to extract, rebuilding from landed batches"
+    )
+
+
+@dataclass
+class LandingGate:
+    """The landing gate's verdict and the batches it judged (the only ones load may merge)."""
+
+    result: Any  # doraflow.quality.QualityResult
+    batches: list[Path] = field(default_factory=list)
+
+    @property
+    def checks(self):
+        return self.result
+
+
+def check_landing(
+    settings: Settings, batches: list[Path] | None = None, progress: Progress = print
+) -> LandingGate:
+    """Great Expectations on the given landed batches (default: every pending one); raises on a critical failure."""
     from doraflow.quality import check_batches
     from doraflow.raw_loader import pending_batches
 
-    batches = pending_batches(settings)
+    batches = pending_batches(settings) if batches is None else batches
     result = check_batches(settings, batches)
     progress(f"checked {len(batches)} landed batch(es): {_quality_line(result)}")
     result.raise_for_critical()
-    return result
+    return LandingGate(result, batches)
 
 
-def step_load(settings: Settings, progress: Progress = print):
-    """Merge the landed batches into raw.* (one transaction per batch)."""
-    from doraflow.raw_loader import load_pending_batches
+def step_check_landing(settings: Settings, handoff: Handoff, progress: Progress = print) -> LandingGate:
+    """The landing gate on the pending batches; hands load the exact set it passed."""
+    gate = check_landing(settings, progress=progress)
+    handoff.checked_batches = [path.name for path in gate.batches]
+    return gate
 
-    return load_pending_batches(settings, progress=progress)
+
+def step_load(settings: Settings, handoff: Handoff, progress: Progress = print):
+    """Merge into raw.* exactly the batches the landing gate passed (one transaction per batch).
+
+    Without a handoff from the gate (`doraflow load` alone), the gate runs here first, on what is loaded.
+    """
+    from doraflow.raw_loader import load_pending_batches, pending_batches
+
+    if handoff.checked_batches is None:
+        gate = check_landing(settings, progress=progress)
+        batches = gate.batches
+    else:
+        passed = set(handoff.checked_batches)
+        pending = pending_batches(settings)
+        batches = [path for path in pending if path.name in passed]
+        later = len(pending) - len(batches)
+        if later:
+            progress(f"load: {later} batch(es) landed after the landing gate wait for the next run")
+    return load_pending_batches(settings, progress=progress, batches=batches)
 
 
-def step_transform(settings: Settings, progress: Progress = print):
-    """dbt build: staging -> intermediate -> marts, with every dbt test."""
+def step_transform(
+    settings: Settings, handoff: Handoff, progress: Progress = print, run_id: str | None = None
+):
+    """dbt build: staging -> intermediate -> marts, with every dbt test. The marts are unchecked from here on."""
+    from doraflow.ops import record_marts_event
     from doraflow.transform import dbt_build
 
+    record_marts_event(settings, "building", run_id)
     return dbt_build(settings, progress=progress)
 
 
-def step_check_marts(settings: Settings, progress: Progress = print):
-    """Great Expectations on the marts; stops the run before publish on a critical failure."""
+def step_source_freshness(settings: Settings, handoff: Handoff, progress: Progress = print):
+    """`dbt source freshness` on the raw tables: recorded in ops.dbt_source_freshness, never stops the run."""
+    from doraflow.transform import dbt_source_freshness
+
+    rows = dbt_source_freshness(settings)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    stale = [f"{row['source']}.{row['table']}" for row in rows if row["status"] in ("warn", "error")]
+    progress(
+        "source freshness: "
+        + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no source table")
+        + (f" (stale: {', '.join(stale[:5])})" if stale else "")
+    )
+    return rows
+
+
+def step_check_marts(
+    settings: Settings, handoff: Handoff, progress: Progress = print, run_id: str | None = None
+):
+    """Great Expectations on the marts; records the verdict publish requires, stops the run on a critical failure."""
+    from doraflow.ops import record_marts_event
     from doraflow.quality import check_marts
 
     result = check_marts(settings)
     progress(f"checked marts: {_quality_line(result)}")
+    record_marts_event(settings, "failed" if result.critical_failures else "passed", run_id)
     result.raise_for_critical()
     return result
 
 
-def step_publish(settings: Settings, run_recorder=None, progress: Progress = print):
-    """Atomically publish the serving copy, the Parquet exports and the HTML report.
+def step_publish(settings: Settings, handoff: Handoff, progress: Progress = print, run_recorder=None):
+    """Atomically publish the serving copy, the Parquet exports and the HTML report, of marts that passed the gate.
 
     With `run_recorder` (a doraflow.ops.RunRecorder), the run's figures so far are first written to ops as
     succeeded, so the serving copy's `marts.pipeline_runs` includes the run that published it. That is true of
@@ -87,16 +192,182 @@ def step_publish(settings: Settings, run_recorder=None, progress: Progress = pri
     """
     from doraflow.publish import publish
 
+    require_checked_marts(settings)
     if run_recorder is not None:
         run_recorder.finish("success")
-
     return publish(settings, progress=progress)
+
+
+def require_checked_marts(settings: Settings) -> None:
+    """Refuse to publish marts the marts gate has not passed since they were last built."""
+    from doraflow.ops import latest_marts_event
+
+    latest = latest_marts_event(settings)
+    if latest is not None and latest[0] == "passed":
+        return
+    if latest is None:
+        state = "the marts gate has never passed on this warehouse"
+    elif latest[0] == "failed":
+        state = f"the marts failed the marts gate at {latest[1]:%Y-%m-%d %H:%M:%S} UTC"
+    else:
+        state = f"the marts were rebuilt at {latest[1]:%Y-%m-%d %H:%M:%S} UTC and not checked since"
+    raise PublishError(
+        f"not publishing: {state}; run `doraflow check marts` (or a full `doraflow run`) and publish when it passes"
+    )
 
 
 def _quality_line(result) -> str:
     return f"{len(result.critical_failures)} critical failure(s), {len(result.warnings)} warning(s)"
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of the pipeline: the one place its name, function, inputs and outputs are defined."""
+
+    name: str  # as recorded in ops.step_runs and printed ("== load")
+    task_id: str  # its Airflow task
+    function: Callable[..., Any]
+    reads: str
+    writes: str
+    holds_warehouse: bool  # writes (or locks) the warehouse: one at a time, under the run lock and the pool
+    records: str | None = None  # what of its result goes to ops: "streams", "checks" or "freshness"
+
+
+STEPS: tuple[Step, ...] = (
+    Step("extract", "extract", step_extract, "source APIs, the landed batches' state", "landing batches", False,
+         "streams"),
+    Step("check landed batches", "check_landing", step_check_landing, "pending landed batches",
+         "ops check results", True, "checks"),
+    Step("load", "load", step_load, "the batches the landing gate passed", "raw.*", True),
+    Step("transform", "transform", step_transform, "raw.*, the service catalog file",
+         "raw.service_catalog, staging, intermediate, marts", True),
+    Step("source freshness", "source_freshness", step_source_freshness, "raw.*",
+         "ops.dbt_source_freshness", True, "freshness"),
+    Step("check marts", "check_marts", step_check_marts, "marts.*", "ops check results, the marts gate", True,
+         "checks"),
+    Step("publish", "publish", step_publish, "marts.* that passed the gate",
+         "serving copy, Parquet exports, HTML report", True),
+)  # fmt: skip
+STEP = {step.task_id: step for step in STEPS}
+
+
+# -- running and recording a step (both drivers) ----------------------------------------------------------------
+def execute(
+    step: Step,
+    settings: Settings,
+    handoff: Handoff,
+    recorder,
+    progress: Progress = print,
+    *,
+    run_recorder=None,
+):
+    """Run one step: under the run lock when it holds the warehouse, timed, its figures added to `recorder`.
+
+    `run_recorder` is the whole run's recorder (publish writes it before swapping the copy in); the CLI passes
+    the same object as `recorder`, an Airflow task its own recorder and the one rebuilt from the spool.
+    """
+    from doraflow.warehouse import ensure_writable, run_lock
+
+    progress(f"== {step.name}")
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    kwargs: dict[str, Any] = {"progress": progress}
+    if step.function in (step_transform, step_check_marts):
+        kwargs["run_id"] = recorder.run_id
+    if step.function is step_publish:
+        kwargs["run_recorder"] = run_recorder if run_recorder is not None else recorder
+    try:
+        if step.holds_warehouse:
+            with run_lock(settings, recorder.run_id):
+                ensure_writable(settings)  # a held, read-only or unreachable warehouse: one line, before any work
+                result = step.function(settings, handoff, **kwargs)
+        else:
+            result = step.function(settings, handoff, **kwargs)
+    except Exception as error:
+        detail = {"error": str(error)}
+        if handoff.stream_task:
+            detail["scope"] = " ".join(handoff.stream_task.values())
+        recorder.record_step(step.name, started, datetime.now(UTC), "failed", detail)
+        if isinstance(error, QualityGateError) and getattr(error, "result", None) is not None:
+            recorder.record_checks(error.result)  # the failed gate's checks stay queryable in ops
+        raise
+    recorder.record_step(step.name, started, datetime.now(UTC), "success")
+    if step.records == "streams":
+        recorder.record_streams(result)
+    elif step.records == "checks":
+        recorder.record_checks(result.checks if isinstance(result, LandingGate) else result)
+    elif step.records == "freshness":
+        recorder.record_freshness(result)
+    recorder.seconds[step.name] = recorder.seconds.get(step.name, 0.0) + round(time.monotonic() - clock, 3)
+    return result
+
+
+def run_outcome(recorder) -> tuple[str, str | None]:
+    """(status, error) of a run from its recorded steps: success only when publish succeeded and nothing failed."""
+    failed = [s for s in recorder.steps if s.status == "failed"]
+    if failed:
+        return "failed", f"{failed[0].step}: {(failed[0].detail or {}).get('error', 'failed')}"
+    if not any(s.step == STEP["publish"].name and s.status == "success" for s in recorder.steps):
+        return "failed", "the run stopped before publish (an earlier step failed or was skipped)"
+    return "success", None
+
+
+def finish_run(
+    settings: Settings,
+    recorder,
+    status: str,
+    error: str | None,
+    progress: Progress = print,
+    *,
+    alert: bool = True,
+) -> tuple[str, str | None]:
+    """Write the run's record to ops; when the warehouse itself fails, a line in the run log beside it instead.
+
+    On failure, the alert goes out whatever happened to the record (`alert=False`: the caller sends it, as the
+    DAG's notifier does). Returns the final (status, error).
+    """
+    from doraflow.notify import on_failure
+    from doraflow.warehouse import run_lock
+
+    try:
+        with run_lock(settings, recorder.run_id):
+            recorder.finish(status, error=error)
+    except Exception as record_error:  # noqa: BLE001 - the warehouse is the problem: say so beside it
+        from doraflow.warehouse import describe_open_error
+
+        cause = (
+            str(record_error)
+            if isinstance(record_error, DoraflowError)
+            else describe_open_error(settings, record_error)
+        )
+        log_line(settings, recorder.run_id, status, error, f"not recorded in ops: {cause}")
+        if error is None:
+            error = f"the run could not be recorded: {cause}"
+            status = "failed"
+    if status != "success" and alert:
+        on_failure(f"doraflow run {recorder.run_id} failed: {error}", settings=settings)
+    return status, error
+
+
+RUN_LOG = "doraflow-runs.log"
+
+
+def log_line(settings: Settings, run_id: str, status: str, error: str | None, note: str = "") -> None:
+    """Append one line to the run log beside the warehouse (used when ops cannot be written)."""
+    line = " | ".join(
+        part
+        for part in (datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), run_id, status, error or "", note)
+        if part
+    )
+    try:
+        settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+        with open(settings.warehouse_dir / RUN_LOG, "a", encoding="utf-8") as log:
+            log.write(" ".join(line.split()) + "\n")
+    except OSError:
+        pass  # a read-only or full folder: the alert and the one-line error still say it
+
+
+# -- the CLI's driver -------------------------------------------------------------------------------------------
 @dataclass
 class PipelineRun:
     run_id: str
@@ -115,50 +386,62 @@ def run_pipeline(
     *,
     trigger: str = "cli",
     progress: Progress = print,
+    allow_no_source: bool = False,
 ) -> PipelineRun:
-    """Run every step in order and record the run's own figures in `ops`.
+    """Run every step in order, in this process, under the run lock, and record the run in `ops`.
 
     On failure the error is recorded, the notification hook is called and the error is raised again;
     nothing after the failing step runs, so the published serving copy stays the previous good one.
     """
-    from doraflow.notify import on_failure
     from doraflow.ops import RunRecorder
+    from doraflow.warehouse import ensure_writable, run_lock
 
     recorder = RunRecorder(settings, trigger=trigger)
     run = PipelineRun(run_id=recorder.run_id)
-
-    def timed(name: str, function, *args):
-        progress(f"== {name}")
-        started = datetime.now(UTC)
-        clock = time.monotonic()
-        try:
-            result = (
-                function(settings, *args, progress=progress)
-                if args
-                else function(settings, progress=progress)
-            )
-        except Exception as error:
-            recorder.record_step(name, started, datetime.now(UTC), "failed", {"error": str(error)})
-            if isinstance(error, QualityGateError) and getattr(error, "result", None) is not None:
-                recorder.record_checks(error.result)  # the failed gate's checks stay queryable in ops
-            raise
-        run.steps[name] = round(time.monotonic() - clock, 3)
-        recorder.record_step(name, started, datetime.now(UTC), "success")
-        return result
-
+    handoff = Handoff(sources=list(sources) if sources else None, allow_no_source=allow_no_source)
+    results: dict[str, Any] = {}
     try:
-        run.stream_results = timed("extract", step_extract, sources)
-        recorder.record_streams(run.stream_results)
-        recorder.record_checks(timed("check landed batches", step_check_landing))
-        run.load_result = timed("load", step_load)
-        run.transform_result = timed("transform", step_transform)
-        recorder.record_checks(timed("check marts", step_check_marts))
-        run.publish_result = timed("publish", step_publish, recorder)
+        with run_lock(settings, recorder.run_id):
+            ensure_writable(settings)
+            if not settings.configured_sources and not allow_no_source:
+                raise DoraflowError(NO_SOURCE)
+            for abandoned in recorder.start():
+                progress(f"run {abandoned} did not finish (killed?): recorded as abandoned")
+            try:
+                for step in STEPS:
+                    results[step.task_id] = execute(step, settings, handoff, recorder, progress)
+            except Exception as error:
+                run.status, run.error = "failed", str(error)
+                finish_run(settings, recorder, "failed", str(error), progress)
+                raise
+            run.status = "success"
+            finish_run(settings, recorder, "success", None, progress)
     except Exception as error:
-        run.status, run.error = "failed", str(error)
-        recorder.finish("failed", error=str(error))
-        on_failure(f"doraflow run {run.run_id} failed: {error}", settings=settings)
+        if (
+            run.status == "running"
+        ):  # failed before any step: lock held elsewhere, warehouse unusable, no source
+            run.status, run.error = "failed", str(error)
+            log_line(settings, recorder.run_id, "failed", str(error))
+            from doraflow.notify import on_failure
+
+            on_failure(f"doraflow run {recorder.run_id} failed: {error}", settings=settings)
         raise
-    run.status = "success"
-    recorder.finish("success")
+    finally:
+        run.steps = dict(recorder.seconds)
+    run.stream_results = results.get("extract") or []
+    run.load_result = results.get("load")
+    run.transform_result = results.get("transform")
+    run.publish_result = results.get("publish")
     return run
+
+
+def run_step(task_id: str, settings: Settings, progress: Progress = print, handoff: Handoff | None = None):
+    """One step on its own (`doraflow load`, `doraflow publish`, ...): locked and gated as in a run.
+
+    Its timing is not a run's, so it is not written to ops.pipeline_runs; the gates' verdicts are (marts gate).
+    """
+    from doraflow.ops import RunRecorder
+
+    return execute(
+        STEP[task_id], settings, handoff or Handoff(), RunRecorder(settings, trigger="cli"), progress
+    )

@@ -1,4 +1,5 @@
-"""`airflow dags test dora_nightly` end to end against the simulator (SQLite metadata DB in tmp_path)."""
+"""`airflow dags test dora_nightly` end to end against the simulator (SQLite metadata DB in tmp_path), then
+`doraflow run` on the same data: the two drivers of doraflow.pipeline record the same figures."""
 
 from __future__ import annotations
 
@@ -69,11 +70,12 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         assert done.returncode == 0, f"{failed_tasks(home)}; log: {tmp_path / 'dags_test.log'}"
         assert sim.env()["GITHUB_TOKEN"] not in log  # secrets never reach the task logs
 
-        # A backfill slot: the same DAG for a past logical date. The extractors are incremental (the logical
-        # date only names the slot), so it converges to the same warehouse: nothing new, nothing duplicated.
+        # The other driver on the same data: `doraflow run` converges to the same marts (nothing new to extract)
+        # and records the run with the same figures as the DAG did.
         first_marts = marts_snapshot(warehouse)
-        done = airflow(["dags", "test", "dora_nightly", "2026-11-01"], env, tmp_path)
-        assert done.returncode == 0, f"{failed_tasks(home)}; {done.stderr[-2000:]}"
+        done = subprocess.run([str(BIN / "doraflow"), "run"], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
         assert marts_snapshot(warehouse) == first_marts
 
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -81,13 +83,38 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         runs = con.execute(
             "select run_id, trigger, status, error from ops.pipeline_runs order by started_at"
         ).fetchall()
-        assert [run[1:] for run in runs] == [("airflow", "success", None)] * 2
+        assert [run[1:] for run in runs] == [("airflow", "success", None), ("cli", "success", None)]
         assert runs[0][0].startswith("airflow-dora_nightly-manual__")
         streams = con.execute("select source, count(*), sum(records) from ops.stream_runs "
                               "where run_id = ? group by source order by source", [runs[0][0]]).fetchall()  # fmt: skip
         assert [s[0] for s in streams] == ["github", "jira", "pagerduty"] and all(s[2] > 0 for s in streams)
-        steps = {r[0] for r in con.execute("select step from ops.step_runs").fetchall()}
-        assert {"check landed batches", "load", "check marts", "publish"} <= steps
+        # both drivers record the same steps, in the same order, with every figure of marts.pipeline_runs set
+        steps = {
+            run_id: [r[0] for r in con.execute("select step from ops.step_runs where run_id = ? order by started_at",
+                                               [run_id]).fetchall()]
+            for run_id, *_ in runs
+        }  # fmt: skip
+        from doraflow.pipeline import STEPS
+
+        assert steps[runs[0][0]] == steps[runs[1][0]] == [step.name for step in STEPS]
+        figures = con.execute("select * from marts.pipeline_runs order by started_at")
+        columns = [d[0] for d in figures.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in figures.fetchall()]
+        for name in (
+            "extract_seconds",
+            "load_seconds",
+            "transform_seconds",
+            "publish_seconds",
+            "checks_evaluated",
+        ):
+            assert rows[0][name] is not None and rows[1][name] is not None, name
+        marts_checks = [con.execute("select suite, count(*) from ops.check_results where run_id = ? and suite like "
+                                    "'marts.%' group by suite order by suite", [r[0]]).fetchall() for r in runs]  # fmt: skip
+        assert marts_checks[0] == marts_checks[1] and marts_checks[0]  # the same gate, the same checks
+        for table in ("stream_runs", "check_results", "dbt_source_freshness", "source_freshness"):
+            counts = [con.execute(f"select count(*) from ops.{table} where run_id = ?", [r[0]]).fetchone()[0]
+                      for r in runs]  # fmt: skip
+            assert counts[0] > 0 and counts[1] > 0, table
         critical = con.execute("select count(*) from ops.check_results where severity = 'critical' "
                                "and not success").fetchone()[0]  # fmt: skip
         assert critical == 0
@@ -110,3 +137,11 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         serving.close()
     assert (warehouse.parent / "data_docs" / "marts" / "index.html").is_file()
     assert not any((warehouse.parent / "ops_spool").glob("*/*.json"))  # spool cleared after recording
+    # the mapped extracts carry their scope as their name (map_index_template), in the UI and alerts
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        names = {
+            r[0] for r in db.execute("select rendered_map_index from task_instance where map_index >= 0")
+        }
+    assert "github acme/payments pull_requests" in names

@@ -35,7 +35,8 @@ if dag is not None:
                          "backoff": bool(getattr(t, "retry_exponential_backoff", False)),
                          "callbacks": len(t.on_failure_callback or []) if isinstance(t.on_failure_callback, list)
                                       else int(t.on_failure_callback is not None),
-                         "outlets": [getattr(o, "uri", str(o)) for o in t.outlets]}
+                         "outlets": [getattr(o, "uri", str(o)) for o in t.outlets],
+                         "map_index_template": getattr(t, "map_index_template", None)}
              for t in dag.tasks}
     out.update(tags=sorted(dag.tags), max_active_runs=dag.max_active_runs, catchup=dag.catchup,
                tasks=tasks, timetable=str(dag.timetable.summary), tz=str(dag.timetable._timezone))
@@ -97,16 +98,34 @@ def test_schedule_and_run_settings(parsed):
 def test_owners_retries_callbacks_and_pools(parsed):
     tasks = parsed["tasks"]
     assert all(t["owner"] == "doraflow" for t in tasks.values())
-    assert all(t["callbacks"] >= 1 for t in tasks.values()), "every task notifies on failure"
+    # one alert per DAG run (record_ops' notifier), not one per failed mapped task
+    assert all(t["callbacks"] == 0 for t in tasks.values())
     extracts = {k: v for k, v in tasks.items() if k.startswith("extract_")}
     assert len(extracts) == 15  # every planned stream of extractors.streams (comparison_commits rides along)
     assert all(t["retries"] == 3 and t["backoff"] for t in extracts.values())
     assert all(t["pool"] != "dora_warehouse" for t in extracts.values())  # extracts write landing files only
-    writers = ["load", "check_marts", "publish", "record_ops"] + [
-        k for k in tasks if k.startswith("dbt_build.")
+    assert all(t["map_index_template"] == "{{ extract_label }}" for t in extracts.values())
+    writers = [
+        "check_landing",
+        "load",
+        "transform",
+        "source_freshness",
+        "check_marts",
+        "publish",
+        "record_ops",
     ]
-    assert len(writers) > 10
     assert all(tasks[name]["pool"] == "dora_warehouse" for name in writers)
+
+
+def test_the_dag_runs_the_pipelines_steps(parsed):
+    from doraflow.pipeline import STEPS
+
+    tasks = parsed["tasks"]
+    chain = [step.task_id for step in STEPS if step.task_id != "extract"]
+    assert all(name in tasks for name in chain)
+    for before, after in zip(chain, chain[1:], strict=False):  # the pipeline's order, one task per step
+        assert before in tasks[after]["upstream"]
+    assert not [k for k in tasks if k.startswith("dbt_build")]  # one dbt invocation, as the CLI
 
 
 def test_graph_order(parsed):
@@ -117,11 +136,10 @@ def test_graph_order(parsed):
     assert tasks["check_landing"]["trigger_rule"] == "none_failed"
     assert tasks["load"]["upstream"] == ["check_landing"]
     assert "duckdb://warehouse/raw.pagerduty__incidents" in tasks["load"]["outlets"]
-    dbt_roots = [k for k, t in tasks.items() if k.startswith("dbt_build.") and t["upstream"] == ["load"]]
-    assert dbt_roots, "the dbt task group starts after load"
-    assert tasks["dbt_build.dora_metrics_model_build"]["upstream"]  # refs inside macros are resolved
-    assert "dbt_build.fct_deployments_model_build" in tasks["dbt_build.dora_metrics_model_build"]["upstream"]
-    assert any(k.startswith("dbt_build.") for k in tasks["check_marts"]["upstream"])
+    # marts and the serving copy are announced by publish only, i.e. after the marts gate
+    assert "duckdb://warehouse/marts.dora_metrics" in tasks["publish"]["outlets"]
+    assert "doraflow://serving/dora_serving.duckdb" in tasks["publish"]["outlets"]
+    assert not [o for k, t in tasks.items() if k != "publish" for o in t["outlets"] if "marts." in o]
     assert tasks["publish"]["upstream"] == ["check_marts"]
     assert tasks["record_ops"]["upstream"] == ["publish"] and tasks["record_ops"]["trigger_rule"].endswith(
         "all_done"

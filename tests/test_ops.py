@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from doraflow.config import ConfigError, load_settings
-from doraflow.ops import DDL, RunRecorder, airflow_run_id, spool
+from doraflow.ops import DDL, RunRecorder, airflow_run_id
 from doraflow.quality import CheckResult, QualityResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,20 +94,34 @@ def test_unknown_trigger_is_refused(settings):
 def test_spool_round_trip_for_airflow_tasks(settings):
     run_id = airflow_run_id("dora_nightly", "scheduled__2025-03-01T02:00:00+00:00")
     assert run_id == "airflow-dora_nightly-scheduled__2025-03-01T02_00_00_00_00"
-    step = {"step": "extract github commits acme/api", "started_at": T0, "finished_at": T0 + timedelta(seconds=3),
-            "status": "success"}  # fmt: skip
-    spool(settings, run_id, "extract_github__commits-0", step=step,
-          streams=[stream("github", "commits", "acme/api", 2, 9, 1)], run_started_at=T0)  # fmt: skip
-    failed = {"step": "check marts", "started_at": T0 + timedelta(seconds=9), "finished_at": T0 + timedelta(seconds=10),
-              "status": "failed", "detail": {"error": "boom"}}  # fmt: skip
-    spool(settings, run_id, "check_marts", step=failed, checks=quality(("expect_c", "critical", False)))
+    # three tasks, each recording into its own recorder as doraflow.pipeline.execute does, then spooling it
+    for index, (scope, records, seconds) in enumerate((("acme/api", 9, 3), ("acme/web", 4, 5))):
+        task = RunRecorder(settings, "airflow", run_id=run_id)
+        task.record_step("extract", T0 + timedelta(seconds=index), T0 + timedelta(seconds=seconds), "success",
+                         {"scope": f"github commits {scope}"})  # fmt: skip
+        task.record_streams([stream("github", "commits", scope, 2, records, 1)])
+        task.spool(f"extract_github__commits-{index}")
+    gate = RunRecorder(settings, "airflow", run_id=run_id)
+    gate.record_step("check marts", T0 + timedelta(seconds=9), T0 + timedelta(seconds=10), "failed",
+                     {"error": "boom"})  # fmt: skip
+    gate.record_checks(quality(("expect_c", "critical", False)))
+    gate.record_freshness([{"source": "github", "table": "github__commits", "status": "pass",
+                            "max_loaded_at": "2025-03-01", "age_seconds": 60.0}])  # fmt: skip
+    gate.spool("check_marts")
     recorder = RunRecorder.from_spool(settings, run_id)
     assert recorder.run_id == run_id and recorder.started_at == T0
-    assert [s.step for s in recorder.steps] == ["extract github commits acme/api", "check marts"]
-    assert recorder.streams[0]["records"] == 9 and recorder.checks[0]["expectation"] == "expect_c"
+    assert [s.step for s in recorder.steps] == ["extract", "extract", "check marts"]
+    assert [s["records"] for s in recorder.streams] == [9, 4] and recorder.checks[0][
+        "expectation"
+    ] == "expect_c"
     recorder.finish("failed", error="check marts: boom")
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     assert con.execute("select trigger, status from ops.pipeline_runs").fetchall() == [("airflow", "failed")]
+    # the two mapped extracts are one step row, as the CLI's one extract call: first start to last finish
+    assert con.execute("select step, duration_seconds, status from ops.step_runs order by started_at").fetchall() == [
+        ("extract", 5.0, "success"), ("check marts", 1.0, "failed")]  # fmt: skip
+    assert con.execute("select source, table_name, status from ops.dbt_source_freshness").fetchall() == [
+        ("github", "github__commits", "pass")]  # fmt: skip
     con.close()
 
 
@@ -243,10 +257,37 @@ def test_parse_time_settings_from_env():
     assert af.extract_retries({}) == 3 and af.extract_retries({"DORA_EXTRACT_RETRIES": "0"}) == 0
     with pytest.raises(ConfigError, match="DORA_TASK_RETRIES"):
         af.task_retries({"DORA_TASK_RETRIES": "-1"})
-    project, env_vars, dbt_vars, target = af.dbt_parse_settings(
-        {"WAREHOUSE_TARGET": "postgres", "WAREHOUSE_POSTGRES_URL": "postgresql://u:pw-secret@db:5432/dora"}
+
+
+def test_airflow_notifier_posts_one_alert_listing_the_failed_tasks(monkeypatch):
+    from doraflow.airflow_notify import WebhookNotifier
+
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    _Hook.received.clear()
+
+    class DagRun:
+        dag_id, run_id = "dora_nightly", "scheduled__2025-03-01"
+
+    class TI:  # the part of Airflow's RuntimeTaskInstance the notifier reads
+        @staticmethod
+        def get_task_states(dag_id, run_ids):
+            assert (dag_id, run_ids) == ("dora_nightly", ["scheduled__2025-03-01"])
+            return {"scheduled__2025-03-01": {"extract_github__pull_requests_0": "failed", "plan_jira": "success",
+                                              "extract_github__pull_requests_1": "failed", "load": "upstream_failed",
+                                              "record_ops": "running"}}  # fmt: skip
+
+    notifier = WebhookNotifier(error="extract: HTTP 500", steps=["extract"])
+    notifier({"ti": TI(), "dag_run": DagRun()})
+    thread.join(timeout=30)
+    server.server_close()
+    assert len(_Hook.received) == 1  # one alert for the run, however many mapped tasks failed
+    body = _Hook.received[0][2]
+    assert body["failed_tasks"] == ["extract_github__pull_requests_0", "extract_github__pull_requests_1"]
+    assert body["message"] == (
+        "dora_nightly run scheduled__2025-03-01 failed: extract: HTTP 500; failed tasks: "
+        "extract_github__pull_requests_0, extract_github__pull_requests_1"
     )
-    assert (
-        target == "postgres" and env_vars["DBT_PG_HOST"] == "db" and "pw-secret" not in json.dumps(env_vars)
-    )
-    assert (project / "dbt_project.yml").is_file() and "reporting_timezone" in dbt_vars
+    assert body["failed_steps"] == ["extract"] and body["dag_id"] == "dora_nightly"

@@ -10,7 +10,9 @@
         "create table if not exists ops.stream_runs (run_id varchar, source varchar, stream varchar, scope varchar, requests bigint, not_modified bigint, pages bigint, records bigint, batches bigint, elapsed_seconds double precision)",
         "create table if not exists ops.step_runs (run_id varchar, step varchar, started_at timestamptz, finished_at timestamptz, duration_seconds double precision, status varchar, detail varchar)",
         "create table if not exists ops.check_results (run_id varchar, checked_at timestamptz, suite varchar, expectation varchar, table_name varchar, column_name varchar, severity varchar, success boolean, failing_count bigint, observed_value double precision, sample varchar)",
-        "create table if not exists ops.source_freshness (run_id varchar, table_name varchar, source varchar, row_count bigint, latest_extracted_at timestamptz, age_hours double precision)"
+        "create table if not exists ops.source_freshness (run_id varchar, table_name varchar, source varchar, row_count bigint, latest_extracted_at timestamptz, age_hours double precision)",
+        "create table if not exists ops.dbt_source_freshness (run_id varchar, source varchar, table_name varchar, status varchar, max_loaded_at varchar, age_seconds double precision)",
+        "create table if not exists ops.marts_gate (event_at timestamptz, event varchar, run_id varchar)"
     ],
 ) }}
 

@@ -1,0 +1,128 @@
+"""Airflow against the CLI on the same data, and the DAG file's parse time (never part of pytest).
+
+    .venv/bin/python benchmarks/benchmark_airflow.py                    # the demo organisation (4 repos, 90 days)
+    .venv/bin/python benchmarks/benchmark_airflow.py --repositories 2 --days 20
+
+Reports, side by side with the goals of docs/airflow.md:
+- parse: seconds to parse dags/dora_nightly.py in a fresh DagBag (Airflow already imported, as in the DAG
+  processor), median of 5, and the subprocesses the parse started (goal: under 2 s, none);
+- run: wall seconds of `doraflow run` and of `airflow dags test dora_nightly`, each into a fresh warehouse
+  against the same simulator organisation (goal: Airflow within 1.3x of the CLI), and the lines each printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+PARSE_PROBE = r"""
+import json, statistics, subprocess, sys, time
+from airflow.dag_processing.dagbag import DagBag
+started = []
+original = subprocess.Popen.__init__
+def counting(self, *args, **kwargs):
+    started.append(str(args[0] if args else kwargs.get("args"))[:80])
+    original(self, *args, **kwargs)
+subprocess.Popen.__init__ = counting
+seconds = []
+for _ in range(5):
+    clock = time.perf_counter()
+    bag = DagBag(dag_folder=sys.argv[1])
+    seconds.append(time.perf_counter() - clock)
+    assert "dora_nightly" in bag.dags, bag.import_errors
+print("RESULT" + json.dumps({"median": statistics.median(seconds), "max": max(seconds), "subprocesses": started}))
+"""
+
+
+def _environment(base: dict[str, str], **extra: str) -> dict[str, str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "DORA_", "GITHUB", "JIRA", "PAGER"))
+    }
+    return {**clean, **base, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", **extra}
+
+
+def parse_figures(workdir: Path) -> dict:
+    env = _environment({}, AIRFLOW_HOME=str(workdir / "parse_home"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+                       WAREHOUSE_PATH=str(workdir / "parse_wh" / "dora.duckdb"))  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(REPO / "dags" / "dora_nightly.py")], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")]
+    if not line:
+        raise SystemExit(done.stderr[-3000:])
+    return json.loads(line[-1][len("RESULT") :])
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+    clock = time.monotonic()
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=3600)
+    elapsed = time.monotonic() - clock
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+    return elapsed, done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repositories", type=int, default=4)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    from simulator import Simulator, SimulatorConfig
+
+    with tempfile.TemporaryDirectory(prefix="doraflow-bench-airflow-") as tmp:
+        workdir = Path(tmp)
+        parse = parse_figures(workdir)
+        config = SimulatorConfig(seed=args.seed, repositories=args.repositories, services=args.repositories,
+                                 days=args.days)  # fmt: skip
+        with Simulator(config) as sim:
+            cli_env = _environment(sim.env(), WAREHOUSE_PATH=str(workdir / "cli" / "dora.duckdb"))
+            cli_seconds, cli = timed([str(BIN / "doraflow"), "run"], cli_env, workdir)
+            home = workdir / "airflow_home"
+            af_env = _environment(
+                sim.env(),
+                WAREHOUSE_PATH=str(workdir / "airflow" / "dora.duckdb"),
+                AIRFLOW_HOME=str(home),
+                AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+                AIRFLOW__CORE__LOAD_EXAMPLES="False",
+                DORA_EXTRACT_RETRIES="0",
+                DORA_TASK_RETRIES="0",
+            )
+            timed([str(BIN / "airflow"), "db", "migrate"], af_env, workdir)  # setup, not timed
+            timed([str(BIN / "airflow"), "pools", "set", "dora_warehouse", "1", "doraflow single writer"], af_env,
+                  workdir)  # fmt: skip
+            af_seconds, airflow = timed(
+                [str(BIN / "airflow"), "dags", "test", "dora_nightly"], af_env, workdir
+            )
+    figures = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpu(s), Python {platform.python_version()}",
+        "organisation": f"{args.repositories} repositories, {args.days} days, seed {args.seed}",
+        "parse_seconds_median": round(parse["median"], 3),
+        "parse_seconds_max": round(parse["max"], 3),
+        "parse_goal_seconds": 2.0,
+        "parse_subprocesses": parse["subprocesses"],
+        "cli_run_seconds": round(cli_seconds, 1),
+        "airflow_dags_test_seconds": round(af_seconds, 1),
+        "airflow_over_cli": round(af_seconds / cli_seconds, 2),
+        "airflow_over_cli_goal": 1.3,
+        "cli_output_lines": len((cli.stdout + cli.stderr).splitlines()),
+        "airflow_output_lines": len((airflow.stdout + airflow.stderr).splitlines()),
+    }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
