@@ -166,4 +166,8 @@ def dbt_parse_settings(env: Mapping[str, str] | None = None):
         for name, value in dbt_environment(settings).items()
         if not name.startswith("DBT_ENV_SECRET")
     }
-    return PROJECT_DIR, env_vars, settings.dbt_vars(), env_vars["DBT_TARGET"]
+    dbt_vars = settings.dbt_vars()
+    # The build's "now" must be the task's, not the parse's (and a value changing at every parse would make a new
+    # DAG version each time): without the var the models read the database clock when they run.
+    dbt_vars.pop("reference_time", None)
+    return PROJECT_DIR, env_vars, dbt_vars, env_vars["DBT_TARGET"]

@@ -250,3 +250,5 @@ def test_parse_time_settings_from_env():
         target == "postgres" and env_vars["DBT_PG_HOST"] == "db" and "pw-secret" not in json.dumps(env_vars)
     )
     assert (project / "dbt_project.yml").is_file() and "reporting_timezone" in dbt_vars
+    # parsed once, run later: the build's reference time is the database clock when the task runs
+    assert "reference_time" not in dbt_vars and dbt_vars["use_github_production_flag"] is True
