@@ -338,6 +338,13 @@ def _next_watch(watch: dict[str, dict]) -> dict[str, dict]:
     return kept
 
 
+def is_production_deployment(deployment: dict, pattern: re.Pattern, *, use_flag: bool) -> bool:
+    """The models' rule (int_deployments): the environment matches, or GitHub flags it production (if used)."""
+    if pattern.search(deployment.get("environment") or ""):
+        return True
+    return use_flag and str(deployment.get("production_environment")).lower() == "true"  # as staging reads it
+
+
 def comparisons(ctx: StreamContext) -> None:
     """Compare `base...head` for each pair of consecutive successful production deployments.
 
@@ -360,8 +367,8 @@ def comparisons(ctx: StreamContext) -> None:
         for _, deployment in deployments_index.read_batch(batch_id):
             if not isinstance(deployment, dict) or deployment.get("id") is None:
                 continue
-            is_production = pattern.search(deployment.get("environment") or "") or (
-                ctx.settings.use_github_production_flag and deployment.get("production_environment") is True
+            is_production = is_production_deployment(
+                deployment, pattern, use_flag=ctx.settings.use_github_production_flag
             )
             if isinstance(deployment.get("sha"), str) and is_production:
                 production[str(deployment["id"])] = deployment["sha"]
