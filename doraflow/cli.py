@@ -22,8 +22,10 @@ configuration (environment variables, also read from ./.env):
   JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECTS   https://x.atlassian.net; basic auth; KEY,KEY
   PAGERDUTY_API_URL, PAGERDUTY_TOKEN, PAGERDUTY_SERVICE_IDS  API root; REST token; ids (all when unset)
   EXTRACT_START_DATE                first run reaches back to this ISO date (default 180 days ago)
-  PRODUCTION_ENVIRONMENT_PATTERN    regex, case-insensitive (default ^prod(uction)?$)
+  PRODUCTION_ENVIRONMENT_PATTERN    regex, case-insensitive (default ^prod(uction)?([-_/ .].*)?$)
+  USE_GITHUB_PRODUCTION_FLAG        GitHub's production_environment flag counts too (default true)
   HOTFIX_PATTERN, INCIDENT_ATTRIBUTION_WINDOW_HOURS, REPORTING_TIMEZONE, DORA_BENCHMARK_EDITION
+  REWORK_ISSUE_TYPES                Jira issue types of the rework defect-key rule (default Bug,Incident)
   SERVICE_CATALOG_PATH              CSV: service,team,github_repository,pagerduty_service_id,jira_project_key
   EXTRACT_CONCURRENCY, HTTP_TIMEOUT_SECONDS, HTTP_MAX_RETRIES, RATE_LIMIT_MAX_WAIT_SECONDS, DUCKDB_MEMORY_LIMIT
   TARGET_DEPLOYMENTS_PER_DAY, TARGET_LEAD_TIME_MINUTES, TARGET_CHANGE_FAILURE_RATE, TARGET_TIME_TO_RESTORE_MINUTES

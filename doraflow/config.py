@@ -12,13 +12,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_WAREHOUSE_PATH = "warehouse/dora.duckdb"
-DEFAULT_PRODUCTION_PATTERN = r"^prod(uction)?$"
+DEFAULT_PRODUCTION_PATTERN = r"^prod(uction)?([-_/ .].*)?$"  # production-eu, prod_us, production/blue
+DEFAULT_REWORK_ISSUE_TYPES = ("Bug", "Incident")
 DEFAULT_HOTFIX_PATTERN = r"(?i)hotfix"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 EARLIEST_START_DATE = date(1970, 1, 1)  # no source holds older objects; epoch-ms timestamps start here
@@ -123,6 +124,12 @@ class Settings:
     duckdb_memory_limit: str | None = None  # e.g. '4GB' or '50%'; None: DuckDB's default (80% of RAM)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     alert_webhook_url: Secret | None = None  # may hold a token: never logged
+    use_github_production_flag: bool = True  # GitHub's `production_environment: true` also marks production
+    rework_issue_types: tuple[str, ...] = (
+        DEFAULT_REWORK_ISSUE_TYPES  # Jira issue types of the defect-key rule
+    )
+    # The build's "now" (UTC): evidence windows still open, timestamps in the future. None: the clock at build time.
+    reference_time: datetime | None = None
 
     @property
     def warehouse_dir(self) -> Path:
@@ -170,6 +177,10 @@ class Settings:
             "incident_attribution_window_hours": self.incident_attribution_window_hours,
             "reporting_timezone": self.reporting_timezone,
             "benchmark_edition": self.benchmark_edition,
+            "use_github_production_flag": self.use_github_production_flag,
+            "rework_issue_types": ",".join(self.rework_issue_types),
+            "extract_start_date": self.extract_start_date.isoformat(),
+            "reference_time": (self.reference_time or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S"),
         }
 
 
@@ -313,6 +324,17 @@ def _number(
     if maximum is not None and number > maximum:
         raise ConfigError(f"{name} must be at most {maximum}, got {value!r}")
     return number
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _get(env, name)
+    if value is None:
+        return default
+    if value.lower() in ("true", "1", "yes", "on"):
+        return True
+    if value.lower() in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
 def _memory_limit(env: Mapping[str, str]) -> str | None:
@@ -534,8 +556,12 @@ def _pagerduty(env: Mapping[str, str], skipped: list[str]) -> PagerDutySettings 
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Settings:
-    """Read and validate every setting. `env` defaults to `.env` + the process environment."""
+    """Read and validate every setting. `env` defaults to `.env` + the process environment.
+
+    `today` pins the date (tests): the build's reference time is then that day's midnight UTC.
+    """
     env = environment() if env is None else env
+    reference_time = None if today is None else datetime.combine(today, time.min)
     today = today or datetime.now(UTC).date()
     skipped: list[str] = []
 
@@ -597,6 +623,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         duckdb_memory_limit=_memory_limit(env),
         quality=quality_thresholds(env),
         alert_webhook_url=_alert_webhook_url(env),
+        use_github_production_flag=_flag(env, "USE_GITHUB_PRODUCTION_FLAG", True),
+        rework_issue_types=_list(env, "REWORK_ISSUE_TYPES") or DEFAULT_REWORK_ISSUE_TYPES,
+        reference_time=reference_time,
     )
     _refuse_serving_copy_as_warehouse(settings)
     return settings

@@ -338,11 +338,19 @@ def _next_watch(watch: dict[str, dict]) -> dict[str, dict]:
     return kept
 
 
+def is_production_deployment(deployment: dict, pattern: re.Pattern, *, use_flag: bool) -> bool:
+    """The models' rule (int_deployments): the environment matches, or GitHub flags it production (if used)."""
+    if pattern.search(deployment.get("environment") or ""):
+        return True
+    return use_flag and str(deployment.get("production_environment")).lower() == "true"  # as staging reads it
+
+
 def comparisons(ctx: StreamContext) -> None:
     """Compare `base...head` for each pair of consecutive successful production deployments.
 
     Consecutive = production deployments (environment matches PRODUCTION_ENVIRONMENT_PATTERN, ignoring
-    case) ordered by the time of their first `success` status. Each comparison lands in
+    case, or GitHub's `production_environment: true` unless USE_GITHUB_PRODUCTION_FLAG is false) ordered by the
+    time of their first `success` status. Each comparison lands in
     `comparisons` (without `commits`/`files`) and its paginated commits in `comparison_commits`,
     both with parent_id `base...head`.
     """
@@ -359,7 +367,10 @@ def comparisons(ctx: StreamContext) -> None:
         for _, deployment in deployments_index.read_batch(batch_id):
             if not isinstance(deployment, dict) or deployment.get("id") is None:
                 continue
-            if isinstance(deployment.get("sha"), str) and pattern.search(deployment.get("environment") or ""):
+            is_production = is_production_deployment(
+                deployment, pattern, use_flag=ctx.settings.use_github_production_flag
+            )
+            if isinstance(deployment.get("sha"), str) and is_production:
                 production[str(deployment["id"])] = deployment["sha"]
         dep_cursor = batch_id
     statuses_index = ctx.parent_index("deployment_statuses")

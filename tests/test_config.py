@@ -1,5 +1,6 @@
 """Configuration: defaults, skipped sources, and a clear error naming the variable for every malformed value."""
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def test_defaults_with_every_source_configured():
     assert loaded.pagerduty.api_url == "https://api.pagerduty.com"
     assert loaded.pagerduty.service_ids == ()  # all services
     assert loaded.extract_start_date == date(2026, 5, 30)  # 180 days before 2026-11-26
-    assert loaded.production_environment_pattern == "^prod(uction)?$"
+    assert loaded.production_environment_pattern == "^prod(uction)?([-_/ .].*)?$"
+    assert loaded.use_github_production_flag is True
+    assert loaded.rework_issue_types == ("Bug", "Incident")
     assert loaded.configured_sources == ("github", "jira", "pagerduty")
     assert loaded.skipped_sources == ()
     assert loaded.targets.change_failure_rate == 0.15
@@ -143,6 +146,10 @@ def test_dbt_vars_carry_the_metric_settings():
         "incident_attribution_window_hours": 12,
         "reporting_timezone": "UTC",
         "benchmark_edition": "2023",
+        "use_github_production_flag": True,
+        "rework_issue_types": "Bug,Incident",
+        "extract_start_date": "2026-05-30",
+        "reference_time": "2026-11-26 00:00:00",  # the pinned `today`, midnight UTC
     }
 
 
@@ -330,3 +337,30 @@ def test_postgresql_engine_agrees_with_the_pattern_and_zone_rules(postgres_serve
             assert cursor.fetchone() == (1,)
     finally:
         connection.close()
+@pytest.mark.parametrize(
+    ("environment", "production"),
+    [
+        ("production", True),
+        ("Prod", True),
+        ("production-eu", True),
+        ("prod_us", True),
+        ("production/blue", True),
+        ("prod.canary", True),
+        ("preproduction", False),
+        ("products", False),
+        ("staging", False),
+    ],
+)
+def test_default_production_pattern_accepts_the_usual_suffixes(environment, production):
+    pattern = re.compile(settings().production_environment_pattern, re.IGNORECASE)
+    assert bool(pattern.search(environment)) is production
+
+
+def test_production_flag_and_rework_issue_types_are_validated():
+    loaded = settings(USE_GITHUB_PRODUCTION_FLAG="false", REWORK_ISSUE_TYPES="Bug, Production Incident")
+    assert loaded.use_github_production_flag is False
+    assert loaded.dbt_vars()["rework_issue_types"] == "Bug,Production Incident"
+    with pytest.raises(ConfigError, match=r"USE_GITHUB_PRODUCTION_FLAG must be true or false, got 'maybe'"):
+        settings(USE_GITHUB_PRODUCTION_FLAG="maybe")
+    with pytest.raises(ConfigError, match=r"REWORK_ISSUE_TYPES lists an entry twice"):
+        settings(REWORK_ISSUE_TYPES="Bug,Bug")

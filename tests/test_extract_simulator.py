@@ -157,3 +157,21 @@ def test_wrong_tokens_fail_with_one_line_per_source(sim, tmp_path):
     assert all(" HTTP 401 " in line for line in lines)
     assert "(check GITHUB_TOKEN)" in lines[0] and "(check PAGERDUTY_TOKEN)" in lines[2]
     assert "secret" not in str(caught.value)
+
+
+def test_compares_follow_the_models_production_rule():
+    """Compares are fetched for the deployments the models call production: pattern, or GitHub's flag."""
+    import re
+
+    from doraflow.config import DEFAULT_PRODUCTION_PATTERN
+    from extractors.github import is_production_deployment
+
+    pattern = re.compile(DEFAULT_PRODUCTION_PATTERN, re.IGNORECASE)
+    flagged_live = {"environment": "live", "production_environment": True}
+    assert is_production_deployment({"environment": "production-eu"}, pattern, use_flag=True)
+    assert is_production_deployment(flagged_live, pattern, use_flag=True)
+    assert not is_production_deployment(flagged_live, pattern, use_flag=False)
+    assert not is_production_deployment({"environment": "preproduction"}, pattern, use_flag=True)
+    assert not is_production_deployment(
+        {"environment": None, "production_environment": False}, pattern, use_flag=True
+    )

@@ -118,3 +118,14 @@ percentile_cont({{ fraction }}) within group (order by cast({{ expr }} as double
 
 {#- A Python/Jinja string as a SQL string literal (single quotes doubled). -#}
 {% macro sql_string(value) -%}'{{ value | string | replace("'", "''") }}'{%- endmacro %}
+
+{#- Set-returning: the first capture group of every match of `pattern` in `text_expr` (use in a select list). -#}
+{% macro regex_extract_all_to_rows(text_expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_extract_all_to_rows', 'doraflow')(text_expr, pattern)) }}
+{%- endmacro %}
+{% macro duckdb__regex_extract_all_to_rows(text_expr, pattern) -%}
+unnest(regexp_extract_all({{ text_expr }}, {{ pattern }}, 1))
+{%- endmacro %}
+{% macro default__regex_extract_all_to_rows(text_expr, pattern) -%}
+(regexp_matches({{ text_expr }}, {{ pattern }}, 'g'))[1]
+{%- endmacro %}

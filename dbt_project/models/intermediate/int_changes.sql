@@ -2,6 +2,12 @@
   One row per deployed commit (a commit of a change set), with its pull request and start time.
   started_at: for the merge commit of a merged pull request (squash commit, last rebased commit or merge
   commit), the earliest author date among that pull request's commits; for every other commit, its own author date.
+  is_duplicate_change: a rewritten copy (force-push amend, cherry-pick) of a commit shipped by an earlier or the
+  same release: same author e-mail, author date and message. The first copy shipped is the change; copies stay rows
+  and are left out of every figure. GitHub's REST API gives no patch id, so patch identity is not used.
+  data_error: 'in_future' (a start or deployment after the build's reference time), 'before_extract_start' (a start
+  before EXTRACT_START_DATE: outside the data, left-censored) or 'negative_lead_time'; lead_time_minutes is NULL
+  then, is_negative_lead_time keeps the raw sign.
 -#}
 with change_sets as (
     select * from {{ ref('int_deployment_change_sets') }}
@@ -56,7 +62,9 @@ joined as (
                 then coalesce(merge_commit_prs.first_authored_at, commits.authored_at)
             else commits.authored_at
         end as started_at,
-        commits.message
+        commits.message,
+        commits.author_email,
+        commits.authored_at
     from change_sets
     left join merge_commit_prs
         on merge_commit_prs.repository = change_sets.repository
@@ -69,12 +77,30 @@ joined as (
         and commits.commit_sha = change_sets.commit_sha
 ),
 
-final as (
+copies as (
     select
         joined.*,
-        {{ minutes_between('started_at', 'deployed_at') }} as lead_time_minutes,
-        lower({{ regex_extract('message', "'This reverts commit ([0-9a-fA-F]{7,40})'") }}) as reverted_commit_sha
+        {{ minutes_between('started_at', 'deployed_at') }} as raw_lead_time_minutes,
+        lower({{ regex_extract('message', "'This reverts commit ([0-9a-fA-F]{7,40})'") }}) as reverted_commit_sha,
+        case when author_email is not null and authored_at is not null and message is not null then
+            row_number() over (
+                partition by repository, author_email, authored_at, message
+                order by deployed_at, deployment_id, commit_sha
+            )
+        else 1 end as copy_order
     from joined
+),
+
+final as (
+    select
+        copies.*,
+        case
+            when started_at > {{ build_reference_time() }} or deployed_at > {{ build_reference_time() }}
+                then 'in_future'
+            when started_at < {{ extract_start_timestamp() }} then 'before_extract_start'
+            when raw_lead_time_minutes < 0 then 'negative_lead_time'
+        end as data_error
+    from copies
 )
 
 select
@@ -85,8 +111,10 @@ select
     pull_request_number,
     is_pull_request_merge_commit,
     started_at,
-    lead_time_minutes,
-    coalesce(lead_time_minutes < 0, false) as is_negative_lead_time,
+    case when data_error is null then raw_lead_time_minutes end as lead_time_minutes,
+    coalesce(raw_lead_time_minutes < 0, false) as is_negative_lead_time,
+    data_error,
+    copy_order > 1 as is_duplicate_change,
     reverted_commit_sha,
     reverted_commit_sha is not null as is_revert
 from final

@@ -1,12 +1,13 @@
 {#- One row per known commit of a repository, from the default-branch list, PR commits and compare results. -#}
 with all_commits as (
-    select repository, lower(commit_sha) as commit_sha, authored_at, message, parent_shas, 1 as priority
+    select repository, lower(commit_sha) as commit_sha, authored_at, author_email, message, parent_shas,
+           1 as priority
     from {{ ref('stg_github__commits') }}
     union all
-    select repository, lower(commit_sha), authored_at, message, parent_shas, 2
+    select repository, lower(commit_sha), authored_at, author_email, message, parent_shas, 2
     from {{ ref('stg_github__pull_request_commits') }}
     union all
-    select repository, lower(commit_sha), authored_at, message, parent_shas, 3
+    select repository, lower(commit_sha), authored_at, author_email, message, parent_shas, 3
     from {{ ref('stg_github__comparison_commits') }}
 ),
 
@@ -18,6 +19,6 @@ ranked as (
     where commit_sha is not null
 )
 
-select repository, commit_sha, authored_at, message, lower(parent_shas) as parent_shas
+select repository, commit_sha, authored_at, author_email, message, lower(parent_shas) as parent_shas
 from ranked
 where rank_in_sources = 1

@@ -1,7 +1,13 @@
 {#-
-  One row per successful production deployment: seed (first of its repository), redeploy (same sha as the
-  previous one) or rollback (its sha is a proper ancestor of the previous deployment's sha: reachable from it
-  through `parents`, or a compare previous...this answered status 'behind').
+  One row per successful production deployment with its deployment_kind and release_id. "Previous" is the previous
+  successful deployment of the same (repository, environment); releases are per (repository, service).
+  - seed: the first successful production deployment of its repository;
+  - redeploy: the same sha as the previous one, or a sha this environment already ran;
+  - rollback: its sha is a proper ancestor of the previous deployment's sha (reachable from it through `parents`,
+    or a compare previous...this answered status 'behind');
+  - rollout_step: a sha another production environment already received (its release's later region, slot...);
+  - release: the first successful production deployment of a sha (its release_id is its own id).
+  release_id: the release (or seed) that first deployed the sha; NULL for a rollback to a sha never released.
   Only deployments whose sha an earlier deployment already reached can be rollbacks; for those few, the full
   ancestry of the previous deployment's sha is walked.
 -#}
@@ -63,20 +69,59 @@ compare_rollbacks as (
         and behind_compares.head_sha = deployments.commit_sha
 ),
 
+first_deployments as (
+    select
+        deployments.*,
+        row_number() over (
+            partition by repository, service, commit_sha order by deployed_at, created_at, deployment_id
+        ) as sha_order,
+        row_number() over (
+            partition by repository, environment_key, commit_sha order by deployed_at, created_at, deployment_id
+        ) as environment_sha_order
+    from deployments
+),
+
+classified as (
+    select
+        first_deployments.deployment_id,
+        first_deployments.repository,
+        first_deployments.service,
+        first_deployments.commit_sha,
+        case
+            when first_deployments.deployment_sequence = 1 then 'seed'
+            when first_deployments.commit_sha = first_deployments.previous_commit_sha then 'redeploy'
+            when graph_rollbacks.deployment_id is not null or compare_rollbacks.deployment_id is not null
+                then 'rollback'
+            when first_deployments.environment_sha_order > 1 then 'redeploy'
+            when first_deployments.sha_order > 1 then 'rollout_step'
+            else 'release'
+        end as deployment_kind,
+        first_deployments.sha_order
+    from first_deployments
+    left join graph_rollbacks on graph_rollbacks.deployment_id = first_deployments.deployment_id
+    left join compare_rollbacks on compare_rollbacks.deployment_id = first_deployments.deployment_id
+),
+
+releases as (
+    select repository, service, commit_sha, deployment_id as release_id
+    from classified
+    where sha_order = 1 and deployment_kind in ('seed', 'release')
+),
+
 final as (
     select
-        deployments.deployment_id,
-        deployments.repository,
-        deployments.deployment_sequence = 1 as is_seed,
-        deployments.deployment_sequence > 1 and deployments.commit_sha = deployments.previous_commit_sha
-            as is_redeploy,
-        deployments.deployment_sequence > 1
-        and deployments.commit_sha <> deployments.previous_commit_sha
-        and (graph_rollbacks.deployment_id is not null or compare_rollbacks.deployment_id is not null)
-            as is_rollback
-    from deployments
-    left join graph_rollbacks on graph_rollbacks.deployment_id = deployments.deployment_id
-    left join compare_rollbacks on compare_rollbacks.deployment_id = deployments.deployment_id
+        classified.deployment_id,
+        classified.repository,
+        classified.deployment_kind,
+        releases.release_id,
+        classified.deployment_kind = 'seed' as is_seed,
+        classified.deployment_kind = 'redeploy' as is_redeploy,
+        classified.deployment_kind = 'rollback' as is_rollback
+    from classified
+    left join releases
+        on releases.repository = classified.repository
+        and releases.commit_sha = classified.commit_sha
+        and coalesce(releases.service, '') = coalesce(classified.service, '')
 )
 
 select * from final

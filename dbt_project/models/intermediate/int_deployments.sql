@@ -1,4 +1,6 @@
 {#-
+  Production: the environment matches production_environment_pattern (case-insensitively), or GitHub marks the
+  deployment `production_environment: true` (unless use_github_production_flag is false).
   One row per production deployment with a terminal outcome. Success: it has a `success` status
   (deployed_at = the first one). Failed attempt: no `success` but a `failure` or `error` status
   (finished_at = the first such status, deployed_at NULL). Pending/queued/in-progress only: not a row.
@@ -7,6 +9,9 @@ with deployments as (
     select *
     from {{ ref('stg_github__deployments') }}
     where {{ regex_match('environment', sql_string(var('production_environment_pattern')), case_insensitive=true) }}
+    {%- if var('use_github_production_flag') | string | lower in ('true', '1', 'yes') %}
+        or coalesce(is_production_environment, false)
+    {%- endif %}
 ),
 
 statuses as (

@@ -10,9 +10,9 @@ lead_times as (
     select
         deployment_id,
         count(*) as change_count,
-        {{ percentile_cont('case when not is_negative_lead_time then lead_time_minutes end', 0.5) }}
-            as lead_time_median_minutes
+        {{ percentile_cont('lead_time_minutes', 0.5) }} as lead_time_median_minutes
     from {{ ref('int_changes') }}
+    where not is_duplicate_change
     group by 1
 ),
 
@@ -37,7 +37,15 @@ final as (
         cast(coalesce(failures.incident_count, 0) as integer) as incident_count,
         cast(lead_times.lead_time_median_minutes as double precision) as lead_time_median_minutes,
         failures.recovered_at,
-        cast(failures.recovery_minutes as double precision) as failed_deployment_recovery_minutes
+        cast(failures.recovery_minutes as double precision) as failed_deployment_recovery_minutes,
+        cast(failures.release_id as {{ type_text() }}) as release_id,
+        cast(failures.deployment_kind as {{ type_text() }}) as deployment_kind,
+        coalesce(
+            deployments.deployed_at > {{ build_reference_time() }}
+                - {{ var('incident_attribution_window_hours') }} * interval '1 hour',
+            false
+        ) as is_evidence_window_open,
+        cast(failures.rework_evidence as {{ type_text() }}) as rework_evidence
     from deployments
     left join failures on failures.deployment_id = deployments.deployment_id
     left join lead_times on lead_times.deployment_id = deployments.deployment_id
@@ -46,5 +54,6 @@ final as (
 select
     deployment_id, repository, service, team, environment, commit_sha, created_at, deployed_at, finished_at,
     outcome, is_seed, is_rollback, is_change_failure, failure_evidence, is_rework, change_count, incident_count,
-    lead_time_median_minutes, recovered_at, failed_deployment_recovery_minutes
+    lead_time_median_minutes, recovered_at, failed_deployment_recovery_minutes, release_id, deployment_kind,
+    is_evidence_window_open, rework_evidence
 from final

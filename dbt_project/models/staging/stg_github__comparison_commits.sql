@@ -10,6 +10,7 @@ renamed as (
         split_part(_parent_id, '...', 2) as head_ref,
         {{ json_str('payload', 'sha') }} as commit_sha,
         {{ to_utc(json_str('payload', 'commit.author.date')) }} as authored_at,
+        lower({{ json_str('payload', 'commit.author.email') }}) as author_email,
         {{ json_str('payload', 'commit.message') }} as message,
         {{ json_array_join('payload', 'parents', 'sha') }} as parent_shas
     from source

@@ -10,6 +10,9 @@ renamed as (
         {{ json_str('payload', 'ref') }} as ref,
         {{ json_str('payload', 'task') }} as task,
         {{ json_str('payload', 'environment') }} as environment,
+        case lower({{ json_str('payload', 'production_environment') }})
+            when 'true' then true when 'false' then false
+        end as is_production_environment,
         {{ to_utc(json_str('payload', 'created_at')) }} as created_at
     from source
 )
