@@ -161,9 +161,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.summary import print_summary
+    from doraflow.summary import SummaryRequest, print_summary
 
-    print_summary(settings, progress=_print)
+    teams = args.team is not None
+    request = SummaryRequest(
+        period=args.period,
+        dimension="team" if teams else "service",
+        names=tuple(name for name in (args.team if teams else args.service or []) if name),
+        output_format=args.format,
+    )
+    print_summary(settings, progress=_print, request=request)
     return 0
 
 
@@ -286,7 +293,38 @@ def build_parser() -> argparse.ArgumentParser:
     command("publish", cmd_publish, "Publish the serving copy, the Parquet exports and the HTML report.")
     report = command("report", cmd_report, "Write the self-contained HTML DORA report from the marts.")
     report.add_argument("--output", help="where to write it (default: next to the warehouse)")
-    command("summary", cmd_summary, "Print the DORA summary table from the marts.")
+    summary = command(
+        "summary",
+        cmd_summary,
+        "Print the DORA summary from the published marts: by default the report's period (the latest complete "
+        "month, else week), every service with the organisation first.",
+    )
+    summary.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="a month YYYY-MM (e.g. 2026-10) or an ISO week YYYY-Www (e.g. 2026-W43); default: the report's",
+    )
+    scope = summary.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this service (repeat for several); default: every service",
+    )
+    scope.add_argument(
+        "--team",
+        nargs="?",
+        action="append",
+        const="",
+        metavar="NAME",
+        help="by team (marts.dora_metrics_by_team) instead of by service; with NAME only that team (repeatable)",
+    )
+    summary.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "markdown"],
+        default="table",
+        help="table (default), csv or json (values unrounded, for scripts), markdown (for a pull request or wiki)",
+    )
     return parser
 
 
