@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from doraflow import __version__
-from doraflow.config import Settings, environment, load_settings
+from doraflow.config import ConfigError, Settings, environment, load_settings
 from doraflow.errors import USER_ERRORS
 
 CONFIGURATION_HELP = """\
@@ -54,11 +54,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from doraflow.summary import print_summary
     from simulator import Simulator
 
-    demo_dir = Path(args.warehouse_dir)
-    if demo_dir.exists():
-        shutil.rmtree(
-            demo_dir
-        )  # the demo organisation is regenerated each time: start from an empty warehouse
+    demo_dir = prepare_demo_dir(Path(args.warehouse_dir))
     config = _simulator_config(args)
     started = time.monotonic()
     with Simulator(config) as sim:
@@ -81,6 +77,32 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 DEMO_TEAMS = ("commerce", "discovery", "platform")
+DEMO_MARKER = ".doraflow-demo"  # written into every demo folder: only a folder holding it is ever emptied
+
+
+def prepare_demo_dir(demo_dir: Path) -> Path:
+    """An empty demo folder with doraflow's marker in it. The demo organisation is regenerated each time, so
+    a folder doraflow made (it holds DEMO_MARKER) is emptied; a missing or empty folder is used; anything else
+    (a real warehouse, someone's files) is refused, and nothing in it is touched."""
+    marker = demo_dir / DEMO_MARKER
+    if demo_dir.exists() or demo_dir.is_symlink():
+        if not demo_dir.is_dir() or demo_dir.is_symlink():
+            raise ConfigError(
+                f"--warehouse-dir {demo_dir} is not a folder doraflow made: choose a new or empty folder"
+            )
+        if marker.is_file():
+            shutil.rmtree(demo_dir)
+        elif any(demo_dir.iterdir()):
+            raise ConfigError(
+                f"--warehouse-dir {demo_dir} is not empty and not a demo folder doraflow made (no {DEMO_MARKER} "
+                "in it), so the demo will not empty it: choose a new or empty folder"
+            )
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(
+        "Made by `doraflow demo`. Every `doraflow demo --warehouse-dir` on this folder empties it first.\n",
+        encoding="utf-8",
+    )
+    return demo_dir
 
 
 def _write_demo_catalog(demo_dir: Path, config) -> Path:
@@ -246,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--warehouse-dir",
         default="warehouse/demo",
-        help="folder of the demo warehouse, emptied first (default warehouse/demo)",
+        help="folder of the demo warehouse (default warehouse/demo): a new or empty folder, or one an "
+        f"earlier demo made (it holds {DEMO_MARKER}), which is emptied first; any other folder is refused",
     )
 
     simulate = command(
