@@ -454,3 +454,21 @@ def test_footer_names_the_published_copy_not_the_temporary_file(tmp_path):
     footer = re.search(r"<footer>(.*?)</footer>", html, re.S).group(1)
     assert f"from {settings.serving_path}." in footer
     assert ".tmp" not in footer
+
+
+def test_a_scope_without_any_value_gets_no_empty_legend_entry(tmp_path):
+    settings = _serving_with(
+        tmp_path, "update marts.dim_services set github_repository = null where service = 'search'"
+    )
+    html, _ = _report(settings, today=REPORT_TODAY)
+    import json
+
+    charts = json.loads(re.search(r'id="doraflow-charts">(.*?)</script>', html, re.S).group(1))
+    by_metric = {}
+    for chart in charts:
+        names = [trace["name"] for trace in chart["figure"]["data"]]
+        by_metric.setdefault(chart["figure"]["layout"]["title"]["text"], names)
+    assert by_metric["Lead time for changes by service"] == [
+        "checkout"
+    ]  # search has no deployments to measure
+    assert by_metric["Time to restore service by service"] == ["checkout", "search"]  # its incidents count

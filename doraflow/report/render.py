@@ -277,6 +277,11 @@ def _trend_figure(
     scale: tuple[float, str],
 ) -> go.Figure:
     divisor, axis_title = scale
+    # A scope with no value at all for this metric (a service without a repository on a deployment metric)
+    # would only add an empty legend entry.
+    series = {
+        name: rows for name, rows in series.items() if any(row.get(metric.key) is not None for row in rows)
+    } or series
     figure = go.Figure(layout=_layout(metric, title, axis_title, legend=len(series) > 1))
     single = len(series) == 1
     for index, (name, rows) in enumerate(sorted(series.items())):
