@@ -163,7 +163,7 @@ def summary_rows(
 
 def _title(window: dict, dimension: str, timezone_name: str) -> str:
     last_day = window["end"] - timedelta(days=1)
-    partial = "" if window.get("complete", True) else ", partial period (no tiers)"
+    partial = "" if window.get("complete", True) else ", partial period"
     by = "" if dimension == "service" else ", by team"
     return (
         f"DORA summary{by}, {window['grain']} {window['start']} to {last_day} ({timezone_name}){partial}; "

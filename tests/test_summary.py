@@ -121,3 +121,24 @@ def test_service_and_team_exclude_each_other(summary, capsys):
         main(["summary", "--service", "search", "--team", "payments"])
     assert exit_info.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_partial_period_is_said_so(tmp_path, monkeypatch, capsys):
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    with duckdb.connect(str(warehouse)) as connection:  # the marts say November is not complete
+        connection.execute("alter table marts.dora_metrics add column is_complete_period boolean")
+        connection.execute(
+            "update marts.dora_metrics set is_complete_period = period_start < date '2026-11-01'"
+        )
+    settings = sample_settings(warehouse)
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WAREHOUSE_PATH", str(warehouse))
+    assert main(["summary", "--period", "2026-11"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(
+        "DORA summary, month 2026-11-01 to 2026-11-30 (UTC), partial period;"
+    )
+    assert main(["summary", "--period", "2026-10"]) == 0
+    assert "partial" not in capsys.readouterr().out

@@ -4,7 +4,9 @@ Every number the report shows comes from here, unchanged from the marts, so the 
 marts always agree. The scorecard shows the latest *complete* calendar month of `marts.dora_metrics`
 (period_grain 'month') that the data covers from its first day, with the tiers the marts computed; if the data
 does not yet span such a month it falls back to the latest complete week, then to the latest (partial)
-period. Trends are the weekly rows (period_grain 'week', weeks start on Monday) from the first whole week of
+period. When the marts carry `is_complete_period`, it decides which periods are complete. A partial period is
+marked and never graded with a tier; a service without a repository (marts.dim_services) has no deployment
+figures. Trends are the weekly rows (period_grain 'week', weeks start on Monday) from the first whole week of
 data up to the latest complete week.
 """
 
