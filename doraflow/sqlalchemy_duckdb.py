@@ -73,9 +73,11 @@ class Dialect(DuckDBEngineDialect):
 
     def _split_schema(self, connection: Any, schema: str | None) -> tuple[str, str]:
         """(catalog, schema) of a name as this dialect lists it: `marts`, or `other_db.marts`."""
-        default_catalog = connection.execute(text("select current_database()")).scalar()
+        default_catalog, default_schema = connection.execute(
+            text("select current_database(), current_schema()")
+        ).one()
         if schema is None:
-            return default_catalog, "main"
+            return default_catalog, default_schema
         catalog, name = self.identifier_preparer._separate(schema)
         return (catalog or default_catalog), name
 
