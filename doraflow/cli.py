@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from doraflow import __version__
-from doraflow.config import Settings, environment, load_settings
+from doraflow.config import ConfigError, Settings, environment, load_settings
 from doraflow.errors import USER_ERRORS
 
 CONFIGURATION_HELP = """\
@@ -58,11 +58,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from doraflow.summary import print_summary
     from simulator import Simulator
 
-    demo_dir = Path(args.warehouse_dir)
-    if demo_dir.exists():
-        shutil.rmtree(
-            demo_dir
-        )  # the demo organisation is regenerated each time: start from an empty warehouse
+    demo_dir = prepare_demo_dir(Path(args.warehouse_dir))
     config = _simulator_config(args)
     started = time.monotonic()
     with Simulator(config) as sim:
@@ -85,6 +81,32 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 DEMO_TEAMS = ("commerce", "discovery", "platform")
+DEMO_MARKER = ".doraflow-demo"  # written into every demo folder: only a folder holding it is ever emptied
+
+
+def prepare_demo_dir(demo_dir: Path) -> Path:
+    """An empty demo folder with doraflow's marker in it. The demo organisation is regenerated each time, so
+    a folder doraflow made (it holds DEMO_MARKER) is emptied; a missing or empty folder is used; anything else
+    (a real warehouse, someone's files) is refused, and nothing in it is touched."""
+    marker = demo_dir / DEMO_MARKER
+    if demo_dir.exists() or demo_dir.is_symlink():
+        if not demo_dir.is_dir() or demo_dir.is_symlink():
+            raise ConfigError(
+                f"--warehouse-dir {demo_dir} is not a folder doraflow made: choose a new or empty folder"
+            )
+        if marker.is_file():
+            shutil.rmtree(demo_dir)
+        elif any(demo_dir.iterdir()):
+            raise ConfigError(
+                f"--warehouse-dir {demo_dir} is not empty and not a demo folder doraflow made (no {DEMO_MARKER} "
+                "in it), so the demo will not empty it: choose a new or empty folder"
+            )
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(
+        "Made by `doraflow demo`. Every `doraflow demo --warehouse-dir` on this folder empties it first.\n",
+        encoding="utf-8",
+    )
+    return demo_dir
 
 
 def _write_demo_catalog(demo_dir: Path, config) -> Path:
@@ -168,9 +190,16 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.summary import print_summary
+    from doraflow.summary import SummaryRequest, print_summary
 
-    print_summary(settings, progress=_print)
+    teams = args.team is not None
+    request = SummaryRequest(
+        period=args.period,
+        dimension="team" if teams else "service",
+        names=tuple(name for name in (args.team if teams else args.service or []) if name),
+        output_format=args.format,
+    )
+    print_summary(settings, progress=_print, request=request)
     return 0
 
 
@@ -270,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--warehouse-dir",
         default="warehouse/demo",
-        help="folder of the demo warehouse, emptied first (default warehouse/demo)",
+        help="folder of the demo warehouse (default warehouse/demo): a new or empty folder, or one an "
+        f"earlier demo made (it holds {DEMO_MARKER}), which is emptied first; any other folder is refused",
     )
 
     simulate = command(
@@ -326,7 +356,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report = command("report", cmd_report, "Write the self-contained HTML DORA report from the marts.")
     report.add_argument("--output", help="where to write it (default: next to the warehouse)")
-    command("summary", cmd_summary, "Print the DORA summary table from the marts.")
+    summary = command(
+        "summary",
+        cmd_summary,
+        "Print the DORA summary from the published marts: by default the report's period (the latest complete "
+        "month, else week), every service with the organisation first.",
+    )
+    summary.add_argument(
+        "--period",
+        metavar="PERIOD",
+        help="a month YYYY-MM (e.g. 2026-10) or an ISO week YYYY-Www (e.g. 2026-W43); default: the report's",
+    )
+    scope = summary.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this service (repeat for several); default: every service",
+    )
+    scope.add_argument(
+        "--team",
+        nargs="?",
+        action="append",
+        const="",
+        metavar="NAME",
+        help="by team (marts.dora_metrics_by_team) instead of by service; with NAME only that team (repeatable)",
+    )
+    summary.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "markdown"],
+        default="table",
+        help="table (default), csv or json (values unrounded, for scripts), markdown (for a pull request or wiki)",
+    )
     landing = command("landing", cmd_landing, "Manage landed batches (see docs/operations.md).")
     landing_actions = landing.add_subparsers(dest="action", required=True, metavar="ACTION")
     quarantine = landing_actions.add_parser(

@@ -369,7 +369,7 @@ def publish(settings: Settings, progress: Callable[[str], object] = print) -> Pu
         export_version.mkdir(parents=True)
         export_parquet(serving_tmp, export_version, list(counts))
         progress(f"publish: {len(counts)} Parquet exports written")
-        write_report(settings, serving_tmp, output=report_tmp)
+        write_report(settings, serving_tmp, output=report_tmp, published_as=settings.serving_path)
         os.chmod(serving_tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         # The swaps: each is atomic; together they take microseconds, after every part was built.
         # A WAL beside the serving copy can only come from someone who opened it read-write against the

@@ -144,14 +144,43 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())[:300]
 
 
-def _invoke(args: list[str], settings: Settings, progress: Progress):
-    """Run one dbt command; build output goes next to the warehouse, so parallel warehouses never collide."""
+# Node kinds with a line each as they finish; tests (hundreds) get one only when they do not pass.
+PROGRESS_EACH = ("model", "seed", "snapshot")
+
+
+def node_progress(progress: Progress) -> Callable[[object], None]:
+    """A dbtRunner callback printing one line per finished node, in the extract lines' style:
+    `dbt model marts.dora_metrics: success, 1.2 s`."""
+
+    def on_event(event) -> None:
+        try:
+            if event.info.name != "NodeFinished":
+                return
+            node, run = event.data.node_info, event.data.run_result
+            kind, status = node.resource_type, run.status or node.node_status
+            if kind not in PROGRESS_EACH and status in ("pass", "success", "skipped"):
+                return
+            relation = node.node_relation
+            name = f"{relation.schema}.{relation.alias}" if relation.alias else node.node_name
+            message = f" ({_one_line(run.message)})" if status in ("error", "fail", "warn") else ""
+            progress(f"dbt {kind} {name}: {status}{message}, {run.execution_time:.1f} s")
+        except Exception:  # noqa: BLE001 - a progress line must never break the build
+            return
+
+    return on_event
+
+
+def _invoke(args: list[str], settings: Settings, progress: Progress, *, per_node: bool = False):
+    """Run one dbt command; build output goes next to the warehouse, so parallel warehouses never collide.
+
+    With `per_node`, each finished model (seed, snapshot; a test only when it does not pass) is reported
+    through `progress` as it finishes, so a long build is never silent."""
     root_logger = logging.getLogger()
     root_handlers = list(root_logger.handlers)
     from dbt.cli.main import dbtRunner
 
     with _DBT_LOCK, _environment(dbt_environment(settings)):
-        runner = dbtRunner()
+        runner = dbtRunner(callbacks=[node_progress(progress)] if per_node else None)
         try:
             return runner.invoke(
                 [
@@ -208,7 +237,7 @@ def dbt_build(
     if full_refresh:
         args.append("--full-refresh")
     started = time.monotonic()
-    outcome = _invoke(args, settings, progress)
+    outcome = _invoke(args, settings, progress, per_node=True)
     result = TransformResult(elapsed_seconds=round(time.monotonic() - started, 3))
     if outcome.result is None:
         cause = _one_line(str(outcome.exception)) if outcome.exception else "unknown error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shlex
@@ -52,23 +53,147 @@ def _mounts(service: dict) -> dict[str, str]:
     return mounts
 
 
-def test_mounts_paths_and_environment_agree_with_the_project(compose):
-    volumes = set(compose["volumes"])
+def _dockerfile() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined."""
+    text = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    text = re.sub(r"\\\n\s*", " ", text)
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[name.lower()] = version.strip()
+    return pins
+
+
+def test_the_image_is_built_once_from_the_dockerfile_with_the_constraints(compose):
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert "_PIP_ADDITIONAL_REQUIREMENTS" not in text  # nothing installed at container start
+    airflow_like = {
+        name: s
+        for name, s in compose["services"].items()
+        if name.startswith("airflow") or name == "simulator"
+    }
+    images = {service["image"] for service in airflow_like.values()}
+    assert len(images) == 1 and all(service["build"] == "." for service in airflow_like.values())
+    instructions = _dockerfile()
+    runtime = _pins(REPO / "requirements.txt")
+    assert instructions[0] == f"FROM apache/airflow:{runtime['apache-airflow']}-python3.11"
+    installs = [line for line in instructions if line.startswith("RUN pip install")]
+    assert any("-r requirements.txt -c constraints.txt" in line for line in installs), installs
+    assert not any("requirements-dev" in line for line in instructions)
+    # The runtime pins carry no test or lint tools; they are in requirements-dev.txt, which the image never sees.
+    dev_only = set(_pins(REPO / "requirements-dev.txt"))
+    assert {"pytest", "ruff", "jsonschema", "websockets"} <= dev_only
+    assert not dev_only & set(runtime)
+    ignored = (REPO / ".dockerignore").read_text(encoding="utf-8").split()
+    for line in instructions:
+        if line.startswith("COPY"):
+            sources = [word for word in line.split()[1:-1] if not word.startswith("--")]
+            for source in sources:
+                assert (REPO / source).exists(), source
+                assert source not in ignored, source
+
+
+def test_the_warehouse_volume_is_on_a_folder_the_image_makes_for_uid_50000(compose):
+    instructions = _dockerfile()
+    made = " ".join(line for line in instructions if line.startswith("RUN") and "mkdir" in line)
     for name, service in compose["services"].items():
         if not name.startswith("airflow") and name != "simulator":
             continue
-        env, mounts = service["environment"], _mounts(service)
-        project = service["working_dir"]
-        assert (REPO / mounts[project]).resolve() == REPO  # the project is mounted as a whole
-        dags = env["AIRFLOW__CORE__DAGS_FOLDER"]
-        assert dags.startswith(project + "/")
-        dag_dir = REPO / Path(dags).relative_to(project)
-        assert (dag_dir / "dora_nightly.py").is_file()
-        warehouse = Path(env["WAREHOUSE_PATH"])
+        assert service["user"] == "50000:0"
+        mounts = _mounts(service)
+        warehouse = Path(service["environment"]["WAREHOUSE_PATH"])
         assert warehouse.suffix == ".duckdb"
-        assert mounts[str(warehouse.parent)] in volumes  # the warehouse lives on a named volume
-        for path in re.findall(r"/opt/doraflow/\S+", env["_PIP_ADDITIONAL_REQUIREMENTS"]):
-            assert (REPO / Path(path).relative_to(project)).exists(), path
+        assert mounts[str(warehouse.parent)] == "warehouse" and "warehouse" in compose["volumes"]
+        # No bind mount hides the image's folder (a new named volume copies the folder's owner from the image).
+        assert not any(str(warehouse.parent).startswith(path + "/") for path in mounts)
+        for container_path, volume in mounts.items():
+            assert volume in compose["volumes"], (name, container_path)  # named volumes only, no host paths
+            assert container_path in made, f"the Dockerfile does not create {container_path}"
+        dags = service["environment"]["AIRFLOW__CORE__DAGS_FOLDER"]
+        assert (REPO / Path(dags).relative_to(service["working_dir"]) / "dora_nightly.py").is_file()
+    assert re.search(r"chown -R 50000:0 [^&]*/opt/doraflow(\s|$)", made), made
+    assert "USER 50000" in instructions
+
+
+def test_the_fernet_key_is_required_from_the_environment(compose):
+    for name, service in compose["services"].items():
+        if not name.startswith("airflow") and name != "simulator":
+            continue
+        value = service["environment"]["AIRFLOW__CORE__FERNET_KEY"]
+        match = re.fullmatch(r"\$\{AIRFLOW__CORE__FERNET_KEY:\?(.+)\}", value)
+        assert match, value  # compose stops with this message when the variable is unset or empty
+        assert "set AIRFLOW__CORE__FERNET_KEY" in match.group(1) and "docs/airflow.md" in match.group(1)
+    assert "AIRFLOW__CORE__FERNET_KEY" in (REPO / "docs" / "airflow.md").read_text(encoding="utf-8")
+
+
+def test_healthchecks_of_every_long_running_airflow_service(compose):
+    from airflow.cli.cli_parser import get_parser
+
+    parser = get_parser()
+    services = compose["services"]
+    for name in AIRFLOW_SERVICES:
+        assert "healthcheck" in services[name], name
+    scheduler = services["airflow-scheduler"]
+    assert scheduler["environment"]["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "true"
+    assert scheduler["healthcheck"]["test"] == ["CMD", "curl", "--fail", "http://localhost:8974/health"]
+    for name, job_type in (
+        ("airflow-dag-processor", "DagProcessorJob"),
+        ("airflow-triggerer", "TriggererJob"),
+    ):
+        kind, command = services[name]["healthcheck"]["test"]
+        assert kind == "CMD-SHELL"
+        words = shlex.split(command.replace("$$", "$"))
+        assert words[:2] == ["airflow", "jobs"] and job_type in words
+        parser.parse_args(words[1:])  # a real `airflow jobs check` invocation
+
+
+def test_source_credentials_reach_only_the_containers_that_run_tasks(compose):
+    for name, service in compose["services"].items():
+        env = service.get("environment") or {}
+        sources = {key for key in env if key.startswith(("GITHUB_", "JIRA_", "PAGERDUTY_"))}
+        if name == "airflow-scheduler":  # LocalExecutor: the tasks run here
+            assert {"GITHUB_TOKEN", "JIRA_API_TOKEN", "PAGERDUTY_TOKEN", "ALERT_WEBHOOK_URL"} <= set(env)
+        else:
+            assert not sources, f"{name} gets {sorted(sources)}"
+        if name not in ("airflow-scheduler", "airflow-dag-processor"):
+            assert "ALERT_WEBHOOK_URL" not in env, name
+        if name != "airflow-init":
+            assert "AIRFLOW_ADMIN_PASSWORD" not in env, name
+
+
+def test_the_admin_password_is_set_from_the_environment_or_generated(compose, tmp_path):
+    from doraflow.airflow_admin_password import set_admin_password
+
+    init = compose["services"]["airflow-init"]
+    assert init["environment"]["AIRFLOW_ADMIN_PASSWORD"] == "${AIRFLOW_ADMIN_PASSWORD:-}"
+    assert "python -m doraflow.airflow_admin_password" in init["command"][-1]
+    passwords = init["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    assert str(Path(passwords).parent) in _mounts(
+        compose["services"]["airflow-apiserver"]
+    )  # kept on a volume
+    header = COMPOSE.read_text(encoding="utf-8").split("name: doraflow")[0]
+    assert "docker compose logs airflow-apiserver" in header and passwords in header
+
+    path = tmp_path / "auth" / "passwords.json"
+    unset = set_admin_password({"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(path)})
+    assert "generates the password" in unset and not path.exists()
+    path.parent.mkdir()
+    path.write_text('{"viewer": "v-secret"}\n', encoding="utf-8")
+    line = set_admin_password(
+        {
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(path),
+            "AIRFLOW_ADMIN_PASSWORD": "s3cret-Admin",
+        }
+    )
+    assert "s3cret" not in line
+    assert json.loads(path.read_text(encoding="utf-8")) == {"viewer": "v-secret", "admin": "s3cret-Admin"}
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_no_secret_literals(compose):
@@ -94,6 +219,9 @@ def test_commands_exist(compose):
     init = compose["services"]["airflow-init"]["command"][-1]
     for part in init.split("&&"):
         words = shlex.split(part)
+        if words[:2] == ["python", "-m"]:
+            assert importlib.util.find_spec(words[2]) is not None, words[2]
+            continue
         assert words[0] == "airflow"
         parser.parse_args(words[1:])
     assert "dora_warehouse 1" in init

@@ -68,6 +68,8 @@ def test_scorecard_is_the_latest_complete_month_and_equals_the_marts(serving):
         "start": "2026-10-01",
         "end_exclusive": "2026-11-01",
         "complete": True,
+        "days": 31,
+        "observed_days": None,  # the sample marts predate observed_days
     }
     cards = data["scorecards"]
     assert sorted(cards["service"]) == ["all", "checkout", "search"]
@@ -231,6 +233,8 @@ def test_a_month_the_data_starts_in_the_middle_of_is_not_the_scorecard(tmp_path)
         "start": "2026-11-16",
         "end_exclusive": "2026-11-23",
         "complete": True,
+        "days": 7,
+        "observed_days": None,
     }
     week = _mart_row(settings, "dora_metrics", "service", "all", "week", date(2026, 11, 16))
     assert data["scorecards"]["service"]["all"]["counts"]["deployments"] == week["deployments"]
@@ -264,3 +268,207 @@ def test_empty_marts_give_a_report_that_says_so(tmp_path):
     html, data = _report(settings, today=REPORT_TODAY)
     assert data["period"] is None and data["deployments"] == []
     assert "no DORA figures yet" in html and 'data-chart-count="0"' in html
+
+
+def _serving_with(tmp_path, *statements: str):
+    """Sample marts changed by `statements` (SQL on the working file), published; returns the settings."""
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    connection = duckdb.connect(str(warehouse))
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+    settings = sample_settings(warehouse)
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    return settings
+
+
+def test_p90_and_n_stand_beside_the_median_for_lead_time_and_time_to_restore(serving):
+    html, data = _report(serving, today=REPORT_TODAY)
+    for dimension, table in (("service", "dora_metrics"), ("team", "dora_metrics_by_team")):
+        for name, card in data["scorecards"][dimension].items():
+            row = _mart_row(serving, table, dimension, name, "month", date(2026, 10, 1))
+            assert card["lead_time_median_minutes"]["p90"] == pytest.approx(row["lead_time_p90_minutes"])
+            assert card["lead_time_median_minutes"]["n"] == row["changes"]
+            assert card["time_to_restore_median_minutes"]["p90"] == pytest.approx(
+                row["time_to_restore_p90_minutes"]
+            )
+            assert card["time_to_restore_median_minutes"]["n"] == row["incidents_resolved"]
+            assert card["change_failure_rate"]["p90"] is None  # a rate has no percentile
+    # The organisation's October (test_serving_support.metric_row, seed 1): 6 changes and 1 incident restored.
+    org = data["scorecards"]["service"]["all"]
+    assert org["lead_time_median_minutes"]["n"] == 6
+    spreads = dict(re.findall(r'data-spread="(\w+)">([^<]*)<', html))
+    assert spreads["lead_time_median_minutes"] == (
+        f"p90 {org['lead_time_median_minutes']['p90']:.0f} min · n = 6 changes"
+    )
+    assert spreads["time_to_restore_median_minutes"] == (
+        f"p90 {org['time_to_restore_median_minutes']['p90']:.0f} min · n = 1 incident"
+    )
+    assert "change_failure_rate" not in spreads
+
+
+def test_service_frequency_is_not_held_to_the_organisations_volume_target(serving):
+    html, data = _report(serving, today=REPORT_TODAY)
+    org = data["scorecards"]["service"]["all"]["deployment_frequency_per_day"]
+    assert (org["target"], org["met"]) == (2.0, False)
+    for dimension in ("service", "team"):
+        for name, card in data["scorecards"][dimension].items():
+            if name == "all":
+                continue
+            assert card["deployment_frequency_per_day"]["target"] is None
+            assert card["deployment_frequency_per_day"]["met"] is None
+            # Durations and rates are per change: each service is held to them.
+            assert card["lead_time_median_minutes"]["target"] == 60.0
+    charts = _charts(html)
+    frequency = [c for c in charts if c["key"] == "deployment_frequency_per_day"]
+    assert [c["has_target"] for c in frequency] == [True, False, False]  # organisation, services, teams
+
+
+def _charts(html: str) -> list[dict]:
+    import json
+
+    keys = re.findall(r'id="(chart-\d+)" data-chart="(\w+)"', html)
+    figures = {
+        chart["id"]: chart["figure"]
+        for chart in json.loads(re.search(r'id="doraflow-charts">(.*?)</script>', html, re.S).group(1))
+    }
+    return [
+        {
+            "key": key,
+            "unit": figures[chart_id]["layout"]["yaxis"]["title"]["text"],
+            "has_target": any(
+                a.get("text") == "target" for a in figures[chart_id]["layout"].get("annotations", [])
+            ),
+        }
+        for chart_id, key in keys
+    ]
+
+
+def test_each_duration_has_one_unit_on_every_chart(tmp_path):
+    # Services' lead times of several days next to an organisation's of about an hour: one unit for all.
+    settings = _serving_with(
+        tmp_path,
+        "update marts.dora_metrics set lead_time_median_minutes = 5000 "
+        "where service = 'checkout' and period_grain = 'week'",
+    )
+    html, _ = _report(settings, today=REPORT_TODAY)
+    units = {}
+    for chart in _charts(html):
+        units.setdefault(chart["key"], set()).add(chart["unit"])
+    assert units["lead_time_median_minutes"] == {"days"}  # 5000 min > 3 days: days everywhere
+    assert all(len(found) == 1 for found in units.values()), units
+
+
+def test_a_service_without_a_repository_shows_no_data_not_a_low_tier(tmp_path):
+    settings = _serving_with(
+        tmp_path,
+        "update marts.dim_services set github_repository = null where service = 'search'",
+        # What the marts give such a service: no deployments, a frequency of 0 graded "Low".
+        "update marts.dora_metrics set deployments = 0, deployment_frequency_per_day = 0, "
+        "deployment_frequency_tier = 'Low' where service = 'search'",
+    )
+    html, data = _report(settings, today=REPORT_TODAY)
+    search = data["scorecards"]["service"]["search"]
+    assert search["deployment_frequency_per_day"] == {**search["deployment_frequency_per_day"], "value": None}
+    assert search["deployment_frequency_per_day"]["tier"] is None
+    assert search["deployment_frequency_per_day"]["measured"] is False
+    assert search["time_to_restore_median_minutes"]["value"] is not None  # incidents come from PagerDuty
+    cell = re.search(
+        r'<tr data-service="search">.*?data-metric="deployment_frequency_per_day"[^>]*>(.*?)</td>', html, re.S
+    ).group(1)
+    assert "no data" in cell and "Low" not in cell
+    assert all(row["deployment_frequency_per_day"] is None for row in data["trends"]["service"]["search"])
+    # checkout keeps its repository and its figures.
+    assert data["scorecards"]["service"]["checkout"]["deployment_frequency_per_day"]["tier"] == "High"
+
+
+def test_partial_periods_are_marked_and_never_graded(tmp_path):
+    """With `is_complete_period` in the marts (the first month with 3 days of data, the current month)."""
+    settings = _serving_with(
+        tmp_path,
+        "alter table marts.dora_metrics add column is_complete_period boolean",
+        "alter table marts.dora_metrics add column observed_days integer",
+        # Data since Monday 2026-11-23 (3 days by the 26th): no period is complete, the report falls back to
+        # the latest one, the current week.
+        "update marts.dora_metrics set is_complete_period = false, observed_days = 3",
+    )
+    html, data = _report(settings, today=REPORT_TODAY)
+    assert data["period"]["start"] == "2026-11-23" and data["period"]["complete"] is False
+    assert data["period"]["observed_days"] == 3
+    for dimension in ("service", "team"):
+        for card in data["scorecards"][dimension].values():
+            assert all(card[m]["tier"] is None and card[m]["graded"] is False for m in METRIC_KEYS)
+    assert "week of 2026-11-23 (partial period: 3 of 7 days, not graded)" in html
+    assert "partial: no tier" in html
+    assert not re.search(r'class="tier (elite|high|medium|low)"', html)
+
+
+def test_a_complete_period_from_the_marts_wins_over_the_calendar(tmp_path):
+    settings = _serving_with(
+        tmp_path,
+        "alter table marts.dora_metrics add column is_complete_period boolean",
+        "update marts.dora_metrics set is_complete_period = period_start < date '2026-10-01'",
+    )
+    _, data = _report(settings, today=REPORT_TODAY)
+    # October ended before today, but the marts say only September is complete.
+    assert (data["period"]["start"], data["period"]["complete"]) == ("2026-09-01", True)
+    assert data["scorecards"]["service"]["all"]["deployment_frequency_per_day"]["tier"] is not None
+
+
+def test_without_the_marts_flag_a_period_not_over_is_partial_and_not_graded(tmp_path):
+    # Only the current month and week (both still running on 2026-11-26), no is_complete_period column.
+    settings = _serving_with(
+        tmp_path,
+        "delete from marts.dora_metrics where (period_grain = 'month' and period_start < '2026-11-01') "
+        "or (period_grain = 'week' and period_start < '2026-11-23')",
+    )
+    html, data = _report(settings, today=REPORT_TODAY)
+    assert (data["period"]["start"], data["period"]["complete"]) == ("2026-11-23", False)
+    assert data["scorecards"]["service"]["all"]["deployment_frequency_per_day"]["tier"] is None
+    assert "not graded" in html
+
+
+def test_without_a_catalog_the_team_section_does_not_repeat_the_organisation(tmp_path):
+    settings = _serving_with(
+        tmp_path,
+        "delete from marts.dora_metrics_by_team",
+        "insert into marts.dora_metrics_by_team select * replace (case when service = 'all' then 'all' "
+        "else 'unassigned' end as service) from marts.dora_metrics where service in ('all', 'checkout')",
+    )
+    html, data = _report(settings, today=REPORT_TODAY)
+    assert set(data["scorecards"]["team"]) == {"all", "unassigned"}
+    assert "data-team=" not in html
+    assert "No service catalog" in html
+    assert 'data-chart-count="10"' in html  # organisation 5 + services 5, no team charts
+
+
+def test_footer_names_the_published_copy_not_the_temporary_file(tmp_path):
+    from doraflow.publish import publish
+
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    settings = sample_settings(warehouse)
+    publish(settings, progress=lambda line: None)
+    html = settings.report_path.read_text(encoding="utf-8")
+    footer = re.search(r"<footer>(.*?)</footer>", html, re.S).group(1)
+    assert f"from {settings.serving_path}." in footer
+    assert ".tmp" not in footer
+
+
+def test_a_scope_without_any_value_gets_no_empty_legend_entry(tmp_path):
+    settings = _serving_with(
+        tmp_path, "update marts.dim_services set github_repository = null where service = 'search'"
+    )
+    html, _ = _report(settings, today=REPORT_TODAY)
+    import json
+
+    charts = json.loads(re.search(r'id="doraflow-charts">(.*?)</script>', html, re.S).group(1))
+    by_metric = {}
+    for chart in charts:
+        names = [trace["name"] for trace in chart["figure"]["data"]]
+        by_metric.setdefault(chart["figure"]["layout"]["title"]["text"], names)
+    assert by_metric["Lead time for changes by service"] == [
+        "checkout"
+    ]  # search has no deployments to measure
+    assert by_metric["Time to restore service by service"] == ["checkout", "search"]  # its incidents count

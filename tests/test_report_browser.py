@@ -134,7 +134,9 @@ def _open_page(browser_url: str) -> DevTools:
     return DevTools(page_url)
 
 
-def render_in_chromium(browser_url: str, report: Path, screenshot: Path | None = None) -> dict:
+def render_in_chromium(
+    browser_url: str, report: Path, screenshot: Path | None = None, *, width: int = 1280
+) -> dict:
     """Open `report`, wait for every chart; check no console error and no network fetch; return the counts."""
     html = report.read_text(encoding="utf-8")
     assert "<script src=" not in html and "<link " not in html  # self-contained: nothing to fetch
@@ -146,7 +148,11 @@ def render_in_chromium(browser_url: str, report: Path, screenshot: Path | None =
         page.call("Page.enable")
         page.call("Network.enable")
         page.call(
-            "Emulation.setDeviceMetricsOverride", width=1280, height=1800, deviceScaleFactor=1, mobile=False
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=1800,
+            deviceScaleFactor=1,
+            mobile=width < 600,
         )
         page.call("Page.navigate", url=report.as_uri())
         page.wait_for("Page.loadEventFired")
@@ -177,7 +183,7 @@ def render_in_chromium(browser_url: str, report: Path, screenshot: Path | None =
         shot = page.call(
             "Page.captureScreenshot",
             format="png",
-            clip={"x": 0, "y": 0, "width": 1280, "height": 1800, "scale": 1},
+            clip={"x": 0, "y": 0, "width": width, "height": 1800, "scale": 1},
         )
         png = base64.b64decode(shot["data"])
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
@@ -202,3 +208,97 @@ def test_report_draws_every_chart_without_console_errors(tmp_path, browser):
     # organisation 5 + services 5 + teams 5 (one trend chart per DORA metric each); five scorecard cards
     assert counts == {"plots": 15, "drawn": 15, "cards": 5}
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+LAYOUT_PROBE = """
+window.doraflowChartsReady.then(() => {
+  const box = (el) => { const r = el.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const wraps = Array.from(document.querySelectorAll('.tablewrap')).map((el) => ({
+    right: el.getBoundingClientRect().right, client: el.clientWidth, scroll: el.scrollWidth,
+    overflowX: getComputedStyle(el).overflowX}));
+  const labels = [];
+  document.querySelectorAll('.js-plotly-plot').forEach((plot) => {
+    const bars = Array.from(plot.querySelectorAll('.bars .point path')).map(box)
+      .filter((b) => b.right > b.left && b.bottom > b.top);
+    plot.querySelectorAll('.annotation').forEach((a) => {
+      if (a.textContent.trim() !== 'target') return;
+      const label = box(a.querySelector('.annotation-text') || a);
+      const area = plot.querySelector('.nsewdrag');
+      labels.push({chart: plot.dataset.chart, bars: bars.length,
+                   overlapsBar: bars.some((b) => overlap(label, b)),
+                   overlapsPlotArea: area ? overlap(label, box(area)) : null,
+                   insidePlot: label.right <= box(plot).right + 0.5});
+    });
+  });
+  const wide = Array.from(document.querySelectorAll('body *'))
+    .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5 && !el.closest('.tablewrap'))
+    .slice(0, 5).map((el) => el.tagName.toLowerCase() + '.' + el.className + ' ' + el.getBoundingClientRect().right);
+  return JSON.stringify({viewport: window.innerWidth, page: document.documentElement.scrollWidth, wide: wide,
+                         height: document.documentElement.scrollHeight, wraps: wraps, labels: labels});
+})
+"""
+
+
+def layout_in_chromium(browser_url: str, report: Path, width: int, screenshot: Path | None = None) -> dict:
+    """Open `report` at `width` CSS pixels, measure the layout (LAYOUT_PROBE), save a full-page screenshot."""
+    page = _open_page(browser_url)
+    try:
+        page.call("Runtime.enable")
+        page.call("Page.enable")
+        # A window `width` CSS pixels wide. Not mobile emulation: its zoom-out-to-fit would widen the layout
+        # viewport over any overflow, hiding exactly what this measures (and it does so depending on timing).
+        page.call(
+            "Emulation.setDeviceMetricsOverride", width=width, height=900, deviceScaleFactor=1, mobile=False
+        )
+        page.call("Page.navigate", url=report.as_uri())
+        page.wait_for("Page.loadEventFired")
+        result = page.call("Runtime.evaluate", expression=LAYOUT_PROBE, awaitPromise=True, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        layout = json.loads(result["result"]["value"])
+        assert page.errors() == []
+        if screenshot is not None:  # the whole page, in parts a person can look at: <name>-1.png, -2.png, ...
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            part_height = 1400
+            for index, top in enumerate(range(0, min(layout["height"], 14000), part_height), start=1):
+                shot = page.call(
+                    "Page.captureScreenshot",
+                    format="png",
+                    captureBeyondViewport=True,
+                    clip={"x": 0, "y": top, "width": width, "height": part_height, "scale": 1},
+                )
+                path = screenshot.with_name(f"{screenshot.stem}-{index}{screenshot.suffix}")
+                path.write_bytes(base64.b64decode(shot["data"]))
+        return layout
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_report_layout_at_desktop_and_phone_width(tmp_path, browser, width):
+    """Nothing is cut off: the page never scrolls sideways, wide tables scroll inside their own box, and the
+    "target" label of a chart sits clear of its bars. Screenshots: <tmp>/report-<width>.png."""
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(warehouse)
+    settings = sample_settings(warehouse)
+    from doraflow.publish import build_serving_copy
+    from doraflow.report import write_report
+
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    report = write_report(settings, today=REPORT_TODAY)
+    layout = layout_in_chromium(browser, report, width, tmp_path / f"report-{width}.png")
+    assert layout["viewport"] == width, layout
+    assert layout["page"] <= width, layout  # no sideways scrolling of the whole page
+    assert layout["wraps"], "the report has tables"
+    for wrap in layout["wraps"]:
+        assert wrap["right"] <= width + 0.5, wrap  # each table box ends inside the window...
+        if wrap["scroll"] > wrap["client"]:  # ...and a wider table scrolls inside it
+            assert wrap["overflowX"] in ("auto", "scroll"), wrap
+    assert any(wrap["scroll"] > wrap["client"] for wrap in layout["wraps"]), "no wide table was tried"
+    assert layout["labels"], "no chart with a target was drawn"
+    for label in layout["labels"]:
+        # Outside the plotting area altogether, so no bar or point can ever be under it, whatever the data.
+        assert label["overlapsPlotArea"] is False, label
+        assert not label["overlapsBar"], label
+        assert label["insidePlot"], label  # not cut off at the chart's right edge either

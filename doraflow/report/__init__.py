@@ -23,8 +23,18 @@ from doraflow.report.render import render_html
 __all__ = ["write_report", "build_report_data", "render_html"]
 
 
-def build_report_data(settings: Settings, path: Path | None = None, *, today: date | None = None) -> dict:
-    """The report's figures, read from the serving copy (or the given DuckDB file)."""
+def build_report_data(
+    settings: Settings,
+    path: Path | None = None,
+    *,
+    today: date | None = None,
+    published_as: Path | None = None,
+) -> dict:
+    """The report's figures, read from the serving copy (or the given DuckDB file).
+
+    `published_as` is the path readers will open when `path` is a copy still being built under a temporary
+    name (publish): the report names that, never the temporary file.
+    """
     source = Path(path) if path is not None else settings.serving_path
     if not source.is_file():
         raise PublishError(
@@ -52,13 +62,18 @@ def build_report_data(settings: Settings, path: Path | None = None, *, today: da
         raise PublishError(f"cannot read the marts from {source}: {str(error).splitlines()[0]}") from None
     finally:
         connection.close()
-    data["source"] = source.name
+    data["source"] = str(published_as if published_as is not None else source)
     data["benchmark_edition"] = settings.benchmark_edition
     return data
 
 
 def write_report(
-    settings: Settings, path: Path | None = None, *, output: Path | None = None, today: date | None = None
+    settings: Settings,
+    path: Path | None = None,
+    *,
+    output: Path | None = None,
+    today: date | None = None,
+    published_as: Path | None = None,
 ) -> Path:
     """Write the HTML report (default `settings.report_path`) from the serving copy (or `path`); returns it.
 
@@ -66,7 +81,7 @@ def write_report(
     """
     if path is not None and output is None and Path(path).suffix.lower() in (".html", ".htm"):
         path, output = None, Path(path)
-    data = build_report_data(settings, path, today=today)
+    data = build_report_data(settings, path, today=today, published_as=published_as)
     target = Path(output) if output is not None else settings.report_path
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.part")

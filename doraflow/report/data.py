@@ -4,7 +4,9 @@ Every number the report shows comes from here, unchanged from the marts, so the 
 marts always agree. The scorecard shows the latest *complete* calendar month of `marts.dora_metrics`
 (period_grain 'month') that the data covers from its first day, with the tiers the marts computed; if the data
 does not yet span such a month it falls back to the latest complete week, then to the latest (partial)
-period. Trends are the weekly rows (period_grain 'week', weeks start on Monday) from the first whole week of
+period. When the marts carry `is_complete_period`, it decides which periods are complete. A partial period is
+marked and never graded with a tier; a service without a repository (marts.dim_services) has no deployment
+figures. Trends are the weekly rows (period_grain 'week', weeks start on Monday) from the first whole week of
 data up to the latest complete week.
 """
 
@@ -27,6 +29,12 @@ class Metric:
     target: str | None  # the Targets field, if the team set a goal for it
     tier_columns: tuple[str, ...]  # candidate names of the tier column, first found wins
     help: str
+    p90_key: str | None = None  # the 90th percentile beside a median
+    n_key: str | None = None  # the count a median rests on
+    n_label: str = ""  # singular; "s" is added for any other count than 1
+    # A volume target (deployments per day) is the organisation's: a service is not held to it.
+    target_per_service: bool = True
+    needs_deployments: bool = True  # measured from deployments: no repository, no figure
 
 
 METRICS: tuple[Metric, ...] = (
@@ -38,6 +46,7 @@ METRICS: tuple[Metric, ...] = (
         "deployments_per_day",
         ("deployment_frequency_tier",),
         "Successful production deployments per day.",
+        target_per_service=False,
     ),
     Metric(
         "lead_time_median_minutes",
@@ -47,6 +56,9 @@ METRICS: tuple[Metric, ...] = (
         "lead_time_minutes",
         ("lead_time_tier", "lead_time_for_changes_tier", "lead_time_median_tier"),
         "Median time from first commit to running in production.",
+        p90_key="lead_time_p90_minutes",
+        n_key="changes",
+        n_label="change",
     ),
     Metric(
         "change_failure_rate",
@@ -65,6 +77,10 @@ METRICS: tuple[Metric, ...] = (
         "time_to_restore_minutes",
         ("time_to_restore_tier", "time_to_restore_median_tier", "failed_deployment_recovery_tier"),
         "Median time from incident start to resolution.",
+        p90_key="time_to_restore_p90_minutes",
+        n_key="incidents_resolved",
+        n_label="incident",
+        needs_deployments=False,
     ),
     Metric(
         "rework_rate",
@@ -170,29 +186,56 @@ def period_end(grain: str, start: date) -> date:
 def choose_period(connection: duckdb.DuckDBPyConnection, today: date) -> tuple[str, date] | None:
     """The latest complete month the data fully covers, else such a week, else the latest period with rows.
 
-    "Fully covers": the period starts on or after the first day of data (the first 'day' row of the dense
-    marts), so a month whose first weeks predate the extraction is not shown as if it were quiet.
+    When the marts say which periods are complete (`is_complete_period`), that decides. Otherwise "fully
+    covers" means the period has ended and starts on or after the first day of data (the first 'day' row of
+    the dense marts), so a month whose first weeks predate the extraction is not shown as if it were quiet.
     """
-    first_day = connection.execute(
-        "select min(period_start) from marts.dora_metrics where period_grain = 'day'"
-    ).fetchone()[0]
-    for grain in ("month", "week"):
-        starts = [
-            row[0]
-            for row in connection.execute(
-                "select distinct period_start from marts.dora_metrics where period_grain = ? "
-                "order by period_start desc",
+    if "is_complete_period" in _columns(connection, "dora_metrics"):
+        for grain in ("month", "week"):
+            found = connection.execute(
+                "select max(period_start) from marts.dora_metrics where period_grain = ? and service = 'all' "
+                "and is_complete_period",
                 [grain],
-            ).fetchall()
-        ]
-        for start in starts:
-            if period_end(grain, start) <= today and (first_day is None or start >= first_day):
-                return grain, start
+            ).fetchone()[0]
+            if found is not None:
+                return grain, found
+    else:
+        first_day = _first_day(connection)
+        for grain in ("month", "week"):
+            starts = [
+                row[0]
+                for row in connection.execute(
+                    "select distinct period_start from marts.dora_metrics where period_grain = ? "
+                    "order by period_start desc",
+                    [grain],
+                ).fetchall()
+            ]
+            for start in starts:
+                if period_end(grain, start) <= today and (first_day is None or start >= first_day):
+                    return grain, start
     latest = connection.execute(
         "select period_grain, max(period_start) from marts.dora_metrics "
         "where period_grain in ('week', 'month') group by period_grain order by period_grain desc limit 1"
     ).fetchone()
     return (latest[0], latest[1]) if latest else None
+
+
+def _first_day(connection: duckdb.DuckDBPyConnection) -> date | None:
+    return connection.execute(
+        "select min(period_start) from marts.dora_metrics where period_grain = 'day'"
+    ).fetchone()[0]
+
+
+def is_complete(row: dict, grain: str, first_day: date | None, today: date) -> bool:
+    """Whether a period row covers its whole period: the mart's `is_complete_period` when it has one."""
+    if "is_complete_period" in row and row["is_complete_period"] is not None:
+        return bool(row["is_complete_period"])
+    start = (
+        date.fromisoformat(row["period_start"])
+        if isinstance(row["period_start"], str)
+        else row["period_start"]
+    )
+    return period_end(grain, start) <= today and (first_day is None or start >= first_day)
 
 
 def _tier_columns(columns: dict[str, str]) -> dict[str, str | None]:
@@ -208,21 +251,60 @@ def _target_met(metric: Metric, value: float | None, target: float | None) -> bo
     return value >= target if metric.better == "higher" else value <= target
 
 
-def _scorecard(row: dict, tiers: dict[str, str | None], targets: dict[str, float]) -> dict:
+def _scorecard(
+    row: dict,
+    tiers: dict[str, str | None],
+    targets: dict[str, float],
+    *,
+    organisation: bool,
+    complete: bool,
+    has_repository: bool,
+) -> dict:
+    """One scope's figures for the period. A partial period is never graded with a tier; a scope without a
+    repository has no deployment figures ("no data", not a "Low" frequency)."""
     card: dict[str, dict] = {}
     for metric in METRICS:
-        value = row.get(metric.key)
+        measured = has_repository or not metric.needs_deployments
+        value = row.get(metric.key) if measured else None
         target = targets.get(metric.target) if metric.target else None
+        if not organisation and not metric.target_per_service:
+            target = None
         tier_column = tiers[metric.key]
         card[metric.key] = {
             "value": value,
-            "tier": row.get(tier_column) if tier_column else None,
+            "p90": row.get(metric.p90_key) if metric.p90_key and measured else None,
+            "n": row.get(metric.n_key) if metric.n_key and measured else None,
+            "tier": row.get(tier_column) if tier_column and complete and measured else None,
             "has_tier": tier_column is not None,
+            "graded": complete,
+            "measured": measured,
             "target": target,
             "met": _target_met(metric, value, target),
         }
     card["counts"] = {name: row.get(name) for name in COUNT_COLUMNS}
+    card["complete"] = complete
+    card["observed_days"] = row.get("observed_days")
+    card["has_repository"] = has_repository
     return card
+
+
+def _scopes_without_repository(connection: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, set]:
+    """Services (and teams all of whose services) have no repository, from `dim_services`."""
+    if "dim_services" not in tables or not {"service", "github_repository"} <= set(
+        _columns(connection, "dim_services")
+    ):
+        return {"service": set(), "team": set()}
+    has_team = "team" in _columns(connection, "dim_services")
+    rows = connection.execute(
+        f"select service, {'team' if has_team else 'null'}, github_repository is not null "
+        "from marts.dim_services"
+    ).fetchall()
+    services = {service for service, _, has_repo in rows if not has_repo}
+    teams: dict[str, bool] = {}
+    for _, team, has_repo in rows:
+        if team is not None:
+            teams[team] = teams.get(team, False) or has_repo
+    return {"service": services, "team": {team for team, any_repo in teams.items() if not any_repo}}
 
 
 def collect(
@@ -272,18 +354,26 @@ def collect(
         return data
     grain, start = chosen
     end = period_end(grain, start)
+    first_day = _first_day(connection)
+    org_row = _rows(
+        connection,
+        "select * from marts.dora_metrics where period_grain = ? and period_start = ? and service = 'all'",
+        [grain, start],
+    )
+    complete = is_complete(org_row[0], grain, first_day, today) if org_row else end <= today
     data["period"] = {
         "grain": grain,
         "start": start.isoformat(),
         "end_exclusive": end.isoformat(),
-        "complete": end <= today,
+        "complete": complete,
+        "days": (end - start).days,
+        "observed_days": org_row[0].get("observed_days") if org_row else None,
     }
     latest_complete_week = today - timedelta(days=today.weekday() + 7)  # Monday of the last complete week
-    first_day = connection.execute(
-        "select min(period_start) from marts.dora_metrics where period_grain = 'day'"
-    ).fetchone()[0]
     # Trends show whole weeks only: from the first week the data covers from its Monday.
     first_week = first_day or date.min
+    no_repository = _scopes_without_repository(connection, tables)
+    data["scopes_without_repository"] = {key: sorted(value) for key, value in no_repository.items()}
 
     for dimension, table in (("service", "dora_metrics"), ("team", "dora_metrics_by_team")):
         if table not in tables:
@@ -295,16 +385,34 @@ def collect(
             f"select * from marts.{table} where period_grain = ? and period_start = ? order by {dimension}",
             [grain, start],
         ):
-            data["scorecards"][dimension][row[dimension]] = _scorecard(row, table_tiers, targets)
-        wanted = ["period_start", dimension, *COUNT_COLUMNS, *(metric.key for metric in METRICS)]
+            name = row[dimension]
+            data["scorecards"][dimension][name] = _scorecard(
+                row,
+                table_tiers,
+                targets,
+                organisation=name == "all",
+                complete=is_complete(row, grain, first_day, today),
+                has_repository=name not in no_repository[dimension],
+            )
+        wanted = [
+            "period_start",
+            dimension,
+            "is_complete_period",
+            *COUNT_COLUMNS,
+            *(key for metric in METRICS for key in (metric.key, metric.p90_key) if key),
+        ]
         select = ", ".join(name for name in wanted if name in columns)
+        deployment_keys = [metric.key for metric in METRICS if metric.needs_deployments]
         for row in _rows(
             connection,
             f"select {select} from marts.{table} where period_grain = 'week' and period_start <= ? "
             f"and period_start >= ? order by {dimension}, period_start",
             [latest_complete_week, first_week],
         ):
-            data["trends"][dimension].setdefault(row.pop(dimension), []).append(row)
+            name = row.pop(dimension)
+            if name in no_repository[dimension]:
+                row.update({key: None for key in deployment_keys if key in row})
+            data["trends"][dimension].setdefault(name, []).append(row)
 
     if "dora_coverage" in tables:
         data["coverage"] = _rows(connection, "select * from marts.dora_coverage")

@@ -11,6 +11,7 @@ from plotly.offline import get_plotlyjs
 
 from doraflow.report.data import METRICS, Metric
 
+UNASSIGNED_TEAM = "unassigned"  # dora_metrics_by_team's team for services the catalog does not name
 TIER_CLASSES = {"elite": "elite", "high": "high", "medium": "medium", "low": "low"}
 PALETTE = ("#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2", "#dc2626", "#65a30d", "#4b5563")
 COUNT_LABELS = {
@@ -27,12 +28,13 @@ CSS = """
 * { box-sizing: border-box; }
 body { margin:0; background:var(--bg); color:var(--ink); line-height:1.45;
        font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1200px; margin: 0 auto; padding: 32px 24px 64px; }
+main { max-width: 1360px; margin: 0 auto; padding: 32px 24px 64px; }
+@media (max-width: 600px) { main { padding: 20px 12px 48px; } header h1 { font-size: 24px; } }
 header h1 { font-size: 28px; margin: 0 0 4px; letter-spacing: -0.01em; }
 header p { margin: 0; color: var(--muted); }
 h2 { font-size: 20px; margin: 40px 0 12px; }
 h3 { font-size: 16px; margin: 24px 0 8px; }
-.scorecard { display:grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 16px;
+.scorecard { display:grid; grid-template-columns: repeat(auto-fit, minmax(min(200px, 100%), 1fr)); gap: 16px;
              margin-top: 24px; }
 .card { background:var(--panel); border:1px solid var(--line); border-radius:12px; padding:16px 18px; }
 .card .label { font-size:13px; color:var(--muted); font-weight:600; text-transform:uppercase;
@@ -45,18 +47,29 @@ h3 { font-size: 16px; margin: 24px 0 8px; }
 .tier.medium { background:#fef3c7; color:#92400e; } .tier.low { background:#fee2e2; color:#991b1b; }
 .met { color:var(--good); font-weight:600; } .missed { color:var(--bad); font-weight:600; }
 .counts { margin-top: 12px; color: var(--muted); font-size: 14px; }
-.charts { display:grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
+.charts { display:grid; grid-template-columns: repeat(auto-fit, minmax(min(520px, 100%), 1fr)); gap: 16px; }
 .chart { background:var(--panel); border:1px solid var(--line); border-radius:12px; padding:6px 8px;
          overflow:hidden; }
 .plot { width:100%; height:290px; }
 table { border-collapse: collapse; width:100%; background:var(--panel); font-size:13px;
         font-variant-numeric: tabular-nums; }
 th, td { text-align:left; padding:6px 10px; border-bottom:1px solid var(--line); white-space:nowrap; }
-th { background:#f9fafb; font-weight:600; color:#374151; position: sticky; top: 0; }
-.tablewrap { border:1px solid var(--line); border-radius:12px; overflow:auto; max-height: 480px; }
+th { background:#f9fafb; font-weight:600; color:#374151; position: sticky; top: 0; white-space: normal;
+     vertical-align: bottom; }
+.tablewrap { border:1px solid var(--line); border-radius:12px; overflow:auto; max-height: 480px; max-width:100%;
+             /* shadows at an edge with more columns beyond it, so a cut column reads as "scroll" */
+             background: linear-gradient(to right, #fff 30%, rgba(255,255,255,0)) left / 24px 100% no-repeat local,
+               linear-gradient(to left, #fff 30%, rgba(255,255,255,0)) right / 24px 100% no-repeat local,
+               radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.14), rgba(0,0,0,0)) left / 10px 100% no-repeat scroll,
+               radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.14), rgba(0,0,0,0)) right / 10px 100% no-repeat scroll,
+               #fff; }
+.tablewrap table { background: transparent; }
+.spread { font-size:13px; color:var(--muted); margin:-4px 0 8px; }
+.partial { background:#f3f4f6; color:#4b5563; border:1px dashed #9ca3af; }
+.scrollhint { display:none; }
 details { margin: 12px 0; } summary { cursor:pointer; font-weight:600; padding: 6px 0; }
 .note { color: var(--muted); font-size: 13px; }
-footer { margin-top: 48px; color: var(--muted); font-size: 13px; }
+footer { margin-top: 48px; color: var(--muted); font-size: 13px; overflow-wrap: anywhere; }
 """
 
 SCRIPT = """
@@ -87,14 +100,40 @@ def format_value(metric: Metric | str, value: float | None) -> str:
     return f"{value:g}"
 
 
+def _spread_text(metric: Metric, entry: dict) -> str:
+    """ "p90 2.0 h · 6 changes" beside a median, when the marts carry them."""
+    parts = []
+    if metric.p90_key and entry.get("p90") is not None:
+        parts.append(f"p90 {format_value(metric, entry['p90'])}")
+    if metric.n_key and entry.get("n") is not None:
+        parts.append(f"n = {entry['n']} {metric.n_label}{'' if entry['n'] == 1 else 's'}")
+    return " · ".join(parts)
+
+
+def _cell_text(value: object) -> str:
+    """A record's value as a table shows it: timestamps to the minute, booleans as yes/no."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    text = str(value)
+    if len(text) >= 19 and text[4] == "-" and text[10] == "T":  # ISO timestamps from the marts (UTC)
+        return text[:10] + " " + text[11:16] + ("" if text.endswith(("+00:00", "Z")) else text[19:])
+    return text
+
+
 def _script_json(value: object) -> str:
     """JSON safe to place inside a <script> element."""
     return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
 
 
-def _tier_badge(tier: object, has_tiers: bool = True) -> str:
-    if not has_tiers:
+def _tier_badge(tier: object, has_tiers: bool = True, graded: bool = True, measured: bool = True) -> str:
+    if not has_tiers or not measured:
         return ""
+    if not graded:
+        return '<span class="tier partial" title="a partial period is not graded">partial: no tier</span>'
     if tier is None:
         return '<span class="tier">no tier</span>'
     css = TIER_CLASSES.get(str(tier).lower(), "")
@@ -116,6 +155,12 @@ def _target_text(metric: Metric, entry: dict) -> str:
     )
 
 
+def _badge(entry: dict) -> str:
+    return _tier_badge(
+        entry["tier"], entry["has_tier"], entry.get("graded", True), entry.get("measured", True)
+    )
+
+
 def _period_label(period: dict | None) -> str:
     if period is None:
         return "no data yet"
@@ -124,7 +169,11 @@ def _period_label(period: dict | None) -> str:
         label = start.strftime("%B %Y")
     else:
         label = f"week of {start.isoformat()}"
-    return label + ("" if period["complete"] else " (partial)")
+    if period["complete"]:
+        return label
+    observed = period.get("observed_days")
+    days = f": {observed} of {period.get('days')} days" if observed is not None and period.get("days") else ""
+    return f"{label} (partial period{days}, not graded)"
 
 
 def _scorecard_html(card: dict, scope: str) -> str:
@@ -132,14 +181,15 @@ def _scorecard_html(card: dict, scope: str) -> str:
     for metric in METRICS:
         entry = card[metric.key]
         value = entry["value"]
+        spread = _spread_text(metric, entry)
         cells.append(
             f'<div class="card" data-scope="{escape(scope)}" data-metric="{metric.key}" '
             f'data-value="{"" if value is None else repr(float(value))}" '
             f'data-tier="{escape(str(entry["tier"] or ""))}">'
             f'<div class="label" title="{escape(metric.help)}">{escape(metric.label)}</div>'
             f'<div class="value">{escape(format_value(metric, value))}</div>'
-            f'<div class="meta">{_tier_badge(entry["tier"], entry["has_tier"])} '
-            f"{_target_text(metric, entry)}</div></div>"
+            + (f'<div class="spread" data-spread="{metric.key}">{escape(spread)}</div>' if spread else "")
+            + f'<div class="meta">{_badge(entry)} {_target_text(metric, entry)}</div></div>'
         )
     counts = card["counts"]
     count_text = ", ".join(
@@ -159,6 +209,7 @@ def _comparison_table(cards: dict[str, dict], dimension: str) -> str:
             entry = card[metric.key]
             value = entry["value"]
             met = entry.get("met")
+            spread = _spread_text(metric, entry)
             mark = (
                 ""
                 if met is None
@@ -166,8 +217,9 @@ def _comparison_table(cards: dict[str, dict], dimension: str) -> str:
             )
             cells.append(
                 f'<td data-metric="{metric.key}" data-value="{"" if value is None else repr(float(value))}">'
-                f"{_tier_badge(entry['tier'], entry['has_tier'])} "
-                f"{escape(format_value(metric, value))}{mark}</td>"
+                f"{_badge(entry)} {escape(format_value(metric, value))}{mark}"
+                + (f'<div class="spread">{escape(spread)}</div>' if spread else "")
+                + "</td>"
             )
         deployments = card["counts"].get("deployments")
         rows.append(
@@ -199,7 +251,7 @@ def _layout(metric: Metric, title: str, axis_title: str, legend: bool) -> dict:
     return dict(
         title=dict(text=title, font=dict(size=15), x=0.02),
         template="none",
-        margin=dict(l=56, r=16, t=44, b=40),
+        margin=dict(l=56, r=50, t=44, b=40),
         font=dict(family='system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif', size=12),
         paper_bgcolor="#ffffff",
         plot_bgcolor="#ffffff",
@@ -218,18 +270,38 @@ def _layout(metric: Metric, title: str, axis_title: str, legend: bool) -> dict:
 
 
 def _trend_figure(
-    metric: Metric, series: dict[str, list[dict]], target: float | None, title: str
+    metric: Metric,
+    series: dict[str, list[dict]],
+    target: float | None,
+    title: str,
+    scale: tuple[float, str],
 ) -> go.Figure:
-    values = [row[metric.key] for rows in series.values() for row in rows if row.get(metric.key) is not None]
-    divisor, axis_title = _axis_scale(metric, values + ([target] if target is not None else []))
+    divisor, axis_title = scale
+    # A scope with no value at all for this metric (a service without a repository on a deployment metric)
+    # would only add an empty legend entry.
+    series = {
+        name: rows for name, rows in series.items() if any(row.get(metric.key) is not None for row in rows)
+    } or series
     figure = go.Figure(layout=_layout(metric, title, axis_title, legend=len(series) > 1))
     single = len(series) == 1
     for index, (name, rows) in enumerate(sorted(series.items())):
         x = [row["period_start"] for row in rows]
         y = [None if row.get(metric.key) is None else row[metric.key] / divisor for row in rows]
         color = PALETTE[index % len(PALETTE)]
+        # Weeks the marts mark partial (`is_complete_period` false) are drawn hollow.
+        partial = [row.get("is_complete_period") is False for row in rows]
         if single and metric.unit == "per_day":
-            figure.add_trace(go.Bar(x=x, y=y, name=name, marker_color=color))
+            figure.add_trace(
+                go.Bar(
+                    x=x,
+                    y=y,
+                    name=name,
+                    marker=dict(
+                        color=["#ffffff" if is_partial else color for is_partial in partial],
+                        line=dict(color=color, width=1.5),
+                    ),
+                )
+            )
         else:
             figure.add_trace(
                 go.Scatter(
@@ -238,15 +310,25 @@ def _trend_figure(
                     name=name,
                     mode="lines+markers",
                     line=dict(color=color, width=2),
+                    marker=dict(
+                        symbol=["circle-open" if is_partial else "circle" for is_partial in partial], size=7
+                    ),
                     connectgaps=False,
                 )
             )
     if target is not None:
-        figure.add_hline(
+        figure.add_hline(y=target / divisor, line=dict(color="#9ca3af", dash="dash", width=1.5))
+        # The label goes in the right margin, outside the plotting area, so it never covers a bar or point.
+        figure.add_annotation(
+            text="target",
+            xref="paper",
+            x=1,
+            xanchor="left",
+            xshift=4,
+            yref="y",
             y=target / divisor,
-            line=dict(color="#9ca3af", dash="dash", width=1.5),
-            annotation_text="target",
-            annotation_position="top left",
+            showarrow=False,
+            font=dict(size=11, color="#6b7280"),
         )
     return figure
 
@@ -255,21 +337,13 @@ def _records_table(rows: list[dict], kind: str) -> str:
     if not rows:
         return f'<p class="note">No {kind} in this period.</p>'
     columns = list(rows[0])
-    header = "".join(f"<th>{escape(name)}</th>" for name in columns)
+    # Column names break at their underscores, so a narrow boolean column does not take a wide header.
+    header = "".join(f"<th>{escape(name).replace('_', '_<wbr>')}</th>" for name in columns)
     body = []
     for row in rows:
         cells = []
         for name in columns:
-            value = row[name]
-            if value is None:
-                text = ""
-            elif isinstance(value, bool):
-                text = "yes" if value else "no"
-            elif isinstance(value, float):
-                text = f"{value:.1f}"
-            else:
-                text = str(value)
-            cells.append(f"<td>{escape(text)}</td>")
+            cells.append(f"<td>{escape(_cell_text(row[name]))}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f'<div class="tablewrap"><table data-table="{kind}"><thead><tr>{header}</tr></thead>'
@@ -305,11 +379,25 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
     """The complete report page. `plotly_js` defaults to the bundled plotly.js (inlined, no CDN)."""
     charts: list[dict] = []
     targets = data["targets"]
+    # One unit per metric on every chart (organisation, services, teams), chosen from all their values.
+    scales = {}
+    for metric in METRICS:
+        values = [
+            row[metric.key]
+            for trends in data["trends"].values()
+            for rows in trends.values()
+            for row in rows
+            if row.get(metric.key) is not None
+        ]
+        target = targets.get(metric.target) if metric.target else None
+        scales[metric.key] = _axis_scale(metric, values + ([target] if target is not None else []))
 
-    def chart(metric: Metric, series: dict[str, list[dict]], title: str) -> str:
+    def chart(metric: Metric, series: dict[str, list[dict]], title: str, organisation: bool = False) -> str:
         chart_id = f"chart-{len(charts) + 1}"
         target = targets.get(metric.target) if metric.target else None
-        figure = _trend_figure(metric, series, target, title)
+        if not organisation and not metric.target_per_service:
+            target = None  # the organisation's volume goal is not each service's
+        figure = _trend_figure(metric, series, target, title, scales[metric.key])
         charts.append({"id": chart_id, "figure": json.loads(figure.to_json())})
         return f'<div class="chart"><div class="plot" id="{chart_id}" data-chart="{metric.key}"></div></div>'
 
@@ -328,7 +416,7 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
     if org_trend["organisation"]:
         sections.append(
             "<section id='trends'><h2>Weekly trends, organisation</h2><div class='charts'>"
-            + "".join(chart(metric, org_trend, metric.label) for metric in METRICS)
+            + "".join(chart(metric, org_trend, metric.label, organisation=True) for metric in METRICS)
             + "</div></section>"
         )
 
@@ -336,6 +424,14 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
         cards = {name: card for name, card in data["scorecards"][dimension].items() if name != "all"}
         trends = {name: rows for name, rows in data["trends"][dimension].items() if name != "all"}
         if not cards and not trends:
+            continue
+        if dimension == "team" and set(cards) | set(trends) <= {UNASSIGNED_TEAM}:
+            # No service catalog: the one "team" is the whole organisation again; say so instead.
+            sections.append(
+                "<section id='teams'><h2>Teams</h2><p class='note'>No service catalog: teams are not known, so "
+                "the organisation's figures above are not repeated per team. Set SERVICE_CATALOG_PATH to a "
+                "catalog of services and teams (docs/configuration.md).</p></section>"
+            )
             continue
         html = f"<section id='{dimension}s'><h2>{heading}</h2>"
         if cards:
@@ -371,7 +467,8 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
         end = date.fromisoformat(period["end_exclusive"])
         subtitle = (
             f"Scorecard: {escape(_period_label(period))} ({period['start']} to before {end.isoformat()}, "
-            f"{escape(data['timezone'])}), the latest complete {period['grain']}. Tiers: DORA "
+            f"{escape(data['timezone'])}), the latest "
+            f"{'complete ' if period['complete'] else ''}{period['grain']}. Tiers: DORA "
             f"{escape(str(data.get('benchmark_edition', '')))} benchmarks."
         )
     definitions = "".join(
@@ -391,7 +488,10 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
 {"".join(sections)}
 <footer><ul>{definitions}</ul>
 <p>Generated {generated} by doraflow from {escape(str(data.get("source", "")))}. Weekly trends stop at the
-latest complete week (weeks start on Monday). Targets come from the TARGET_* settings.</p></footer>
+latest complete week (weeks start on Monday); partial periods are marked and never graded with a tier.
+Targets come from the TARGET_* settings; the deployment frequency target is the organisation's and is not
+applied to each service or team. Lead time and time to restore show the median (p50) with the 90th percentile
+(p90) and the count (n) they rest on.</p></footer>
 </main>
 <script type="application/json" id="doraflow-data">{_script_json(data)}</script>
 <script type="application/json" id="doraflow-charts">{_script_json(charts)}</script>
