@@ -259,20 +259,37 @@ def _requests_per_parent(kind: str, first: int) -> int:
     return 1 + (first if kind == "commits" else 0)
 
 
+def first_pass_query(kind: str) -> str:
+    """The first page of `kind` for each of `$ids` (up to 100 parents)."""
+    parent_type, field, fields, fragment, _reshape_fn, first = CONNECTIONS[kind]
+    return (
+        f"query($ids: [ID!]!) {{ rateLimit {{ cost remaining resetAt }} nodes(ids: $ids) {{ "
+        f"... on {parent_type} {{ id {field}(first: {first}) {{ totalCount {PAGE_INFO} nodes {{ {fields} }} }} }} }} }}"
+        f"{fragment}"
+    )
+
+
+def follow_up_query(kind: str, parents: list[tuple[str, int, str]]) -> str:
+    """One alias `p<i>` per (node id, first, after cursor): the rest of each parent's children."""
+    parent_type, field, fields, fragment, _reshape_fn, _first = CONNECTIONS[kind]
+    aliases = " ".join(
+        f"p{i}: node(id: {json.dumps(node)}) {{ ... on {parent_type} {{ "
+        f"{field}(first: {size}, after: {json.dumps(after)}) {{ {PAGE_INFO} nodes {{ {fields} }} }} }} }}"
+        for i, (node, size, after) in enumerate(parents)
+    )
+    return f"query {{ rateLimit {{ cost remaining resetAt }} {aliases} }}{fragment}"
+
+
 def children(
     ctx: StreamContext, kind: str, parents: list[tuple[str, str]]
 ) -> Iterator[tuple[str, list[dict]]]:
     """(parent key, REST-shaped children) for each (parent key, node id); a parent gone (NOT_FOUND) yields
     nothing. First pass: `nodes(ids:)` in groups sized so a query costs one point; then the unfinished
     parents, each with `first` = what is left, packed into aliased queries of up to one point each."""
-    parent_type, field, fields, fragment, _reshape_fn, first = CONNECTIONS[kind]
+    field, first = CONNECTIONS[kind][1], CONNECTIONS[kind][5]
     cap = PR_COMMITS_CAP if kind == "commits" else None
     per_query = max(1, min(PAGE, REQUESTS_PER_QUERY // _requests_per_parent(kind, first)))
-    query = (
-        f"query($ids: [ID!]!) {{ rateLimit {{ cost remaining resetAt }} nodes(ids: $ids) {{ "
-        f"... on {parent_type} {{ id {field}(first: {first}) {{ totalCount {PAGE_INFO} nodes {{ {fields} }} }} }} }} }}"
-        f"{fragment}"
-    )
+    query = first_pass_query(kind)
     pending: list[tuple[str, str, str, int, list[dict]]] = []  # key, node id, cursor, left, collected
     for group in _groups(parents, per_query):
         data, _missing = run_query(ctx, query, {"ids": [node for _, node in group]})
@@ -292,7 +309,7 @@ def children(
 
 
 def _finish(ctx: StreamContext, kind: str, pending: list) -> Iterator[tuple[str, list[dict]]]:
-    parent_type, field, fields, fragment, _reshape_fn, _first = CONNECTIONS[kind]
+    field = CONNECTIONS[kind][1]
     while pending:
         batch, budget, rest = [], 0, []
         for entry in pending:
@@ -303,14 +320,8 @@ def _finish(ctx: StreamContext, kind: str, pending: list) -> Iterator[tuple[str,
                 continue
             batch.append((entry, size))
             budget += cost
-        aliases = " ".join(
-            f"p{i}: node(id: {json.dumps(entry[1])}) {{ ... on {parent_type} {{ "
-            f"{field}(first: {size}, after: {json.dumps(entry[2])}) {{ {PAGE_INFO} nodes {{ {fields} }} }} }} }}"
-            for i, (entry, size) in enumerate(batch)
-        )
-        data, _missing = run_query(
-            ctx, f"query {{ rateLimit {{ cost remaining resetAt }} {aliases} }}{fragment}"
-        )
+        query = follow_up_query(kind, [(entry[1], size, entry[2]) for entry, size in batch])
+        data, _missing = run_query(ctx, query)
         for i, (entry, _size) in enumerate(batch):
             key, node, _cursor, left, items = entry
             found = data.get(f"p{i}")
