@@ -22,8 +22,11 @@ from doraflow.errors import SourceError
 from extractors.core import StreamContext
 
 PAGE = 100  # GitHub's largest `first`
-REQUESTS_PER_QUERY = 149  # GitHub prices a query at round(requests / 100): up to 149 costs 1 point
-COMMITS_FIRST = 4  # first page of commits per pull request (4 holds ~90 % of pull requests in one go)
+REQUESTS_PER_QUERY = 149  # GitHub prices a query at round(requests / 100): a follow-up up to 149 costs 1 point
+# First page of commits per pull request. Each commit's `parents` is a nested connection GitHub prices at one
+# request per possible commit, so 100 pull requests x 2 commits cost 3 points; 2 holds about 3 in 4 pull
+# requests whole, the rest are finished by exact follow-ups (points ~1.2x the bound, see docs/extractors.md).
+COMMITS_FIRST = 2
 PR_COMMITS_CAP = 250  # GitHub lists at most 250 commits of a pull request (REST and GraphQL)
 REFUSED_TYPES = {"INSUFFICIENT_SCOPES", "FORBIDDEN"}
 
@@ -284,14 +287,13 @@ def children(
     ctx: StreamContext, kind: str, parents: list[tuple[str, str]]
 ) -> Iterator[tuple[str, list[dict]]]:
     """(parent key, REST-shaped children) for each (parent key, node id); a parent gone (NOT_FOUND) yields
-    nothing. First pass: `nodes(ids:)` in groups sized so a query costs one point; then the unfinished
-    parents, each with `first` = what is left, packed into aliased queries of up to one point each."""
-    field, first = CONNECTIONS[kind][1], CONNECTIONS[kind][5]
+    nothing. First pass: `nodes(ids:)` for 100 parents at a time; then the unfinished parents, each with
+    `first` = what is left, packed into aliased queries of up to one point each."""
+    field = CONNECTIONS[kind][1]
     cap = PR_COMMITS_CAP if kind == "commits" else None
-    per_query = max(1, min(PAGE, REQUESTS_PER_QUERY // _requests_per_parent(kind, first)))
     query = first_pass_query(kind)
     pending: list[tuple[str, str, str, int, list[dict]]] = []  # key, node id, cursor, left, collected
-    for group in _groups(parents, per_query):
+    for group in _groups(parents, PAGE):
         data, _missing = run_query(ctx, query, {"ids": [node for _, node in group]})
         for (key, node), found in zip(group, data.get("nodes") or [], strict=False):
             if not isinstance(found, dict):
