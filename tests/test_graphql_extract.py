@@ -223,3 +223,34 @@ def test_forced_graphql_mode_fails_with_one_line(small_sim, tmp_path):
         extract_sources(settings, ["github"], **QUIET)
     first = str(error.value).splitlines()[0]
     assert "answered 404" in first and "GITHUB_API_MODE=auto or rest" in first
+
+
+def test_graphql_points_are_recorded_per_stream_in_ops(tmp_path):
+    """ops.stream_runs.graphql_points, also in a warehouse whose ops table predates the column."""
+    from doraflow.ops import RunRecorder
+    from extractors.core import StreamResult
+
+    env = {"GITHUB_TOKEN": "t", "GITHUB_REPOS": "a/b", "WAREHOUSE_PATH": str(tmp_path / "d.duckdb")}
+    settings = load_settings(env)
+    with duckdb.connect(str(settings.warehouse_path)) as con:  # the table as earlier versions created it
+        con.execute("create schema ops")
+        con.execute(
+            "create table ops.stream_runs (run_id varchar, source varchar, stream varchar, scope varchar, "
+            "requests bigint, not_modified bigint, pages bigint, records bigint, batches bigint, "
+            "elapsed_seconds double precision)"
+        )
+    recorder = RunRecorder(settings, "cli")
+    recorder.record_streams(
+        [
+            StreamResult(
+                "github", "pull_request_commits", "a/b", requests=3, graphql_queries=3, graphql_points=4
+            ),
+            StreamResult("github", "releases", "a/b", requests=1),
+        ]
+    )
+    recorder.finish("success")
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select stream, requests, graphql_points from ops.stream_runs order by stream"
+        ).fetchall()
+    assert rows == [("pull_request_commits", 3, 4), ("releases", 1, 0)]
