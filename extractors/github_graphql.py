@@ -22,7 +22,9 @@ from doraflow.errors import SourceError
 from extractors.core import StreamContext
 
 PAGE = 100  # GitHub's largest `first`
-REQUESTS_PER_QUERY = 149  # GitHub prices a query at round(requests / 100): a follow-up up to 149 costs 1 point
+REQUESTS_PER_QUERY = (
+    149  # GitHub prices a query at round(requests / 100): a follow-up up to 149 costs 1 point
+)
 # First page of commits per pull request. Each commit's `parents` is a nested connection GitHub prices at one
 # request per possible commit, so 100 pull requests x 2 commits cost 3 points; 2 holds about 3 in 4 pull
 # requests whole, the rest are finished by exact follow-ups (points ~1.2x the bound, see docs/extractors.md).
@@ -97,9 +99,12 @@ def run_query(ctx: StreamContext, query: str, variables: dict | None = None) -> 
     client = ctx.client
     url = graphql_url(ctx.settings.github.api_url)
     for _attempt in range(client.max_retries + 11):
-        response = client.post(url, {"query": query, "variables": variables or {}}, allow_status=(404,))
+        response = client.post(url, {"query": query, "variables": variables or {}}, allow_status=(403, 404))
         if response.status == 404:
             raise GraphQLUnavailable(f"{url} answered 404 (no GraphQL API at this URL)")
+        if response.status == 403:  # rate limits were waited out by the client; this is a refusal
+            message = (response.body or {}).get("message") if isinstance(response.body, dict) else None
+            raise GraphQLUnavailable(f"{url} answered 403 ({str(message or 'forbidden')[:120]})")
         body = response.body if isinstance(response.body, dict) else {}
         errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
         kinds = {e.get("type") for e in errors}

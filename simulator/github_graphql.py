@@ -16,7 +16,8 @@ checked and priced the way GitHub documents it, then executed:
   with `locations` and `extensions.code`), partial `data` where a node cannot be resolved.
 
 `GitHubApp.graphql_mode` ("on", "absent": 404 as a server without GraphQL, "no_scope": every query refused
-for the token's scopes) lets tests drive the extractor's fallback to REST.
+for the token's scopes, "forbidden": HTTP 403 as for a token without access) lets tests drive the extractor's
+fallback to REST.
 """
 
 from __future__ import annotations
@@ -304,6 +305,15 @@ class GraphQLService:
             return self._errors([{"message": "A query attribute must be specified and must be a string."}])
         if variables is not None and not isinstance(variables, dict):
             return self._errors([{"message": "Variables are invalid JSON."}])
+        if mode == "forbidden":
+            return Response(
+                403,
+                {
+                    "message": "Resource not accessible by personal access token",
+                    "documentation_url": DOCS,
+                    "status": "403",
+                },
+            )
         if mode == "no_scope":
             return self._errors(
                 [

@@ -200,7 +200,11 @@ def small_sim():
 
 @pytest.mark.parametrize(
     ("graphql_mode", "said"),
-    [("absent", "answered 404 (no GraphQL API at this URL)"), ("no_scope", "GraphQL refused the token")],
+    [
+        ("absent", "answered 404 (no GraphQL API at this URL)"),
+        ("no_scope", "GraphQL refused the token (INSUFFICIENT_SCOPES"),
+        ("forbidden", "answered 403 (Resource not accessible by personal access token)"),
+    ],
 )
 def test_auto_mode_goes_on_over_rest_with_one_line(small_sim, tmp_path, graphql_mode, said):
     small_sim.apps["github"].graphql_mode = graphql_mode
