@@ -51,6 +51,10 @@ def _quiet(line: str) -> None:
     pass
 
 
+def _n(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def bound(children: dict[str, Counter], parents: dict[str, Counter]) -> tuple[int, int]:
     """(requests, points) bound over repositories and levels from child and parent counts."""
     requests = points = 0
@@ -121,6 +125,11 @@ def main() -> None:
     parser.add_argument("--changed-share", type=float, default=0.01, help="share of the history to advance")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument(
+        "--modes",
+        default="rest,graphql",
+        help="comma-separated GITHUB_API_MODEs to run (default rest,graphql)",
+    )
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="doraflow-bench-gql-"))
@@ -148,7 +157,7 @@ def main() -> None:
                     "GITHUB_API_MODE": mode,
                 }
             )
-            for mode in ("rest", "graphql")
+            for mode in args.modes.split(",")
         }
         for mode, s in settings.items():
             phases[f"backfill {mode}"] = figures(s, run(s), None)
@@ -170,8 +179,9 @@ def main() -> None:
         "| run | REST requests | GraphQL queries | GraphQL points | bound: requests / points | ratio: requests / points |"
     )
     print("|---|---|---|---|---|---|")
+    missing = {"requests": "-", "github_requests": "-"}
     for phase in ("backfill", "nightly"):
-        rest, graphql = phases[f"{phase} rest"], phases[f"{phase} graphql"]
+        rest, graphql = phases.get(f"{phase} rest", missing), phases[f"{phase} graphql"]
         req_ratio = (
             graphql["requests"] / graphql["requests_bound"] if graphql["requests_bound"] else float("nan")
         )
@@ -179,13 +189,14 @@ def main() -> None:
             graphql["graphql_points"] / graphql["points_bound"] if graphql["points_bound"] else float("nan")
         )
         print(
-            f"| {phase} | {rest['requests']:,} | {graphql['requests']:,} | {graphql['graphql_points']:,} | "
+            f"| {phase} | {_n(rest['requests'])} | {graphql['requests']:,} | {graphql['graphql_points']:,} | "
             f"{graphql['requests_bound']:,} / {graphql['points_bound']:,} | {req_ratio:.2f}x / {pts_ratio:.2f}x |"
         )
     print(
         "all GitHub requests (REST listings included): backfill "
-        f"{phases['backfill rest']['github_requests']:,} REST vs {phases['backfill graphql']['github_requests']:,} "
-        f"with GraphQL; nightly {phases['nightly rest']['github_requests']:,} vs "
+        f"{_n(phases.get('backfill rest', missing)['github_requests'])} REST vs "
+        f"{phases['backfill graphql']['github_requests']:,} with GraphQL; nightly "
+        f"{_n(phases.get('nightly rest', missing)['github_requests'])} vs "
         f"{phases['nightly graphql']['github_requests']:,}"
     )
     report = {

@@ -267,9 +267,19 @@ def _requests_per_parent(kind: str, first: int) -> int:
     return 1 + (first if kind == "commits" else 0)
 
 
-def first_pass_query(kind: str) -> str:
-    """The first page of `kind` for each of `$ids` (up to 100 parents)."""
-    parent_type, field, fields, fragment, _reshape_fn, first = CONNECTIONS[kind]
+def first_page_size(kind: str, parents: int) -> int:
+    """`first` of the first pass: the kind's default, or more while the query still costs one point
+    (a nightly run's few changed pull requests get all their commits in one query)."""
+    default = CONNECTIONS[kind][5]
+    if kind != "commits" or parents <= 0:
+        return default
+    return max(default, min(PAGE, REQUESTS_PER_QUERY // parents - 1))
+
+
+def first_pass_query(kind: str, first: int | None = None) -> str:
+    """The first page (`first` children, default the kind's) of `kind` for each of `$ids` (up to 100 parents)."""
+    parent_type, field, fields, fragment, _reshape_fn, default = CONNECTIONS[kind]
+    first = default if first is None else first
     return (
         f"query($ids: [ID!]!) {{ rateLimit {{ cost remaining resetAt }} nodes(ids: $ids) {{ "
         f"... on {parent_type} {{ id {field}(first: {first}) {{ totalCount {PAGE_INFO} nodes {{ {fields} }} }} }} }} }}"
@@ -292,13 +302,13 @@ def children(
     ctx: StreamContext, kind: str, parents: list[tuple[str, str]]
 ) -> Iterator[tuple[str, list[dict]]]:
     """(parent key, REST-shaped children) for each (parent key, node id); a parent gone (NOT_FOUND) yields
-    nothing. First pass: `nodes(ids:)` for 100 parents at a time; then the unfinished parents, each with
-    `first` = what is left, packed into aliased queries of up to one point each."""
+    nothing. First pass: `nodes(ids:)` for 100 parents at a time (`first_page_size`); then the unfinished
+    parents, each with `first` = what is left, packed into aliased queries of up to one point each."""
     field = CONNECTIONS[kind][1]
     cap = PR_COMMITS_CAP if kind == "commits" else None
-    query = first_pass_query(kind)
     pending: list[tuple[str, str, str, int, list[dict]]] = []  # key, node id, cursor, left, collected
     for group in _groups(parents, PAGE):
+        query = first_pass_query(kind, first_page_size(kind, len(group)))
         data, _missing = run_query(ctx, query, {"ids": [node for _, node in group]})
         for (key, node), found in zip(group, data.get("nodes") or [], strict=False):
             if not isinstance(found, dict):
