@@ -258,3 +258,12 @@ def test_graphql_points_are_recorded_per_stream_in_ops(tmp_path):
             "select stream, requests, graphql_points from ops.stream_runs order by stream"
         ).fetchall()
     assert rows == [("pull_request_commits", 3, 4), ("releases", 1, 0)]
+
+
+def test_first_page_of_commits_grows_while_the_query_still_costs_one_point():
+    # one query over K pull requests with `first: F` commits asks K + K x F connections (commits, parents)
+    assert gql.first_page_size("commits", 100) == 2  # 100 + 200 = 300 -> 3 points, the backfill's shape
+    assert gql.first_page_size("commits", 49) == 2  # 49 + 98 = 147 -> 1 point
+    assert gql.first_page_size("commits", 5) == 28  # 5 + 140 = 145 -> 1 point; 29 would be 150 -> 2 points
+    assert gql.first_page_size("commits", 1) == 100  # GitHub's largest page
+    assert gql.first_page_size("reviews", 5) == 100  # no nested connection: always a full page
