@@ -339,7 +339,6 @@ def _has_node_id(entry: dict) -> bool:
 def _statuses_over_rest(ctx: StreamContext, identity: str, entry: dict) -> list | None:
     """The deployment's statuses, or None when unchanged (304) or deleted (404: `state` says so)."""
     statuses: list = []
-    entry.pop("digest", None)
     for number, response in enumerate(
         pages(
             ctx,
@@ -356,6 +355,7 @@ def _statuses_over_rest(ctx: StreamContext, identity: str, entry: dict) -> list 
             return None
         if number == 0:
             entry["etag"] = response.etag
+            entry.pop("digest", None)  # read in full: a later GraphQL read compares against nothing
         statuses.extend(response.body)
     return statuses
 
