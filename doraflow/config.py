@@ -54,11 +54,15 @@ class Secret:
         return hash(self._value)
 
 
+GITHUB_API_MODES = ("auto", "graphql", "rest")
+
+
 @dataclass(frozen=True)
 class GitHubSettings:
     api_url: str
     token: Secret
     repos: tuple[str, ...]
+    api_mode: str = "auto"  # GITHUB_API_MODE: graphql | rest | auto (GraphQL, REST when /graphql is refused)
 
 
 @dataclass(frozen=True)
@@ -517,11 +521,16 @@ def _github(env: Mapping[str, str], skipped: list[str]) -> GitHubSettings | None
         if not slash or not owner or not name or "/" in name:
             raise ConfigError(f"GITHUB_REPOS entries must look like owner/name, got {repo!r}")
     token = _get(env, "GITHUB_TOKEN")
+    api_mode = (_get(env, "GITHUB_API_MODE") or "auto").lower()
+    if api_mode not in GITHUB_API_MODES:
+        raise ConfigError(
+            f"GITHUB_API_MODE must be one of {', '.join(GITHUB_API_MODES)}, got {_get(env, 'GITHUB_API_MODE')!r}"
+        )
     missing = [name for name, value in (("GITHUB_TOKEN", token), ("GITHUB_REPOS", repos)) if not value]
     if missing:
         skipped.append(_incomplete("github", missing))
         return None
-    return GitHubSettings(api_url=api_url, token=Secret(token), repos=repos)
+    return GitHubSettings(api_url=api_url, token=Secret(token), repos=repos, api_mode=api_mode)
 
 
 def _jira(env: Mapping[str, str], skipped: list[str]) -> JiraSettings | None:

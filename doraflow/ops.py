@@ -33,6 +33,7 @@ DDL = (
     "create table if not exists ops.stream_runs (run_id varchar, source varchar, stream varchar,"
     " scope varchar, requests bigint, not_modified bigint, pages bigint, records bigint, batches bigint,"
     " elapsed_seconds double precision)",
+    "alter table ops.stream_runs add column if not exists graphql_points bigint",
     "create table if not exists ops.step_runs (run_id varchar, step varchar, started_at timestamptz,"
     " finished_at timestamptz, duration_seconds double precision, status varchar, detail varchar)",
     "create table if not exists ops.check_results (run_id varchar, checked_at timestamptz, suite varchar,"
@@ -120,6 +121,7 @@ class RunRecorder:
                     "records": int(data.get("records") or 0),
                     "batches": len(batches) if isinstance(batches, (list, tuple)) else int(batches or 0),
                     "elapsed_seconds": float(data.get("elapsed_seconds") or 0.0),
+                    "graphql_points": int(data.get("graphql_points") or 0),
                 }
             )
 
@@ -209,9 +211,11 @@ class RunRecorder:
                 for s in self.streams:
                     run(
                         cursor,
-                        "insert into ops.stream_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "insert into ops.stream_runs (run_id, source, stream, scope, requests, not_modified,"
+                        " pages, records, batches, elapsed_seconds, graphql_points)"
+                        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (self.run_id, s["source"], s["stream"], s["scope"], s["requests"], s["not_modified"],
-                         s["pages"], s["records"], s["batches"], s["elapsed_seconds"]),
+                         s["pages"], s["records"], s["batches"], s["elapsed_seconds"], s["graphql_points"]),
                     )  # fmt: skip
                 for step in _merged(self.steps):
                     run(

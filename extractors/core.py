@@ -58,12 +58,19 @@ class StreamResult:
     elapsed_seconds: float = 0.0
     retries: int = 0
     waited_seconds: float = 0.0
+    graphql_queries: int = 0  # of `requests`, the GraphQL queries answered
+    graphql_points: int = 0  # their cost in GitHub's GraphQL points (`rateLimit { cost }`)
 
     def line(self) -> str:
+        graphql = (
+            f", {self.graphql_queries} GraphQL quer(ies) = {self.graphql_points} point(s)"
+            if self.graphql_queries
+            else ""
+        )
         return (
             f"{self.source} {self.stream} {self.scope}: {self.pages} page(s), {self.records} record(s), "
             f"{self.batches} batch(es), {self.requests} request(s) ({self.not_modified} not modified, "
-            f"{self.retries} retried), {self.elapsed_seconds:.1f} s"
+            f"{self.retries} retried){graphql}, {self.elapsed_seconds:.1f} s"
         )
 
 
@@ -287,6 +294,8 @@ def extract_stream(settings: Settings, task: StreamTask, progress: Progress = pr
                 elapsed_seconds=round(time.monotonic() - clock, 3),
                 retries=counters.retries,
                 waited_seconds=round(counters.waited_seconds, 3),
+                graphql_queries=counters.graphql_queries,
+                graphql_points=counters.graphql_points,
             )
     progress(result.line())
     return result

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from doraflow.errors import SourceError
-from extractors.core import ChangeFilter, StreamContext, iso, parse_time, unique
+from extractors.core import ChangeFilter, StreamContext, iso, parse_time, payload_hash, unique
+from extractors.github_graphql import GraphQLUnavailable, children, fall_back, use_graphql
 from extractors.http import RepeatedPageGuard, Response
 from extractors.streams import dig
 
@@ -232,18 +233,33 @@ def workflow_runs(ctx: StreamContext) -> None:
 
 
 def _children_of_changed_prs(ctx: StreamContext, kind: str) -> None:
-    """PR commits / reviews: for every PR in the pull-request batches landed since our cursor."""
+    """PR commits / reviews: for every PR in the pull-request batches landed since our cursor.
+
+    Over GraphQL (see github_graphql.py) when the PR's `node_id` is known and GraphQL answers, else REST."""
     parent = ctx.parent_index("pull_requests")
     cursor = ctx.state.get("parent_cursor")
     for batch_id in parent.batches_after(cursor):
-        numbers = unique(
-            str(pr["number"])
-            for _, pr in parent.read_batch(batch_id)
-            if isinstance(pr, dict)
-            and isinstance(pr.get("number"), int)
-            and not isinstance(pr["number"], bool)
-        )
-        for number in numbers:
+        node_ids: dict[str, object] = {}
+        for _, pr in parent.read_batch(batch_id):
+            if (
+                isinstance(pr, dict)
+                and isinstance(pr.get("number"), int)
+                and not isinstance(pr["number"], bool)
+            ):
+                node_ids[str(pr["number"])] = pr.get("node_id")
+        over_rest = list(node_ids)
+        if use_graphql(ctx):
+            known = [(n, node) for n, node in node_ids.items() if isinstance(node, str) and node]
+            try:
+                fetched = list(children(ctx, kind, known))
+            except GraphQLUnavailable as error:
+                fall_back(ctx, error)
+            else:
+                for number, items in fetched:
+                    for item in items:
+                        ctx.add(number, item)
+                over_rest = [n for n, node in node_ids.items() if not (isinstance(node, str) and node)]
+        for number in over_rest:
             for response in pages(ctx, f"{_repo(ctx)}/pulls/{number}/{kind}", {"per_page": PER_PAGE}):
                 for item in response.body:
                     ctx.add(number, item)
@@ -268,7 +284,10 @@ def _latest_status(statuses: list) -> str | None:
 
 def deployment_statuses(ctx: StreamContext) -> None:
     """Statuses of new/changed deployments and of watched ones (not final, or the newest success per
-    environment, which GitHub marks `inactive` when the next deployment succeeds). Watched ones are read
+    environment, which GitHub marks `inactive` when the next deployment succeeds).
+
+    Over GraphQL: all of them in queries of 100 deployments; a watched deployment whose statuses hash as
+    before lands nothing. Over REST (or for a deployment without `node_id`): one listing each, watched ones
     with their ETag, so an unchanged deployment costs a free 304."""
     parent = ctx.parent_index("deployments")
     cursor = ctx.state.get("parent_cursor")
@@ -282,36 +301,63 @@ def deployment_statuses(ctx: StreamContext) -> None:
             entry = watch.setdefault(str(identity), {"etag": None, "state": None})
             entry["environment"] = deployment.get("environment")
             entry["created_at"] = deployment.get("created_at")
-            entry["etag"] = None  # changed deployment: read it in full
+            entry["node_id"] = deployment.get("node_id")
+            entry["etag"] = entry["digest"] = None  # changed deployment: read it in full
+    over_graphql: dict[str, list] | None = None
+    if use_graphql(ctx):
+        wanted = [(i, watch[i]["node_id"]) for i in sorted(watch, key=int) if _has_node_id(watch[i])]
+        try:
+            over_graphql = dict(children(ctx, "statuses", wanted))
+        except GraphQLUnavailable as error:
+            fall_back(ctx, error)
     for identity in sorted(watch, key=int):
         entry = watch[identity]
-        statuses: list = []
-        unchanged = False
-        etag = entry.get("etag")
-        for number, response in enumerate(
-            pages(
-                ctx,
-                f"{_repo(ctx)}/deployments/{identity}/statuses",
-                {"per_page": PER_PAGE},
-                etag=etag,
-                allow_status=(404,),
-            )
-        ):
-            if response.not_modified:
-                unchanged = True
-                break
-            if response.status == 404:
+        if over_graphql is not None and _has_node_id(entry):
+            if identity not in over_graphql:
                 entry["state"] = "deleted"
-                break
-            if number == 0:
-                entry["etag"] = response.etag
-            statuses.extend(response.body)
-        if unchanged or entry.get("state") == "deleted":
-            continue
+                continue
+            statuses = over_graphql[identity]
+            digest = payload_hash(statuses)
+            entry["etag"] = None
+            if digest == entry.get("digest"):
+                continue  # unchanged since the last read
+            entry["digest"] = digest
+        else:
+            statuses = _statuses_over_rest(ctx, identity, entry)
+            if statuses is None:
+                continue
         for status in statuses:
             ctx.add(identity, status)
         entry["state"] = _latest_status(statuses)
     ctx.flush({"parent_cursor": new_batches[-1] if new_batches else cursor, "watch": _next_watch(watch)})
+
+
+def _has_node_id(entry: dict) -> bool:
+    return isinstance(entry.get("node_id"), str) and bool(entry["node_id"])
+
+
+def _statuses_over_rest(ctx: StreamContext, identity: str, entry: dict) -> list | None:
+    """The deployment's statuses, or None when unchanged (304) or deleted (404: `state` says so)."""
+    statuses: list = []
+    for number, response in enumerate(
+        pages(
+            ctx,
+            f"{_repo(ctx)}/deployments/{identity}/statuses",
+            {"per_page": PER_PAGE},
+            etag=entry.get("etag"),
+            allow_status=(404,),
+        )
+    ):
+        if response.not_modified:
+            return None
+        if response.status == 404:
+            entry["state"] = "deleted"
+            return None
+        if number == 0:
+            entry["etag"] = response.etag
+            entry.pop("digest", None)  # read in full: a later GraphQL read compares against nothing
+        statuses.extend(response.body)
+    return statuses
 
 
 def _next_watch(watch: dict[str, dict]) -> dict[str, dict]:

@@ -53,6 +53,8 @@ class Counters:
     pages: int = 0
     retries: int = 0
     waited_seconds: float = 0.0
+    graphql_queries: int = 0  # POST /graphql answered with data
+    graphql_points: int = 0  # their cost, as GitHub's `rateLimit { cost }` reported it
 
 
 @dataclass

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from simulator.clock import iso_z, parse_iso
 from simulator.config import GITHUB_TOKEN
+from simulator.github_graphql import GraphQLService
 from simulator.github_model import WEB_FLOW, Commit, PullRequest, Repo
 from simulator.http import BaseApp, Request, Response, page_slice
 from simulator.model import DEPLOY_BOT
@@ -32,6 +33,8 @@ class GitHubApp(BaseApp):
         self.budgets: dict[str, list[int]] = {}  # token -> [window_start, used]
         self._users: dict[tuple[str, int], dict] = {}
         self._repos: dict[tuple[str, str, bool], dict] = {}
+        self.graphql = GraphQLService(self)  # POST /graphql, with its own points budget
+        self.graphql_mode = "on"  # "absent": /graphql answers 404; "no_scope": the token's scopes are refused
 
     # ----- auth, budget, faults
     def _token(self, request: Request) -> str | None:
@@ -133,6 +136,8 @@ class GitHubApp(BaseApp):
 
     def dispatch(self, request: Request) -> Response:
         token = self._token(request) or ""
+        if request.path.rstrip("/") == "/graphql":
+            return self.graphql.serve(request, token)
         free = request.path.rstrip("/") == "/rate_limit"
         headers, exhausted = self._rate(token, charge=False)
         if exhausted and not free:

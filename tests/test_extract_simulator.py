@@ -52,7 +52,8 @@ def sim():
 
 
 def test_first_run_second_run_and_changes(sim, tmp_path):
-    settings = settings_for(sim, tmp_path, "main")
+    # REST's request accounting (304s for watched deployments); GraphQL's: tests/test_graphql_extract.py
+    settings = settings_for(sim, tmp_path, "main", GITHUB_API_MODE="rest")
     assert len(plan_streams(settings)) == 2 * 9 + 1 * 3 + 3  # 9 GitHub streams per repo, 3 Jira, 3 PagerDuty
 
     results, loaded = run(settings)

@@ -127,7 +127,7 @@ def test_spool_round_trip_for_airflow_tasks(settings):
 
 def test_pipeline_runs_model_repeats_the_ops_ddl():
     sql = (REPO / "dbt_project" / "models" / "ops" / "pipeline_runs.sql").read_text(encoding="utf-8")
-    hooks = re.findall(r'^\s+"(create [^"]+)",?$', sql, flags=re.M)
+    hooks = re.findall(r'^\s+"((?:create|alter) [^"]+)",?$', sql, flags=re.M)
     assert tuple(hooks) == DDL
 
 

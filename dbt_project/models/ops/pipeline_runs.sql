@@ -8,6 +8,7 @@
         "create schema if not exists ops",
         "create table if not exists ops.pipeline_runs (run_id varchar primary key, trigger varchar, status varchar, error varchar, started_at timestamptz, finished_at timestamptz, duration_seconds double precision)",
         "create table if not exists ops.stream_runs (run_id varchar, source varchar, stream varchar, scope varchar, requests bigint, not_modified bigint, pages bigint, records bigint, batches bigint, elapsed_seconds double precision)",
+        "alter table ops.stream_runs add column if not exists graphql_points bigint",
         "create table if not exists ops.step_runs (run_id varchar, step varchar, started_at timestamptz, finished_at timestamptz, duration_seconds double precision, status varchar, detail varchar)",
         "create table if not exists ops.check_results (run_id varchar, checked_at timestamptz, suite varchar, expectation varchar, table_name varchar, column_name varchar, severity varchar, success boolean, failing_count bigint, observed_value double precision, sample varchar)",
         "create table if not exists ops.source_freshness (run_id varchar, table_name varchar, source varchar, row_count bigint, latest_extracted_at timestamptz, age_hours double precision)",
