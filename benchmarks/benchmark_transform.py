@@ -62,7 +62,12 @@ def _build(warehouse: Path, memory_limit: str | None) -> dict:
     doraflow = Path(sys.executable).with_name("doraflow")
     started = time.monotonic()
     child = subprocess.Popen(
-        [str(doraflow), "transform"], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True
+        # --full-build: the same warehouse again would otherwise be skipped (nothing changed since the last build)
+        [str(doraflow), "transform", "--full-build"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)

@@ -30,6 +30,7 @@ configuration (environment variables, also read from ./.env):
   EXTRACT_CONCURRENCY, HTTP_TIMEOUT_SECONDS, HTTP_MAX_RETRIES, RATE_LIMIT_MAX_WAIT_SECONDS, DUCKDB_MEMORY_LIMIT
   TARGET_DEPLOYMENTS_PER_DAY, TARGET_LEAD_TIME_MINUTES, TARGET_CHANGE_FAILURE_RATE, TARGET_TIME_TO_RESTORE_MINUTES
   QUALITY_MIN_COVERAGE[_<MEASURE>], QUALITY_VOLUME_TOLERANCE, ALERT_WEBHOOK_URL   quality gate, alerts
+  TRANSFORM_SKIP_UNCHANGED          skip the dbt build when nothing changed since the last one (default true)
 A source whose variables are missing is skipped; a malformed value stops the run before any request.
 See docs/configuration.md."""
 
@@ -46,7 +47,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.monotonic()
     run = run_pipeline(
-        settings, args.sources or None, trigger="cli", progress=_print, allow_no_source=args.allow_no_source
+        settings,
+        args.sources or None,
+        trigger="cli",
+        progress=_print,
+        allow_no_source=args.allow_no_source,
+        full_build=args.full_build,
     )
     _print(f"run {run.run_id} succeeded in {time.monotonic() - started:.1f}s")
     print_summary(settings, progress=_print)
@@ -158,9 +164,9 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.pipeline import run_step
+    from doraflow.pipeline import Handoff, run_step
 
-    run_step("transform", settings, _print)
+    run_step("transform", settings, _print, Handoff(full_build=args.full_build))
     return 0
 
 
@@ -248,6 +254,16 @@ def _add_simulator_options(parser: argparse.ArgumentParser, *, days: int) -> Non
     )
 
 
+def _add_full_build_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--full-build",
+        action="store_true",
+        help="run the dbt build even when nothing changed since the last successful one (no raw row loaded or changed, same "
+        "settings, reporting date, dbt project and service catalog), which is otherwise skipped in one line "
+        "(also: TRANSFORM_SKIP_UNCHANGED=false)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doraflow",
@@ -287,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run even when no source is configured: rebuild and publish from the batches already landed "
         "(without it, such a run fails with 'no source configured')",
     )
+    _add_full_build_option(run)
 
     demo = command(
         "demo",
@@ -337,7 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "replay", cmd_replay, "Rebuild the raw tables from every landed batch (e.g. into an empty warehouse)."
     )
-    command("transform", cmd_transform, "dbt build: staging, intermediate and marts, with all dbt tests.")
+    transform = command(
+        "transform",
+        cmd_transform,
+        "dbt build: staging, intermediate and marts, with all dbt tests (skipped when nothing changed since the "
+        "last successful build).",
+    )
+    _add_full_build_option(transform)
     check = command(
         "check", cmd_check, "Great Expectations checks on the pending landed batches and/or the marts."
     )

@@ -134,6 +134,8 @@ class Settings:
     )
     # The build's "now" (UTC): evidence windows still open, timestamps in the future. None: the clock at build time.
     reference_time: datetime | None = None
+    # TRANSFORM_SKIP_UNCHANGED: skip the dbt build when nothing changed since the last one (doraflow.transform).
+    transform_skip_unchanged: bool = True
 
     @property
     def warehouse_dir(self) -> Path:
@@ -635,6 +637,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         use_github_production_flag=_flag(env, "USE_GITHUB_PRODUCTION_FLAG", True),
         rework_issue_types=_list(env, "REWORK_ISSUE_TYPES") or DEFAULT_REWORK_ISSUE_TYPES,
         reference_time=reference_time,
+        transform_skip_unchanged=_flag(env, "TRANSFORM_SKIP_UNCHANGED", True),
     )
     _refuse_serving_copy_as_warehouse(settings)
     return settings

@@ -380,3 +380,65 @@ def _freshness(cursor, postgres: bool, now: datetime) -> list[tuple]:
         age = round((now - latest).total_seconds() / 3600, 3) if latest else None
         rows.append((f"raw.{table}", table.split("__", 1)[0], int(count), latest, age))
     return rows
+
+
+# -- dbt builds: what each was built from, so a run with nothing new skips it (doraflow.transform.build_decision) --
+# Not in DDL: no model reads this table, so marts.pipeline_runs' pre-hooks need not create it.
+BUILDS_DDL = (
+    "create schema if not exists ops",
+    "create table if not exists ops.dbt_builds (build_id varchar primary key, run_id varchar,"
+    " started_at timestamptz, finished_at timestamptz, status varchar, inputs varchar, outputs varchar)",
+)
+
+
+def _builds_sql(settings, cursor, sql: str, params: tuple = ()) -> None:
+    postgres = settings.warehouse_target == "postgres"
+    cursor.execute(sql.replace("?", "%s") if postgres else sql, params)
+
+
+def record_build_start(settings, run_id: str | None, inputs: dict) -> str:
+    """A 'building' row before dbt starts: a build killed from here on is never taken for a good one."""
+    from doraflow.warehouse import warehouse_cursor
+
+    build_id = uuid.uuid4().hex
+    with warehouse_cursor(settings) as cursor:
+        for statement in BUILDS_DDL:
+            cursor.execute(statement)
+        _builds_sql(settings, cursor, "insert into ops.dbt_builds values (?, ?, ?, null, 'building', ?, null)",
+                    (build_id, run_id, _now(), json.dumps(inputs, sort_keys=True)))  # fmt: skip
+    return build_id
+
+
+def record_build_end(settings, build_id: str, status: str, outputs: dict | None) -> None:
+    """The build's outcome ('success', 'failed', 'partial') and the tables it left (for 'success')."""
+    from doraflow.warehouse import warehouse_cursor
+
+    with warehouse_cursor(settings) as cursor:
+        _builds_sql(settings, cursor, "update ops.dbt_builds set finished_at = ?, status = ?, outputs = ? "
+                    "where build_id = ?",
+                    (_now(), status, json.dumps(outputs, sort_keys=True) if outputs is not None else None,
+                     build_id))  # fmt: skip
+
+
+def latest_build(settings) -> dict[str, Any] | None:
+    """The latest dbt build: {status, started_at, inputs, outputs}, or None when none is recorded."""
+    from doraflow.warehouse import warehouse_cursor
+
+    with warehouse_cursor(settings) as cursor:
+        cursor.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'dbt_builds'"
+        )
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute(
+            "select status, started_at, inputs, outputs from ops.dbt_builds order by started_at desc limit 1"
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return {
+        "status": row[0],
+        "started_at": _as_datetime(row[1]).astimezone(UTC),
+        "inputs": json.loads(row[2] or "{}"),
+        "outputs": json.loads(row[3]) if row[3] else None,
+    }

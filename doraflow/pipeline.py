@@ -38,6 +38,7 @@ class Handoff:
     allow_no_source: bool = False  # a run without any configured source is refused unless this is set
     stream_task: dict[str, str] | None = None  # Airflow: the one stream and scope this extract task runs
     checked_batches: list[str] | None = None  # file names of the landed batches the landing gate passed
+    full_build: bool = False  # build even when nothing changed since the last build (`--full-build`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,12 +144,21 @@ def step_load(settings: Settings, handoff: Handoff, progress: Progress = print):
 def step_transform(
     settings: Settings, handoff: Handoff, progress: Progress = print, run_id: str | None = None
 ):
-    """dbt build: staging -> intermediate -> marts, with every dbt test. The marts are unchecked from here on."""
-    from doraflow.ops import record_marts_event
-    from doraflow.transform import dbt_build
+    """dbt build: staging -> intermediate -> marts, with every dbt test. The marts are unchecked from here on.
 
+    Skipped, in one line, when nothing changed since the last successful build (doraflow.transform.build_decision):
+    the marts stay as built and the marts gate still checks them before publish.
+    """
+    from doraflow.ops import record_marts_event
+    from doraflow.transform import TransformResult, build_decision, dbt_build
+
+    if settings.transform_skip_unchanged and not handoff.full_build:
+        decision = build_decision(settings)
+        progress(decision.line)
+        if not decision.build:
+            return TransformResult(skipped=True)
     record_marts_event(settings, "building", run_id)
-    return dbt_build(settings, progress=progress)
+    return dbt_build(settings, progress=progress, run_id=run_id)
 
 
 def step_source_freshness(settings: Settings, handoff: Handoff, progress: Progress = print):
@@ -387,6 +397,7 @@ def run_pipeline(
     trigger: str = "cli",
     progress: Progress = print,
     allow_no_source: bool = False,
+    full_build: bool = False,
 ) -> PipelineRun:
     """Run every step in order, in this process, under the run lock, and record the run in `ops`.
 
@@ -398,7 +409,9 @@ def run_pipeline(
 
     recorder = RunRecorder(settings, trigger=trigger)
     run = PipelineRun(run_id=recorder.run_id)
-    handoff = Handoff(sources=list(sources) if sources else None, allow_no_source=allow_no_source)
+    handoff = Handoff(
+        sources=list(sources) if sources else None, allow_no_source=allow_no_source, full_build=full_build
+    )
     results: dict[str, Any] = {}
     try:
         with run_lock(settings, recorder.run_id):

@@ -3,7 +3,10 @@
 `dbt_build` sets the profile's environment variables from `Settings` for the duration of the call (the
 PostgreSQL password goes in `DBT_ENV_SECRET_PG_PASSWORD`, which dbt scrubs from its logs), passes
 `Settings.dbt_vars()` as `--vars`, and turns any failing node into one `TransformError` line that names it.
-Users can run the same project by hand:
+A build that would change nothing is skipped (`build_decision`): each build records in `ops.dbt_builds` what it
+was built from (the raw rows the loaded batches left, the dbt vars, the reporting date, the project's files, the
+service catalog file, the warehouse and dbt's version) and the tables it left, and the next run builds only when
+one of those differs or the last build did not succeed. Users can run the same project by hand:
 
     DBT_DUCKDB_PATH=warehouse/dora.duckdb dbt build --project-dir dbt_project --profiles-dir dbt_project
 """
@@ -11,6 +14,7 @@ Users can run the same project by hand:
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -19,6 +23,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -40,6 +46,7 @@ class TransformResult:
     failures: list[str] = field(default_factory=list)  # "node: message", empty when the build passed
     warnings: list[str] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    skipped: bool = False  # nothing changed since the last successful build: dbt did not run (build_decision)
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
@@ -227,9 +234,32 @@ def dbt_build(
     select: str | None = None,
     full_refresh: bool = False,
     progress: Progress = print,
+    run_id: str | None = None,
 ) -> TransformResult:
-    """`dbt build` (seeds, models, tests) on the configured warehouse; raises TransformError on failure."""
+    """`dbt build` (seeds, models, tests) on the configured warehouse; raises TransformError on failure.
+
+    Every build is recorded in ops.dbt_builds ('building' first, then 'success', 'failed' or, with `select`,
+    'partial'), so `build_decision` never skips after a build that failed, was killed or built a part only."""
+    from doraflow.ops import record_build_end, record_build_start
+
     _require_raw_layer(settings)
+    inputs = build_inputs(settings)  # before the build: what it is built from
+    build_id = record_build_start(settings, run_id, inputs)
+    try:
+        result = _build(settings, select=select, full_refresh=full_refresh, progress=progress)
+    except BaseException:
+        try:
+            record_build_end(settings, build_id, "failed", None)
+        except Exception:  # noqa: BLE001 - the build's own error is the one to report; 'building' also rebuilds
+            pass
+        raise
+    record_build_end(settings, build_id, "partial" if select else "success", built_tables(settings))
+    return result
+
+
+def _build(
+    settings: Settings, *, select: str | None, full_refresh: bool, progress: Progress
+) -> TransformResult:
     _write_catalog(settings, progress)
     args = ["build"]
     if select:
@@ -294,3 +324,166 @@ def dbt_source_freshness(settings: Settings) -> list[dict]:
             }
         )
     return sorted(rows, key=lambda row: (row["source"], row["table"]))
+
+
+# -- skipping a build that would change nothing --------------------------------------------------------------------
+# The schemas dbt writes (generate_schema_name: no prefix). Their tables are the build's output: one missing
+# or, for a mart, with another row count than the build left forces a build.
+BUILT_SCHEMAS = ("staging", "intermediate", "marts")
+CHECKED_ROW_COUNTS = "marts"
+# Written by dbt when the project is run by hand, not part of the project.
+_NOT_PROJECT_FILES = ("target", "logs", "dbt_packages")
+
+
+@dataclass
+class BuildDecision:
+    build: bool
+    line: str  # one line: why the build runs, or that it is skipped
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def project_digest(project_dir: Path | None = None) -> str:
+    """Content hash of the dbt project's files (models, macros, seeds, tests, dbt_project.yml, profiles.yml)."""
+    project_dir = project_dir or PROJECT_DIR
+    digest = hashlib.sha256()
+    for path in sorted(project_dir.rglob("*")):
+        parts = path.relative_to(project_dir).parts
+        if not path.is_file() or parts[0] in _NOT_PROJECT_FILES:
+            continue
+        if any(part.startswith(".") or part == "__pycache__" for part in parts):
+            continue
+        digest.update("/".join(parts).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def reporting_date(settings: Settings) -> str:
+    """The build's day in the reporting time zone: a new day changes periods, open-incident ages, evidence windows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    now = settings.reference_time or datetime.now(UTC)
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    try:
+        return now.astimezone(ZoneInfo(settings.reporting_timezone)).date().isoformat()
+    except ZoneInfoNotFoundError:  # a zone DuckDB knows and Python not: the UTC day, named with the zone
+        return f"{now.date().isoformat()} UTC ({settings.reporting_timezone})"
+
+
+def _warehouse_identity(settings: Settings) -> str:
+    if settings.warehouse_target == "postgres":
+        url = urlparse(settings.postgres_url.reveal()) if settings.postgres_url else None
+        if url is None:
+            return "postgres"
+        # No password: the fingerprint is stored and compared, never a secret.
+        return f"postgres://{unquote(url.username or '')}@{url.hostname}:{url.port or 5432}/{url.path.lstrip('/')}"
+    return f"duckdb:{Path(settings.warehouse_path).resolve()}"
+
+
+def _dbt_version() -> str:
+    names = ("dbt-core", "dbt-duckdb", "dbt-postgres")
+    versions = []
+    for name in names:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(versions)
+
+
+def _raw_rows(settings: Settings) -> str:
+    """Rows and a checksum of their `_batch_id`s per raw API table: a loaded batch that inserted or changed a row
+    changes it; one that only re-read identical objects does not (the loader keeps their `_batch_id`)."""
+    from doraflow.warehouse import warehouse_cursor
+
+    checksum = "hashtext(_batch_id)" if settings.warehouse_target == "postgres" else "hash(_batch_id)"
+    with warehouse_cursor(settings) as cursor:
+        cursor.execute("select table_name from information_schema.tables where table_schema = 'raw'")
+        tables = sorted(row[0] for row in cursor.fetchall() if "__" in row[0] and not row[0].startswith("_"))
+        figures = {}
+        for table in tables:
+            cursor.execute(f'select count(*), coalesce(sum({checksum}), 0) from raw."{table}"')
+            count, total = cursor.fetchone()
+            figures[table] = f"{count}/{total}"
+    return f"{sum(int(f.split('/')[0]) for f in figures.values())} rows in {len(figures)} tables, {_digest(figures)}"
+
+
+# What a build is built from; a change in any of these makes the next run build. The keys name the change in the
+# line that says why a build runs. No model is named: the project is hashed as a whole.
+def build_inputs(settings: Settings) -> dict[str, str]:
+    variables = settings.dbt_vars()
+    variables.pop("reference_time", None)  # a clock: its day is "reporting date", its seconds change nothing
+    catalog = settings.service_catalog_path
+    return {
+        "raw rows": _raw_rows(settings),
+        "dbt vars": _digest(variables),
+        "reporting date": reporting_date(settings),
+        "dbt project files": project_digest(),
+        "service catalog file": (
+            f"{catalog}: {hashlib.sha256(catalog.read_bytes()).hexdigest()[:16]}"
+            if catalog is not None and catalog.is_file()
+            else str(catalog)
+        ),
+        "warehouse": _warehouse_identity(settings),
+        "dbt version": _dbt_version(),
+    }
+
+
+def built_tables(settings: Settings) -> dict[str, int | None]:
+    """The tables and views in the schemas dbt writes: "schema.name" -> row count (marts' tables) or None."""
+    from doraflow.warehouse import warehouse_cursor
+
+    names = ", ".join(f"'{schema}'" for schema in BUILT_SCHEMAS)
+    with warehouse_cursor(settings) as cursor:
+        cursor.execute(
+            f"select table_schema, table_name, table_type from information_schema.tables "
+            f"where table_schema in ({names})"
+        )
+        rows = cursor.fetchall()
+        tables: dict[str, int | None] = {}
+        for schema, name, kind in sorted(rows):
+            count = None
+            if schema == CHECKED_ROW_COUNTS and kind == "BASE TABLE":
+                cursor.execute(f'select count(*) from {schema}."{name}"')
+                count = int(cursor.fetchone()[0])
+            tables[f"{schema}.{name}"] = count
+    return tables
+
+
+def _listed(names: list[str], limit: int = 3) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def build_decision(settings: Settings) -> BuildDecision:
+    """Whether `dbt build` would change anything since the last successful build, with the one line that says so."""
+    from doraflow.ops import latest_build
+
+    last = latest_build(settings)
+    if last is None:
+        return BuildDecision(True, "dbt build: no earlier build recorded on this warehouse")
+    if last["status"] != "success":
+        what = {"building": "did not finish", "failed": "failed", "partial": "built a selection only"}
+        return BuildDecision(
+            True,
+            f"dbt build: the last build ({last['started_at']:%Y-%m-%d %H:%M:%S} UTC) "
+            f"{what.get(last['status'], last['status'])}",
+        )
+    inputs = build_inputs(settings)
+    changed = [name for name, value in inputs.items() if last["inputs"].get(name) != value]
+    if changed:
+        return BuildDecision(True, f"dbt build: {_listed(changed, 7)} changed since the last build")
+    built, now = last["outputs"] or {}, built_tables(settings)
+    missing = [name for name in built if name not in now]
+    if missing:
+        return BuildDecision(True, f"dbt build: {_listed(missing)} missing since the last build")
+    altered = [name for name, count in built.items() if count is not None and now[name] != count]
+    if altered:
+        return BuildDecision(True, f"dbt build: {_listed(altered)} changed outside the build (row count)")
+    return BuildDecision(
+        False,
+        f"dbt build skipped: nothing changed since the last build ({last['started_at']:%Y-%m-%d %H:%M:%S} UTC): "
+        "no raw row loaded or changed, same settings, reporting date, dbt project, service catalog and marts "
+        "(--full-build or TRANSFORM_SKIP_UNCHANGED=false builds anyway)",
+    )
