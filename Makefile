@@ -26,8 +26,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every benchmark on one simulated organisation, ratios in one table (docs/benchmarks.md); sizes as options:
+# make benchmark ARGS="--repos 40 --days 180 --repeat 3"
 benchmark: install
-	$(BIN)/python benchmarks/benchmark_extract.py
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) warehouse dbt_project/target dbt_project/logs

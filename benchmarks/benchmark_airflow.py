@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--repositories", type=int, default=4)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     from simulator import Simulator, SimulatorConfig
 
@@ -122,6 +123,8 @@ def main() -> None:
         "airflow_output_lines": len((airflow.stdout + airflow.stderr).splitlines()),
     }
     print(json.dumps(figures, indent=2))
+    if args.output:
+        args.output.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
