@@ -177,11 +177,21 @@ def node_progress(progress: Progress) -> Callable[[object], None]:
     return on_event
 
 
-def _invoke(args: list[str], settings: Settings, progress: Progress, *, per_node: bool = False):
+def _invoke(
+    args: list[str],
+    settings: Settings,
+    progress: Progress,
+    *,
+    per_node: bool = False,
+    variables: dict[str, object] | None = None,
+    target: str = "dbt_target",
+):
     """Run one dbt command; build output goes next to the warehouse, so parallel warehouses never collide.
 
     With `per_node`, each finished model (seed, snapshot; a test only when it does not pass) is reported
-    through `progress` as it finishes, so a long build is never silent."""
+    through `progress` as it finishes, so a long build is never silent. `variables` replace
+    `Settings.dbt_vars()`; `target` is the folder of dbt's output (and of its partial-parse state) beside the
+    warehouse."""
     root_logger = logging.getLogger()
     root_handlers = list(root_logger.handlers)
     from dbt.cli.main import dbtRunner
@@ -197,11 +207,11 @@ def _invoke(args: list[str], settings: Settings, progress: Progress, *, per_node
                     "--profiles-dir",
                     str(PROJECT_DIR),
                     "--target-path",
-                    str(Path(settings.warehouse_dir).resolve() / "dbt_target"),
+                    str(Path(settings.warehouse_dir).resolve() / target),
                     "--log-path",
                     str(Path(settings.warehouse_dir).resolve() / "dbt_logs"),
                     "--vars",
-                    json.dumps(settings.dbt_vars()),
+                    json.dumps(settings.dbt_vars() if variables is None else variables),
                     "--quiet",
                 ]
             )
@@ -306,7 +316,10 @@ def dbt_source_freshness(settings: Settings) -> list[dict]:
     """
     _require_raw_layer(settings)
     existing = set(_raw_tables(settings))
-    outcome = _invoke(["source", "freshness"], settings, print)
+    # No vars (no source reads one) and its own target folder: dbt re-parses the whole project whenever the vars
+    # differ from its last parse in that folder, and the build's carry the clock (reference_time). So a run whose
+    # build was skipped reuses the last freshness' parse (measured: 2 s instead of 6-9 s).
+    outcome = _invoke(["source", "freshness"], settings, print, variables={}, target="dbt_target_freshness")
     rows: list[dict] = []
     for node_result in outcome.result or []:
         node = node_result.node
