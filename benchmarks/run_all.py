@@ -114,6 +114,16 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                     peak("benchmark_github_api"),
                 )
             )
+            everything = phases.get(f"{phase} rest", {}).get("github_requests")
+            table.append(
+                (
+                    f"{step}, all GitHub requests (REST listings included)",
+                    f"{graphql['github_requests']:,}",
+                    f"- (REST only: {everything:,})" if everything else "-",
+                    "-",
+                    peak("benchmark_github_api"),
+                )
+            )
             table.append(
                 (
                     f"{step} GraphQL points",
