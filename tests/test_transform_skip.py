@@ -219,3 +219,12 @@ def test_postgres_skips_when_nothing_changed_and_builds_after_a_dropped_mart(pos
     decision = build_decision(settings)
     assert decision.build and decision.line.startswith("dbt build: ") and mart in decision.line
     assert decision.line.endswith(" missing since the last build")
+
+
+def test_full_build_reaches_the_step_from_the_cli_and_through_an_xcom():
+    from doraflow.cli import build_parser
+
+    assert build_parser().parse_args(["run", "--full-build"]).full_build is True
+    assert build_parser().parse_args(["run"]).full_build is False
+    assert build_parser().parse_args(["transform", "--full-build"]).full_build is True
+    assert Handoff.from_dict(Handoff(full_build=True).to_dict()).full_build is True
