@@ -190,7 +190,7 @@ def test_a_failed_or_killed_build_is_never_skipped_after(settings, tmp_path, mon
     assert killed.build and killed.line.endswith(" did not finish")
 
 
-def test_postgres_skips_when_nothing_changed_and_builds_after_a_dropped_mart(postgres_database):
+def test_postgres_skips_when_nothing_changed_and_builds_after_a_dropped_mart(postgres_database, tmp_path):
     import psycopg2
 
     sys.path.insert(0, str(FIXTURES))
@@ -201,7 +201,7 @@ def test_postgres_skips_when_nothing_changed_and_builds_after_a_dropped_mart(pos
         {
             "WAREHOUSE_TARGET": "postgres",
             "WAREHOUSE_POSTGRES_URL": postgres_database,
-            "WAREHOUSE_PATH": "w/d.duckdb",
+            "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),  # dbt's target folder goes beside it
         },
         today=date(2024, 3, 1),
     )
