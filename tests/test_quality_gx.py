@@ -222,8 +222,17 @@ def test_data_docs_render_offline_in_chromium(settings, browser):  # noqa: F811 
             ]
             remote = [url for url in requested if not url.startswith(("file:", "data:"))]
             assert requested and remote == [], remote
-            failed = [e for e in page.events if e.get("method") == "Network.loadingFailed"]
-            assert failed == [], failed
+            urls = {
+                e["params"]["requestId"]: e["params"]["request"]["url"]
+                for e in page.events
+                if e.get("method") == "Network.requestWillBeSent"
+            }
+            failed = [
+                urls.get(e["params"]["requestId"])
+                for e in page.events
+                if e.get("method") == "Network.loadingFailed"
+            ]
+            assert failed == [], failed  # every local asset found
             assert page.errors() == []
         finally:
             page.close()

@@ -83,13 +83,14 @@ def _suite(context, gx, outcome: TargetOutcome):
     except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing suite
         suite = context.suites.add(gx.ExpectationSuite(name=name))
     current = [_configuration_key(e.configuration) for e in suite.expectations]
-    if current != [_configuration_key(e.configuration) for e in wanted]:
+    changed = current != [_configuration_key(e.configuration) for e in wanted]
+    if changed:
         for expectation in list(suite.expectations):
             suite.delete_expectation(expectation)
         for expectation in wanted:
             suite.add_expectation(expectation)
         suite.save()
-    return suite
+    return suite, changed
 
 
 def _validation_definition(context, gx, source, suite):
@@ -107,6 +108,25 @@ def _validation_definition(context, gx, source, suite):
             else asset.add_batch_definition_whole_dataframe("rows")
         )
         return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+
+
+def _checkpoint(context, gx, name: str, definitions):
+    """The gate's Checkpoint, saved again only when the set of suites it runs changed."""
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    try:
+        current = context.checkpoints.get(name)
+        if [d.name for d in current.validation_definitions] == [d.name for d in definitions]:
+            return current
+    except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing checkpoint
+        pass
+    checkpoint = gx.Checkpoint(
+        name=name,
+        validation_definitions=definitions,
+        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE])],
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+    )
+    return context.checkpoints.add_or_update(checkpoint)
 
 
 def _result(gx_core, suite, outcome: TargetOutcome, run_id):
@@ -173,7 +193,6 @@ def record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | N
 
 def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | None) -> Path:
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -185,19 +204,14 @@ def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | 
         source = context.data_sources.get("doraflow")
     except (KeyError, ValueError):
         source = context.data_sources.add_pandas("doraflow")
-    definitions, suites = [], []
+    definitions, suites, changed_suites = [], [], []
     for outcome in outcomes:
-        suite = _suite(context, gx, outcome)
+        suite, changed = _suite(context, gx, outcome)
         suites.append(suite)
+        if changed or not (settings.data_docs_dir / gate / "expectations").is_dir():
+            changed_suites.append(suite.name)
         definitions.append(_validation_definition(context, gx, source, suite))
-    checkpoint_name = f"{gate}_gate"
-    checkpoint = gx.Checkpoint(
-        name=checkpoint_name,
-        validation_definitions=definitions,
-        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE])],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
-    )
-    checkpoint = context.checkpoints.add_or_update(checkpoint)
+    checkpoint = _checkpoint(context, gx, f"{gate}_gate", definitions)
 
     run_id = RunIdentifier(run_name=run_name or f"{gate}-gate", run_time=datetime.now(UTC))
     store = context.validation_results_store
@@ -218,7 +232,8 @@ def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | 
         run_results[key] = result
     _prune(store, {s.name for s in suites})
     # The Checkpoint's own result handling and actions, on the results computed in SQL.
-    _run_actions(context, checkpoint, checkpoint._construct_result(run_id=run_id, run_results=run_results))
+    result = checkpoint._construct_result(run_id=run_id, run_results=run_results)
+    _run_actions(context, checkpoint, result, changed_suites)
     from doraflow.quality.offline_docs import make_offline
 
     docs_dir = (settings.data_docs_dir / gate).resolve()
@@ -226,19 +241,19 @@ def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | 
     return settings.data_docs_dir / gate / "index.html"
 
 
-def _run_actions(context, checkpoint, checkpoint_result) -> None:
+def _run_actions(context, checkpoint, checkpoint_result, changed_suites: list[str]) -> None:
     """The Checkpoint's actions on its result, as `Checkpoint.run()` does after validating.
 
     GX's UpdateDataDocsAction rebuilds the site index once per validation result (seconds for the marts'
-    suites): it is run here once with every result of the run; any other action a user adds runs as is.
+    suites): it is run here once with every result of the run (and the pages of the suites that changed);
+    any other action a user adds runs as is.
     """
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.checkpoint.actions import ActionContext
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    identifiers = []
-    for key, result in checkpoint_result.run_results.items():
-        identifiers += [key, ExpectationSuiteIdentifier(name=result.suite_name)]
+    identifiers = list(checkpoint_result.run_results)
+    identifiers += [ExpectationSuiteIdentifier(name=name) for name in changed_suites]
     action_context = ActionContext()
     for action in checkpoint.actions:
         action._data_context = context

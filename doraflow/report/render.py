@@ -391,7 +391,9 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
 {"".join(sections)}
 <footer><ul>{definitions}</ul>
 <p>Generated {generated} by doraflow from {escape(str(data.get("source", "")))}. Weekly trends stop at the
-latest complete week (weeks start on Monday). Targets come from the TARGET_* settings.</p></footer>
+latest complete week (weeks start on Monday). Targets come from the TARGET_* settings.</p>
+<p>Quality gates (Great Expectations Data Docs, beside this report): <a href="data_docs/marts/index.html">marts</a>,
+<a href="data_docs/landing/index.html">landed batches</a>.</p></footer>
 </main>
 <script type="application/json" id="doraflow-data">{_script_json(data)}</script>
 <script type="application/json" id="doraflow-charts">{_script_json(charts)}</script>
