@@ -330,3 +330,39 @@ def test_postgresql_engine_agrees_with_the_pattern_and_zone_rules(postgres_serve
             assert cursor.fetchone() == (1,)
     finally:
         connection.close()
+
+
+def test_alert_webhook_from_dotenv_is_the_one_notify_posts_to(tmp_path, monkeypatch):
+    """`.env` alone names the webhook: the alert of a failed run reaches it (not only the process env)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from doraflow.config import environment
+    from doraflow.notify import on_failure
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    (tmp_path / ".env").write_text(f"ALERT_WEBHOOK_URL=http://127.0.0.1:{server.server_port}/hook/T0K3N\n")
+    monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
+    loaded = load_settings(environment({}, dotenv=tmp_path / ".env"), today=TODAY)
+    alert = on_failure("doraflow run r1 failed: boom", settings=loaded)
+    thread.join(timeout=30)
+    server.server_close()
+    assert alert["delivered"] is True
+    assert (
+        received == [("/hook/T0K3N", received[0][1])]
+        and received[0][1]["message"] == "doraflow run r1 failed: boom"
+    )
