@@ -236,3 +236,20 @@ def test_data_docs_render_offline_in_chromium(settings, browser):  # noqa: F811 
             assert page.errors() == []
         finally:
             page.close()
+
+
+def test_results_history_is_capped_per_suite(settings, monkeypatch):
+    from doraflow.quality import gx_store
+
+    monkeypatch.setattr(gx_store, "HISTORY_RUNS", 2)
+    batch = write_batch(settings.landing_dir, "jira", "projects", "jira", [(None, {"id": "1"})])
+    for _ in range(3):
+        check_batches(settings, [batch])
+    store = _gx_context(settings, "landing").validation_results_store
+    per_suite = {}
+    for key in store.list_keys():
+        per_suite.setdefault(key.expectation_suite_identifier.name, []).append(key)
+    assert {name: len(keys) for name, keys in per_suite.items()} == {
+        "landing.batch_headers": 2,
+        "landing.jira__projects": 2,
+    }

@@ -53,7 +53,10 @@ def _context(settings, gate: str):
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    bars = context.variables.progress_bars
+    globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if globally is not False:  # saving the project config costs a file write per call
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return context
 
 
