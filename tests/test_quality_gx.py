@@ -4,6 +4,7 @@ PostgreSQL, stored through a Checkpoint per gate with history, and Data Docs tha
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import pytest
@@ -192,6 +193,9 @@ def test_data_docs_render_offline_in_chromium(settings, browser):  # noqa: F811 
     assert "https://" not in html.split("<body")[0]  # every asset of the head is local
     validation_pages = sorted((settings.data_docs_dir / "marts" / "validations").rglob("*.html"))
     assert validation_pages
+    for page_file in [index, *validation_pages]:  # every relative address of every page leads to a file
+        for address in re.findall(r'(?:href|src)="((?:\.\./|\./)*static/[^"]+)"', page_file.read_text()):
+            assert (page_file.parent / address).resolve().is_file(), (page_file, address)
     for page_file, probe in ((index, "#section-1 table tbody tr"), (validation_pages[0], ".card")):
         page = _open_page(browser)
         try:

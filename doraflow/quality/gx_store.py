@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -236,11 +237,12 @@ def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | 
     _prune(store, {s.name for s in suites})
     # The Checkpoint's own result handling and actions, on the results computed in SQL.
     result = checkpoint._construct_result(run_id=run_id, run_results=run_results)
+    rendered_from = time.time() - 1  # file times may be coarser than the clock
     _run_actions(context, checkpoint, result, changed_suites)
     from doraflow.quality.offline_docs import make_offline
 
     docs_dir = (settings.data_docs_dir / gate).resolve()
-    make_offline(docs_dir)
+    make_offline(docs_dir, since=rendered_from)
     return settings.data_docs_dir / gate / "index.html"
 
 
