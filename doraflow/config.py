@@ -7,6 +7,7 @@ wrapped in `Secret`, whose repr and str never show the value.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -279,6 +280,7 @@ def _regex(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=32)  # settings are loaded more than once per process (CLI, DAG parse)
 def _duckdb_regex_error(pattern: str) -> str | None:
     import duckdb
 
@@ -375,6 +377,7 @@ def _reporting_timezone(env: Mapping[str, str]) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1)
 def _duckdb_time_zones() -> frozenset[str]:
     """The zones DuckDB's ICU knows (PostgreSQL's pg_timezone_names holds these too)."""
     import duckdb
