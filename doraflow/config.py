@@ -321,23 +321,22 @@ def _memory_limit(env: Mapping[str, str]) -> str | None:
     value = _get(env, "DUCKDB_MEMORY_LIMIT")
     if value is None:
         return None
+    expected = "DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%"
     form = re.fullmatch(r"(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", value, re.IGNORECASE)
     if not form:
-        raise ConfigError(
-            f"DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%, got {value!r}"
-        )
+        raise ConfigError(f"{expected}, got {value!r}")
     amount, unit = float(form.group(1)), form.group(3)
     if amount <= 0 or (unit == "%" and amount > 100):
         raise ConfigError(
-            f"DUCKDB_MEMORY_LIMIT must be more than zero (and a share at most 100%), got {value!r};"
-            " unset it for DuckDB's default of 80%"
+            f"{expected}, more than zero and a share at most 100% (unset it for DuckDB's default of 80%),"
+            f" got {value!r}"
         )
     import duckdb
 
     try:  # DuckDB parses it itself: what it refuses here it would refuse at every connection
         duckdb.connect().execute(f"set memory_limit = '{value}'")
     except duckdb.Error as error:
-        raise ConfigError(f"DUCKDB_MEMORY_LIMIT is refused by DuckDB ({error}), got {value!r}") from None
+        raise ConfigError(f"{expected}; DuckDB refuses {value!r}: {error}") from None
     return value
 
 

@@ -203,8 +203,11 @@ def test_attribution_window_beyond_a_year_is_refused_before_it_overflows():
 
 
 def test_zero_memory_limit_is_refused():
-    assert refused(DUCKDB_MEMORY_LIMIT="0GB").startswith("DUCKDB_MEMORY_LIMIT must be more than zero")
-    assert refused(DUCKDB_MEMORY_LIMIT="0%").startswith("DUCKDB_MEMORY_LIMIT must be more than zero")
+    for value in ("0GB", "0%", "0.0MiB"):
+        assert refused(DUCKDB_MEMORY_LIMIT=value) == (
+            "DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%, more than zero and a share"
+            f" at most 100% (unset it for DuckDB's default of 80%), got '{value}'"
+        )
     assert settings(DUCKDB_MEMORY_LIMIT="512MiB").duckdb_memory_limit == "512MiB"
 
 
