@@ -216,8 +216,18 @@ def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     value = _get(env, name) or default
     if value is None:
         return None
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 - raises ValueError for a port outside 0-65535 or not a number
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a well-formed https:// URL (host, and a port from 1 to 65535), got {value!r}"
+        ) from None
     host = (parsed.hostname or "").lower()
+    if parsed.port == 0:
+        raise ConfigError(
+            f"{name} must be a well-formed https:// URL (host, and a port from 1 to 65535), got {value!r}"
+        )
     if parsed.scheme == "https" and host:
         return value.rstrip("/")
     if parsed.scheme == "http" and host in LOOPBACK_HOSTS:

@@ -369,3 +369,10 @@ def test_alert_webhook_from_dotenv_is_the_one_notify_posts_to(tmp_path, monkeypa
         received == [("/hook/T0K3N", received[0][1])]
         and received[0][1]["message"] == "doraflow run r1 failed: boom"
     )
+
+
+@pytest.mark.parametrize("url", ["https://api.github.com:99999", "https://api.github.com:x", "https://[::1"])
+def test_api_url_with_a_bad_port_is_refused(url):
+    assert refused(GITHUB_API_URL=url) == (
+        f"GITHUB_API_URL must be a well-formed https:// URL (host, and a port from 1 to 65535), got '{url}'"
+    )
