@@ -182,6 +182,15 @@ def test_each_gate_has_a_checkpoint_suites_named_for_what_they_guard_and_a_resul
         "landing.batch_headers",
         "landing.jira__projects",
     }
+    # a later run with another stream only: the Checkpoint keeps guarding both streams
+    other = write_batch(settings.landing_dir, "pagerduty", "services", "pagerduty", [(None, {"id": "S1"})])
+    check_batches(settings, [other])
+    landing = _gx_context(settings, "landing").checkpoints.get("landing_gate")
+    assert {d.suite.name for d in landing.validation_definitions} == {
+        "landing.batch_headers",
+        "landing.jira__projects",
+        "landing.pagerduty__services",
+    }
 
 
 def test_data_docs_render_offline_in_chromium(settings, browser):  # noqa: F811 - the fixture

@@ -115,15 +115,20 @@ def _validation_definition(context, gx, source, suite):
 
 
 def _checkpoint(context, gx, name: str, definitions):
-    """The gate's Checkpoint, saved again only when the set of suites it runs changed."""
+    """The gate's Checkpoint, saved again only when a suite it does not yet run appears."""
     from great_expectations.checkpoint import UpdateDataDocsAction
 
     try:
         current = context.checkpoints.get(name)
-        if [d.name for d in current.validation_definitions] == [d.name for d in definitions]:
-            return current
     except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing checkpoint
-        pass
+        current = None
+    if current is not None:
+        # The landing gate sees only the streams with pending batches: the Checkpoint keeps every suite it
+        # has guarded, so it is saved again only when a new one appears.
+        known = {d.name for d in current.validation_definitions}
+        if {d.name for d in definitions} <= known:
+            return current
+        definitions = [*current.validation_definitions, *(d for d in definitions if d.name not in known)]
     checkpoint = gx.Checkpoint(
         name=name,
         validation_definitions=definitions,
