@@ -7,6 +7,7 @@ wrapped in `Secret`, whose repr and str never show the value.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -230,8 +231,18 @@ def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     value = _get(env, name) or default
     if value is None:
         return None
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 - raises ValueError for a port outside 0-65535 or not a number
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a well-formed https:// URL (host, and a port from 1 to 65535), got {value!r}"
+        ) from None
     host = (parsed.hostname or "").lower()
+    if parsed.port == 0:
+        raise ConfigError(
+            f"{name} must be a well-formed https:// URL (host, and a port from 1 to 65535), got {value!r}"
+        )
     if parsed.scheme == "https" and host:
         return value.rstrip("/")
     if parsed.scheme == "http" and host in LOOPBACK_HOSTS:
@@ -294,6 +305,7 @@ def _regex(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=32)  # settings are loaded more than once per process (CLI, DAG parse)
 def _duckdb_regex_error(pattern: str) -> str | None:
     import duckdb
 
@@ -345,23 +357,22 @@ def _memory_limit(env: Mapping[str, str]) -> str | None:
     value = _get(env, "DUCKDB_MEMORY_LIMIT")
     if value is None:
         return None
+    expected = "DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%"
     form = re.fullmatch(r"(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", value, re.IGNORECASE)
     if not form:
-        raise ConfigError(
-            f"DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%, got {value!r}"
-        )
+        raise ConfigError(f"{expected}, got {value!r}")
     amount, unit = float(form.group(1)), form.group(3)
     if amount <= 0 or (unit == "%" and amount > 100):
         raise ConfigError(
-            f"DUCKDB_MEMORY_LIMIT must be more than zero (and a share at most 100%), got {value!r};"
-            " unset it for DuckDB's default of 80%"
+            f"{expected}, more than zero and a share at most 100% (unset it for DuckDB's default of 80%),"
+            f" got {value!r}"
         )
     import duckdb
 
     try:  # DuckDB parses it itself: what it refuses here it would refuse at every connection
         duckdb.connect().execute(f"set memory_limit = '{value}'")
     except duckdb.Error as error:
-        raise ConfigError(f"DUCKDB_MEMORY_LIMIT is refused by DuckDB ({error}), got {value!r}") from None
+        raise ConfigError(f"{expected}; DuckDB refuses {value!r}: {error}") from None
     return value
 
 
@@ -401,6 +412,7 @@ def _reporting_timezone(env: Mapping[str, str]) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1)
 def _duckdb_time_zones() -> frozenset[str]:
     """The zones DuckDB's ICU knows (PostgreSQL's pg_timezone_names holds these too)."""
     import duckdb

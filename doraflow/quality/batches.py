@@ -322,7 +322,12 @@ def check_batches(settings, batch_paths: list[Path], *, run_name: str | None = N
 
     if not batch_paths:
         return QualityResult()
-    connection = duckdb.connect()  # in memory: the landed files are read where they lie
+    # In memory: the landed files are read where they lie; a large backfill spills beside the warehouse
+    # within the same memory limit as every other connection.
+    config = {"temp_directory": str(settings.warehouse_dir / ".duckdb_tmp_landing_gate")}
+    if settings.duckdb_memory_limit:
+        config["memory_limit"] = settings.duckdb_memory_limit
+    connection = duckdb.connect(config=config)
     try:
         engine = Engine(connection, "duckdb")
         targets, unreadable = build_targets(engine, list(batch_paths))
