@@ -279,7 +279,9 @@ def execute(
     try:
         if step.holds_warehouse:
             with run_lock(settings, recorder.run_id):
-                ensure_writable(settings)  # a held, read-only or unreachable warehouse: one line, before any work
+                ensure_writable(
+                    settings
+                )  # a held, read-only or unreachable warehouse: one line, before any work
                 result = step.function(settings, handoff, **kwargs)
         else:
             result = step.function(settings, handoff, **kwargs)

@@ -340,6 +340,8 @@ def test_postgresql_engine_agrees_with_the_pattern_and_zone_rules(postgres_serve
             assert cursor.fetchone() == (1,)
     finally:
         connection.close()
+
+
 @pytest.mark.parametrize(
     ("environment", "production"),
     [

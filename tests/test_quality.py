@@ -197,7 +197,11 @@ def test_record_line_without_a_payload_makes_the_file_unreadable(settings):
         handle.write("\n".join([lines[0], lines[1], json.dumps({"parent_id": None})]) + "\n")
     (unreadable,) = check_batches(settings, [path]).critical_failures
     assert unreadable.expectation == "expect_batch_file_to_be_readable"
-    assert unreadable.sample == ["ValueError: line 3 is not a record with a payload"]
+    batch_id = Path(path).name.split(".")[0]
+    assert unreadable.sample == [
+        f"run `doraflow landing quarantine {batch_id}` to move it aside, then rerun",
+        "ValueError: line 3 is not a record with a payload",
+    ]
 
 
 def make_marts(path: Path, *, rate=0.25, ttr=30.0, gap=False, coverage=0.9):

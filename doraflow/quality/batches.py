@@ -127,6 +127,9 @@ def _timestamp_text(path: str, epoch_ms: bool) -> str:
 
 
 def _unreadable(path: str, reason: str) -> CheckResult:
+    # The recovery first: the sample is cut to a few hundred characters in the gate's one-line error.
+    batch_id = Path(path).name.split(".")[0]
+    recovery = f"run `doraflow landing quarantine {batch_id}` to move it aside, then rerun"
     return CheckResult(
         suite="landing.files",
         expectation="expect_batch_file_to_be_readable",
@@ -134,7 +137,7 @@ def _unreadable(path: str, reason: str) -> CheckResult:
         severity=CRITICAL,
         success=False,
         failing_count=1,
-        sample=[reason],
+        sample=[recovery, reason],
     )
 
 
