@@ -104,6 +104,9 @@ class Settings:
     service_catalog_path: Path | None = None
     service_catalog: tuple = ()  # doraflow.service_catalog.CatalogEntry rows of service_catalog_path
     duckdb_memory_limit: str | None = None  # e.g. '4GB' or '50%'; None: DuckDB's default (80% of RAM)
+    # The day the marts treat as today (their grid's last day); None: the build's own current date. Set only
+    # when load_settings is given `today` (tests, replays), so a scheduler never freezes a parse-time date.
+    as_of_date: date | None = None
 
     @property
     def warehouse_dir(self) -> Path:
@@ -151,6 +154,8 @@ class Settings:
             "incident_attribution_window_hours": self.incident_attribution_window_hours,
             "reporting_timezone": self.reporting_timezone,
             "benchmark_edition": self.benchmark_edition,
+            "extract_start_date": self.extract_start_date.isoformat(),
+            "as_of_date": self.as_of_date.isoformat() if self.as_of_date else "",
         }
 
 
@@ -325,6 +330,7 @@ def _pagerduty(env: Mapping[str, str], skipped: list[str]) -> PagerDutySettings 
 def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Settings:
     """Read and validate every setting. `env` defaults to `.env` + the process environment."""
     env = environment() if env is None else env
+    as_of_date = today
     today = today or datetime.now(UTC).date()
     skipped: list[str] = []
 
@@ -390,4 +396,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         service_catalog_path=service_catalog_path,
         service_catalog=service_catalog,
         duckdb_memory_limit=_memory_limit(env),
+        as_of_date=as_of_date,
     )

@@ -143,4 +143,8 @@ def test_dbt_vars_carry_the_metric_settings():
         "incident_attribution_window_hours": 12,
         "reporting_timezone": "UTC",
         "benchmark_edition": "2023",
+        "extract_start_date": "2026-05-30",  # 180 days before TODAY: the first day of the metrics grid
+        "as_of_date": "2026-11-26",  # TODAY was given: the grid's last day
     }
+    # Without a given day the build uses its own current date (a scheduler must not freeze a parse-time one).
+    assert load_settings({}).dbt_vars()["as_of_date"] == ""

@@ -295,6 +295,21 @@ def build_targets(warehouse: _Warehouse, limits: Thresholds) -> tuple[list[Targe
             # Negative lead times (clock skew, rewritten history) are flagged by dbt and excluded from every
             # figure; the gate checks the rows the figures use.
             query += " where not coalesce(is_negative_lead_time, false)"
+        if table == "fct_incidents" and "data_error" in columns:
+            # Incidents the models cannot use (resolved before created, outside the reporting window) are flagged
+            # by dbt and excluded from every figure: the critical checks read the usable rows, a warning counts
+            # the flagged ones.
+            query += " where data_error is null"
+            targets.append(
+                _target(
+                    warehouse,
+                    "marts.fct_incidents.data_errors",
+                    "marts.fct_incidents",
+                    [Check("ExpectColumnValuesToBeNull", {"column": "data_error"}, WARNING)],
+                    "select incident_id, data_error from marts.fct_incidents",
+                    ["incident_id", "data_error"],
+                )
+            )
         targets.append(_target(warehouse, f"marts.{table}", f"marts.{table}", checks, query, key))
         by = {"dora_metrics": "service", "dora_metrics_by_team": "team"}.get(table)
         if by and by in columns and "period_start" in columns:

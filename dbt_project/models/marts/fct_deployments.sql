@@ -37,7 +37,13 @@ final as (
         cast(coalesce(failures.incident_count, 0) as integer) as incident_count,
         cast(lead_times.lead_time_median_minutes as double precision) as lead_time_median_minutes,
         failures.recovered_at,
-        cast(failures.recovery_minutes as double precision) as failed_deployment_recovery_minutes
+        cast(failures.recovery_minutes as double precision) as failed_deployment_recovery_minutes,
+        {#- Minimal form (issue #10 item 1 refines it with rollout steps and redeploys). -#}
+        cast(case
+            when coalesce(failures.is_seed, false) then 'seed'
+            when coalesce(failures.is_rollback, false) then 'rollback'
+            else 'release'
+        end as {{ type_text() }}) as deployment_kind
     from deployments
     left join failures on failures.deployment_id = deployments.deployment_id
     left join lead_times on lead_times.deployment_id = deployments.deployment_id
@@ -46,5 +52,5 @@ final as (
 select
     deployment_id, repository, service, team, environment, commit_sha, created_at, deployed_at, finished_at,
     outcome, is_seed, is_rollback, is_change_failure, failure_evidence, is_rework, change_count, incident_count,
-    lead_time_median_minutes, recovered_at, failed_deployment_recovery_minutes
+    lead_time_median_minutes, recovered_at, failed_deployment_recovery_minutes, deployment_kind
 from final

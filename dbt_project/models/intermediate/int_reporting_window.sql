@@ -1,0 +1,38 @@
+{#-
+  One row: the window the metrics report on. It opens at the extract start (var extract_start_date, the
+  EXTRACT_START_DATE setting, at 00:00 UTC like the extractors) and closes now (var as_of_date: the end of that day
+  on the reporting calendar; empty: the build's current time). Events outside it are data errors, never grid
+  extenders. first_day and today are its first and last days on the reporting calendar.
+-#}
+with clock as (
+    select
+        {% if var('as_of_date') -%}
+        {{ from_reporting_tz("cast('" ~ var('as_of_date') ~ "' as date) + 1") }} as now_at
+        {%- else -%}
+        {{ current_utc() }} as now_at
+        {%- endif %}
+),
+
+today as (
+    select now_at, cast({{ to_reporting_tz("now_at - interval '1 microsecond'") }} as date) as today
+    from clock
+),
+
+final as (
+    select
+        {% if var('extract_start_date') -%}
+        cast(cast('{{ var("extract_start_date") }}' as date) as timestamp) as extract_start_at,
+        {%- else -%}
+        cast(today.today - 180 as timestamp) as extract_start_at,
+        {%- endif %}
+        today.now_at,
+        today.today
+    from today
+)
+
+select
+    extract_start_at,
+    cast({{ to_reporting_tz('extract_start_at') }} as date) as first_day,
+    today,
+    now_at
+from final
