@@ -107,6 +107,9 @@ class Settings:
     # The day the marts treat as today (their grid's last day); None: the build's own current date. Set only
     # when load_settings is given `today` (tests, replays), so a scheduler never freezes a parse-time date.
     as_of_date: date | None = None
+    extract_start_date_is_set: bool = (
+        False  # EXTRACT_START_DATE given (else extract_start_date is its default)
+    )
 
     @property
     def warehouse_dir(self) -> Path:
@@ -154,7 +157,11 @@ class Settings:
             "incident_attribution_window_hours": self.incident_attribution_window_hours,
             "reporting_timezone": self.reporting_timezone,
             "benchmark_edition": self.benchmark_edition,
-            "extract_start_date": self.extract_start_date.isoformat(),
+            # unset: the dbt project anchors the window on the first load (int_reporting_window), not on a date
+            # that moves with each run
+            "extract_start_date": self.extract_start_date.isoformat()
+            if self.extract_start_date_is_set
+            else "",
             "as_of_date": self.as_of_date.isoformat() if self.as_of_date else "",
         }
 
@@ -397,4 +404,5 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         service_catalog=service_catalog,
         duckdb_memory_limit=_memory_limit(env),
         as_of_date=as_of_date,
+        extract_start_date_is_set=_get(env, "EXTRACT_START_DATE") is not None,
     )

@@ -143,8 +143,9 @@ def test_dbt_vars_carry_the_metric_settings():
         "incident_attribution_window_hours": 12,
         "reporting_timezone": "UTC",
         "benchmark_edition": "2023",
-        "extract_start_date": "2026-05-30",  # 180 days before TODAY: the first day of the metrics grid
+        "extract_start_date": "",  # not set: dbt anchors the grid on the first load, not on a moving default
         "as_of_date": "2026-11-26",  # TODAY was given: the grid's last day
     }
+    assert settings(EXTRACT_START_DATE="2026-01-31").dbt_vars()["extract_start_date"] == "2026-01-31"
     # Without a given day the build uses its own current date (a scheduler must not freeze a parse-time one).
     assert load_settings({}).dbt_vars()["as_of_date"] == ""

@@ -3,6 +3,8 @@
   EXTRACT_START_DATE setting, at 00:00 UTC like the extractors) and closes now (var as_of_date: the end of that day
   on the reporting calendar; empty: the build's current time). Events outside it are data errors, never grid
   extenders. first_day and today are its first and last days on the reporting calendar.
+  Without EXTRACT_START_DATE the extractors' first run reached back 180 days: the window opens 180 days before the
+  first batch was loaded (else before today), so it does not roll forward and turn old history into errors.
 -#}
 with clock as (
     select
@@ -11,6 +13,10 @@ with clock as (
         {%- else -%}
         {{ current_utc() }} as now_at
         {%- endif %}
+),
+
+first_load as (
+    select cast(min(loaded_at) as date) as first_loaded_on from {{ ref('stg_loader__loaded_batches') }}
 ),
 
 today as (
@@ -23,11 +29,12 @@ final as (
         {% if var('extract_start_date') -%}
         cast(cast('{{ var("extract_start_date") }}' as date) as timestamp) as extract_start_at,
         {%- else -%}
-        cast(today.today - 180 as timestamp) as extract_start_at,
+        cast(coalesce(first_load.first_loaded_on, today.today) - 180 as timestamp) as extract_start_at,
         {%- endif %}
         today.now_at,
         today.today
     from today
+    cross join first_load
 )
 
 select
