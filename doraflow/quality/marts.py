@@ -53,6 +53,19 @@ METRIC_NON_NEGATIVE = [
     "time_to_restore_median_minutes",
     "time_to_restore_p90_minutes",
     "failed_deployment_recovery_median_minutes",
+    "releases_with_changes",
+    "lead_time_n",
+    "lead_time_mean_minutes",
+    "pr_lead_time_n",
+    "pr_lead_time_median_minutes",
+    "time_to_restore_n",
+    "time_to_restore_mean_minutes",
+    "failed_deployment_recovery_n",
+    "failed_deployment_recovery_mean_minutes",
+    "failed_deployment_recovery_p90_minutes",
+    "observed_days",
+    "incidents_open",
+    "oldest_open_incident_age_minutes",
 ]
 METRIC_RATES = ["change_failure_rate", "rework_rate"]
 ENUMS = {
