@@ -42,6 +42,7 @@ final as (
         cast(case
             when coalesce(failures.is_seed, false) then 'seed'
             when coalesce(failures.is_rollback, false) then 'rollback'
+            when coalesce(failures.is_redeploy, false) then 'redeploy'
             else 'release'
         end as {{ type_text() }}) as deployment_kind
     from deployments
