@@ -6,7 +6,7 @@ The same check on the hand-made scenario is in tests/test_metrics_golden.py (it 
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -80,9 +80,7 @@ def test_simulator_data_gives_identical_marts_on_both_targets(tmp_path, postgres
     warehouse = str(tmp_path / "dora.duckdb")
     with Simulator(SimulatorConfig(seed=11, repositories=2, days=20)) as simulator:
         env = simulator.env()
-        # one "today" for both builds: the current period's open-incident ages are measured at its end
-        today = datetime.now(UTC).date()
-        duck_settings = load_settings({**env, "WAREHOUSE_PATH": warehouse}, today=today)
+        duck_settings = load_settings({**env, "WAREHOUSE_PATH": warehouse})
         extract_sources(duck_settings, None, progress=lambda line: None)
     pg_settings = load_settings(
         {
@@ -90,8 +88,7 @@ def test_simulator_data_gives_identical_marts_on_both_targets(tmp_path, postgres
             "WAREHOUSE_PATH": warehouse,
             "WAREHOUSE_TARGET": "postgres",
             "WAREHOUSE_POSTGRES_URL": postgres_database,
-        },
-        today=today,
+        }
     )
     load_pending_batches(duck_settings, progress=lambda line: None)
     load_pending_batches(pg_settings, progress=lambda line: None)  # same landed batches, second warehouse

@@ -1,17 +1,18 @@
 {#-
   One row: the window the metrics report on. It opens at the extract start (var extract_start_date, the
-  EXTRACT_START_DATE setting, at 00:00 UTC like the extractors) and closes now (var as_of_date: the end of that day
-  on the reporting calendar; empty: the build's current time). Events outside it are data errors, never grid
-  extenders. first_day and today are its first and last days on the reporting calendar.
+  EXTRACT_START_DATE setting, at 00:00 UTC like the extractors) and closes "now": the end of today on the
+  reporting calendar (var as_of_date, else the build's current date), so every build of the same day gives the same
+  marts. Events outside it are data errors, never grid extenders. first_day and today are its first and last days
+  on the reporting calendar.
   Without EXTRACT_START_DATE the extractors' first run reached back 180 days: the window opens 180 days before the
   first batch was loaded (else before today), so it does not roll forward and turn old history into errors.
 -#}
 with clock as (
     select
         {% if var('as_of_date') -%}
-        {{ from_reporting_tz("cast('" ~ var('as_of_date') ~ "' as date) + 1") }} as now_at
+        cast('{{ var("as_of_date") }}' as date) as today
         {%- else -%}
-        {{ current_utc() }} as now_at
+        cast({{ to_reporting_tz(current_utc()) }} as date) as today
         {%- endif %}
 ),
 
@@ -20,8 +21,7 @@ first_load as (
 ),
 
 today as (
-    select now_at, cast({{ to_reporting_tz("now_at - interval '1 microsecond'") }} as date) as today
-    from clock
+    select today, {{ from_reporting_tz('today + 1') }} as now_at from clock
 ),
 
 final as (
