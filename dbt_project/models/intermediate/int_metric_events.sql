@@ -4,7 +4,8 @@
     release           a release (fct_deployments.deployment_kind = 'release') at deployed_at
     failed_attempt    a failed production deployment at finished_at
     change            a deployed commit of a release at its deployed_at (rewritten copies left out)
-    pull_request      a pull request's changes: first commit authored -> the release that shipped its last change
+    pull_request      a pull request (repository, number) once: first commit authored -> the release that shipped its
+                      last change, for that release's service
     incident_created  an incident at created_at (ends_at: its resolution, NULL while open)
     incident_resolved an incident at resolved_at
   data_error is the source row's flag, else 'before_extract_start' / 'in_future' when the event lies outside the
@@ -27,6 +28,22 @@ changes as (
     from {{ ref('fct_changes') }} as changes
     inner join releases on releases.deployment_id = changes.deployment_id
     where not changes.is_duplicate_change
+),
+
+{#- A pull request once (repository, number): counted where the release that shipped its last change counts. -#}
+pull_requests as (
+    select
+        repository,
+        pull_request_number,
+        release_service,
+        release_team,
+        deployed_at,
+        min(started_at) over (partition by repository, pull_request_number) as first_started_at,
+        row_number() over (
+            partition by repository, pull_request_number order by deployed_at desc, release_service
+        ) as recency
+    from changes
+    where pull_request_number is not null and data_error is null
 ),
 
 incidents as (
@@ -65,12 +82,11 @@ events as (
     union all
     select
         'pull_request', repository || '#' || cast(pull_request_number as {{ type_text() }}), release_service,
-        release_team, max(deployed_at), cast(null as timestamp), cast(null as {{ type_text() }}), false, false,
-        false, cast(null as double precision), {{ minutes_between('min(started_at)', 'max(deployed_at)') }},
+        release_team, deployed_at, cast(null as timestamp), cast(null as {{ type_text() }}), false, false,
+        false, cast(null as double precision), {{ minutes_between('first_started_at', 'deployed_at') }},
         cast(null as double precision)
-    from changes
-    where pull_request_number is not null and data_error is null
-    group by repository, pull_request_number, release_service, release_team
+    from pull_requests
+    where recency = 1
     union all
     select
         'incident_created', incident_id, service, team, created_at, resolved_at, data_error, false, false,
