@@ -21,7 +21,8 @@ configuration (environment variables, also read from ./.env):
   GITHUB_API_URL, GITHUB_TOKEN, GITHUB_REPOS          API root; token; owner/name,owner/name
   JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECTS   https://x.atlassian.net; basic auth; KEY,KEY
   PAGERDUTY_API_URL, PAGERDUTY_TOKEN, PAGERDUTY_SERVICE_IDS  API root; REST token; ids (all when unset)
-  EXTRACT_START_DATE                first run reaches back to this ISO date (default 180 days ago)
+  EXTRACT_START_DATE                first run reaches back to this ISO date (default 180 days ago);
+                                    the metrics grid starts there
   PRODUCTION_ENVIRONMENT_PATTERN    regex, case-insensitive (default ^prod(uction)?([-_/ .].*)?$)
   USE_GITHUB_PRODUCTION_FLAG        GitHub's production_environment flag counts too (default true)
   HOTFIX_PATTERN, INCIDENT_ATTRIBUTION_WINDOW_HOURS, REPORTING_TIMEZONE, DORA_BENCHMARK_EDITION

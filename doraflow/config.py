@@ -133,8 +133,12 @@ class Settings:
     rework_issue_types: tuple[str, ...] = (
         DEFAULT_REWORK_ISSUE_TYPES  # Jira issue types of the defect-key rule
     )
-    # The build's "now" (UTC): evidence windows still open, timestamps in the future. None: the clock at build time.
-    reference_time: datetime | None = None
+    # The day the marts treat as today (their grid's last day); None: the build's own current date. Set only
+    # when load_settings is given `today` (tests, replays), so a scheduler never freezes a parse-time date.
+    as_of_date: date | None = None
+    extract_start_date_is_set: bool = (
+        False  # EXTRACT_START_DATE given (else extract_start_date is its default)
+    )
 
     @property
     def warehouse_dir(self) -> Path:
@@ -184,8 +188,12 @@ class Settings:
             "benchmark_edition": self.benchmark_edition,
             "use_github_production_flag": self.use_github_production_flag,
             "rework_issue_types": ",".join(self.rework_issue_types),
-            "extract_start_date": self.extract_start_date.isoformat(),
-            "reference_time": (self.reference_time or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S"),
+            # unset: the dbt project anchors the window on the first load (int_reporting_window), not on a date
+            # that moves with each run
+            "extract_start_date": self.extract_start_date.isoformat()
+            if self.extract_start_date_is_set
+            else "",
+            "as_of_date": self.as_of_date.isoformat() if self.as_of_date else "",
         }
 
 
@@ -579,10 +587,11 @@ def _pagerduty(env: Mapping[str, str], skipped: list[str]) -> PagerDutySettings 
 def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Settings:
     """Read and validate every setting. `env` defaults to `.env` + the process environment.
 
-    `today` pins the date (tests): the build's reference time is then that day's midnight UTC.
+    `today` pins the date (tests, replays): the marts' grid ends that day and their "now" is the end of it
+    (dbt var `as_of_date`).
     """
     env = environment() if env is None else env
-    reference_time = None if today is None else datetime.combine(today, time.min)
+    as_of_date = today
     today = today or datetime.now(UTC).date()
     skipped: list[str] = []
 
@@ -646,7 +655,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         alert_webhook_url=_alert_webhook_url(env),
         use_github_production_flag=_flag(env, "USE_GITHUB_PRODUCTION_FLAG", True),
         rework_issue_types=_list(env, "REWORK_ISSUE_TYPES") or DEFAULT_REWORK_ISSUE_TYPES,
-        reference_time=reference_time,
+        as_of_date=as_of_date,
+        extract_start_date_is_set=_get(env, "EXTRACT_START_DATE") is not None,
     )
     _refuse_serving_copy_as_warehouse(settings)
     return settings

@@ -148,9 +148,12 @@ def test_dbt_vars_carry_the_metric_settings():
         "benchmark_edition": "2023",
         "use_github_production_flag": True,
         "rework_issue_types": "Bug,Incident",
-        "extract_start_date": "2026-05-30",
-        "reference_time": "2026-11-26 00:00:00",  # the pinned `today`, midnight UTC
+        "extract_start_date": "",  # not set: dbt anchors the grid on the first load, not on a moving default
+        "as_of_date": "2026-11-26",  # TODAY was given: the grid's last day
     }
+    assert settings(EXTRACT_START_DATE="2026-01-31").dbt_vars()["extract_start_date"] == "2026-01-31"
+    # Without a given day the build uses its own current date (a scheduler must not freeze a parse-time one).
+    assert load_settings({}).dbt_vars()["as_of_date"] == ""
 
 
 # Values Python accepts but the engine that uses them does not (issue 11, item 9): one test per case, each

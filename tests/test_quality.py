@@ -376,3 +376,28 @@ def test_data_docs_are_built_with_a_relative_warehouse_path(tmp_path, monkeypatc
     result = check_marts(relative, env={})
     assert result.critical_failures == []
     assert (tmp_path / "wh" / "data_docs" / "marts" / "index.html").is_file()
+
+
+def test_flagged_incident_data_error_warns_and_an_unflagged_one_stops_the_gate(settings):
+    settings.warehouse_path.parent.mkdir(parents=True)
+    make_marts(settings.warehouse_path)
+    con = duckdb.connect(str(settings.warehouse_path))
+    # P2 resolved an hour before it was created (clock skew): flagged by dbt, no time to restore.
+    con.execute("""create or replace table marts.fct_incidents as select * from (values
+        ('P1', timestamptz '2025-02-02 11:00:00+00', timestamptz '2025-02-02 11:30:00+00', 30.0, 'window', null),
+        ('P2', timestamptz '2025-02-03 11:00:00+00', timestamptz '2025-02-03 10:00:00+00', null, null,
+         'resolved_before_created'))
+        t(incident_id, created_at, resolved_at, time_to_restore_minutes, attribution_method, data_error)""")
+    con.close()
+    result = check_marts(settings, env={})
+    assert result.critical_failures == []
+    assert [(w.suite, w.column, w.failing_count) for w in result.warnings] == [
+        ("marts.fct_incidents.data_errors", "data_error", 1)
+    ]
+    assert result.warnings[0].sample[0]["incident_id"] == "P2"
+
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("update marts.fct_incidents set data_error = null")
+    con.close()
+    failed = {(r.expectation, r.column) for r in check_marts(settings, env={}).critical_failures}
+    assert failed == {("expect_column_pair_values_a_to_be_greater_than_b", "resolved_at >= created_at")}

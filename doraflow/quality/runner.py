@@ -122,6 +122,8 @@ def _compile(check: Check, engine: Engine) -> _Compiled:
         present = f"{column} is not null"
         if name == "ExpectColumnValuesToNotBeNull":
             return _Compiled(missing, missing)
+        if name == "ExpectColumnValuesToBeNull":
+            return _Compiled(present)
         if name == "ExpectColumnValuesToBeUnique":
             return _Compiled(present, missing, (column,))
         if name == "ExpectColumnValuesToBeInSet":

@@ -5,7 +5,7 @@
   is_duplicate_change: a rewritten copy (force-push amend, cherry-pick) of a commit shipped by an earlier or the
   same release: same author e-mail, author date and message. The first copy shipped is the change; copies stay rows
   and are left out of every figure. GitHub's REST API gives no patch id, so patch identity is not used.
-  data_error: 'in_future' (a start or deployment after the build's reference time), 'before_extract_start' (a start
+  data_error: 'in_future' (a start or deployment after the build's now, int_reporting_window), 'before_extract_start' (a start
   before EXTRACT_START_DATE: outside the data, left-censored) or 'negative_lead_time'; lead_time_minutes is NULL
   then, is_negative_lead_time keeps the raw sign.
 -#}
@@ -95,12 +95,13 @@ final as (
     select
         copies.*,
         case
-            when started_at > {{ build_reference_time() }} or deployed_at > {{ build_reference_time() }}
+            when started_at > reporting_window.now_at or deployed_at > reporting_window.now_at
                 then 'in_future'
-            when started_at < {{ extract_start_timestamp() }} then 'before_extract_start'
+            when started_at < reporting_window.extract_start_at then 'before_extract_start'
             when raw_lead_time_minutes < 0 then 'negative_lead_time'
         end as data_error
     from copies
+    cross join {{ ref('int_reporting_window') }} as reporting_window
 )
 
 select
