@@ -39,9 +39,6 @@ def land(landing: Path, source: str, stream: str, scope: str, records: list[tupl
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="needs h7's landing gate (batches.py) to accept these values (issue #10)"
-)
 def test_epoch_millisecond_changelogs_and_skewed_incidents_publish(tmp_path):
     from doraflow.config import load_settings
     from doraflow.pipeline import run_pipeline
