@@ -362,3 +362,27 @@ def test_a_step_run_alone_on_a_held_warehouse_is_one_line(tmp_path):
         f"doraflow load: error: the warehouse {settings.warehouse_path} is held by process {other.pid}: wait for it "
         "or stop it (BI tools and notebooks should read the serving copy, not the warehouse)"
     ]
+
+
+@pytest.mark.slow
+def test_a_whole_run_on_postgres_records_the_gates_and_releases_its_lock(tmp_path, postgres_database):
+    import psycopg2
+
+    from doraflow.pipeline import STEPS, run_pipeline
+    from simulator import Simulator, SimulatorConfig
+
+    with Simulator(SimulatorConfig(seed=3, repositories=1, services=1, days=10)) as sim:
+        settings = load_settings({**sim.env(), "WAREHOUSE_PATH": str(tmp_path / "wh" / "dora.duckdb"),
+                                  "WAREHOUSE_TARGET": "postgres", "WAREHOUSE_POSTGRES_URL": postgres_database})  # fmt: skip
+        run = run_pipeline(settings, trigger="cli", progress=quiet)
+    assert run.status == "success" and settings.serving_path.is_file()
+    with psycopg2.connect(postgres_database) as con, con.cursor() as cursor:
+        cursor.execute("select step from ops.step_runs where run_id = %s order by started_at", (run.run_id,))
+        assert [r[0] for r in cursor.fetchall()] == [step.name for step in STEPS]
+        cursor.execute("select event from ops.marts_gate order by event_at")
+        assert [r[0] for r in cursor.fetchall()] == ["building", "passed"]
+        cursor.execute("select count(*) from ops.dbt_source_freshness where run_id = %s", (run.run_id,))
+        assert cursor.fetchone()[0] > 0
+        cursor.execute("select count(*) from pg_locks where locktype = 'advisory'")
+        assert cursor.fetchone()[0] == 0  # the run's advisory lock went with its session
+    con.close()
