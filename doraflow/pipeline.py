@@ -38,6 +38,9 @@ class Handoff:
     allow_no_source: bool = False  # a run without any configured source is refused unless this is set
     stream_task: dict[str, str] | None = None  # Airflow: the one stream and scope this extract task runs
     checked_batches: list[str] | None = None  # file names of the landed batches the landing gate passed
+    require_source: bool = (
+        False  # the landing gate refuses a run with no source (Airflow: extract is its own tasks)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +118,8 @@ def check_landing(
 
 def step_check_landing(settings: Settings, handoff: Handoff, progress: Progress = print) -> LandingGate:
     """The landing gate on the pending batches; hands load the exact set it passed."""
+    if handoff.require_source:
+        require_a_source(settings, handoff, progress)
     gate = check_landing(settings, progress=progress)
     handoff.checked_batches = [path.name for path in gate.batches]
     return gate
@@ -279,7 +284,9 @@ def execute(
     try:
         if step.holds_warehouse:
             with run_lock(settings, recorder.run_id):
-                ensure_writable(settings)  # a held, read-only or unreachable warehouse: one line, before any work
+                ensure_writable(
+                    settings
+                )  # a held, read-only or unreachable warehouse: one line, before any work
                 result = step.function(settings, handoff, **kwargs)
         else:
             result = step.function(settings, handoff, **kwargs)

@@ -386,3 +386,18 @@ def test_a_whole_run_on_postgres_records_the_gates_and_releases_its_lock(tmp_pat
         cursor.execute("select count(*) from pg_locks where locktype = 'advisory'")
         assert cursor.fetchone()[0] == 0  # the run's advisory lock went with its session
     con.close()
+
+
+def test_the_landing_gate_refuses_a_run_without_source_for_the_dag_and_records_it(tmp_path):
+    settings = make_settings(tmp_path)
+    land(settings, "acme/api", [PR])
+    recorder = RunRecorder(settings, "airflow", run_id="airflow-x")
+    from doraflow.errors import DoraflowError
+    from doraflow.pipeline import STEP
+
+    with pytest.raises(DoraflowError, match="^no source configured"):
+        execute(STEP["check_landing"], settings, Handoff(require_source=True), recorder, quiet)
+    assert [(s.step, s.status) for s in recorder.steps] == [("check landed batches", "failed")]
+    allowed = Handoff(require_source=True, allow_no_source=True)
+    execute(STEP["check_landing"], settings, allowed, recorder, quiet)  # the param allow_no_source
+    assert len(allowed.checked_batches) == 1
