@@ -104,6 +104,8 @@ def test_publish_serves_only_marts_that_passed_the_marts_gate(tmp_path):
         run_step("publish", settings, quiet)
     assert "not publishing" not in str(passed.value) and "no tables in schema 'marts'" in str(passed.value)
     assert not settings.serving_path.exists()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:  # a publish alone is no run
+        assert con.execute("select count(*) from ops.pipeline_runs").fetchone()[0] == 0
 
 
 # -- item 5: one run at a time, held by the warehouse ------------------------------------------------------------
