@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from doraflow.config import ConfigError, Secret, load_settings, read_dotenv
+from doraflow.config import ConfigError, FlowSettings, Secret, load_settings, read_dotenv
 
 TODAY = date(2026, 11, 26)
 GITHUB = {"GITHUB_TOKEN": "gh-secret-value", "GITHUB_REPOS": "acme/api, acme/web"}
@@ -143,4 +143,5 @@ def test_dbt_vars_carry_the_metric_settings():
         "incident_attribution_window_hours": 12,
         "reporting_timezone": "UTC",
         "benchmark_edition": "2023",
+        **FlowSettings().dbt_vars(),  # the flow settings' defaults (tests/test_flow_marts.py)
     }

@@ -118,3 +118,6 @@ percentile_cont({{ fraction }}) within group (order by cast({{ expr }} as double
 
 {#- A Python/Jinja string as a SQL string literal (single quotes doubled). -#}
 {% macro sql_string(value) -%}'{{ value | string | replace("'", "''") }}'{%- endmacro %}
+
+{#- The non-NULL values of `expr` joined with ',' in the order of `order_expr` (an aggregate). -#}
+{% macro string_agg_sorted(expr, order_expr) -%}string_agg({{ expr }}, ',' order by {{ order_expr }}){%- endmacro %}

@@ -10,6 +10,9 @@ renamed as (
         {{ json_str('payload', 'ref') }} as ref,
         {{ json_str('payload', 'task') }} as task,
         {{ json_str('payload', 'environment') }} as environment,
+        {{ json_str('payload', 'creator.login') }} as creator_login,
+        {{ json_str('payload', 'creator.type') }} as creator_type,
+        {{ json_str('payload', 'performed_via_github_app.slug') }} as created_via_app_slug,
         {{ to_utc(json_str('payload', 'created_at')) }} as created_at
     from source
 )
