@@ -289,3 +289,33 @@ def test_postgres_gives_the_same_flow_marts(marts, tmp_path, postgres_database):
             assert duck_rows, f"{table} is empty"
     finally:
         pg.close()
+
+
+def test_report_page_draws_the_stream_names_the_bottleneck_and_shows_evidence(marts):
+    from doraflow.report.value_stream import collect_value_stream, render_value_stream
+
+    page = collect_value_stream(marts, {"grain": "week", "start": "2024-03-04"})
+    charts: list[dict] = []
+    html = render_value_stream(page, charts)
+    # one stacked bar per service, the stream's stages in order, then monitoring (time to detect)
+    (chart,) = charts
+    traces = chart["figure"]["data"]
+    assert [trace["name"] for trace in traces] == [
+        "Development",
+        "Review",
+        "Testing",
+        "Staging",
+        "Production",
+        "Monitoring",
+    ]
+    assert chart["figure"]["layout"]["barmode"] == "stack"
+    # medians in hours (the longest bar is over 3 h): development 180 min, review 1380, ... detect 60
+    assert [trace["x"] for trace in traces] == [[3.0], [23.0], [0.5], [25 / 60], [57.5 / 60], [1.0]]
+    assert "pay: review is the bottleneck, 41% of a change&#x27;s lead time at the median" in html
+    assert "Manual deployments" in html and "<code>4</code>" in html
+    assert "acme/pay#2" in html
+    # baseline: frequency 1/3 -> 2/7 a day is down 14% and, with the 10% threshold, a regression
+    assert "deployment frequency down 14% since baseline, up 100% on the previous week (regression)" in html
+    assert "(baseline 2024-03-01 to 2024-03-03, latest week of 2024-03-04)" in html
+    # an old serving copy without the flow marts gets a note, not an error
+    assert "not in this serving copy" in render_value_stream(None, [])
