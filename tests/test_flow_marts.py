@@ -24,6 +24,7 @@ from golden_scenario import sha  # noqa: E402
 from marts_compare import sorted_rows  # noqa: E402
 
 FLOW_MARTS = (
+    "flow_framework_metrics",
     "fct_value_stream",
     "fct_value_stream_pull_requests",
     "flow_metrics",
@@ -240,6 +241,42 @@ def test_baseline_against_the_latest_and_previous_weeks(marts):
     lead_time = found["lead_time_median_minutes"]
     assert lead_time["baseline_value"] is None and lead_time["latest_value"] == 880
     assert not lead_time["is_regression"]
+
+
+def test_jira_flow_framework_work_types_velocity_time_load_efficiency_distribution(marts):
+    found = {
+        row["work_type"]: row
+        for row in rows(
+            marts,
+            "select * from marts.flow_framework_metrics where period_grain = 'week' "
+            "and period_start = date '2024-03-04' and project_key = 'PAY'",
+        )
+    }
+    assert set(found) == {"all", "debt", "defect", "feature", "risk"}  # the label makes the Story PAY-1 debt
+    everything = found["all"]
+    # done in the week: PAY-1 (03-05 09:00, its last entry into Done: no resolution date) and PAY-2 (03-04 16:00)
+    assert everything["flow_velocity"] == 2
+    # flow times 4 days = 5760 min and 6 h = 360 min -> p50 3060
+    assert everything["flow_time_median_minutes"] == pytest.approx(3060)
+    # active: PAY-1 in progress 03-02..03-03 and 03-04..03-05 (2880 of 5760; Blocked waits by the seed),
+    # PAY-2 240 of 360 -> (2880 + 240) / (5760 + 360)
+    assert everything["flow_efficiency"] == pytest.approx(3120 / 6120)
+    assert found["debt"]["flow_efficiency"] == pytest.approx(0.5)
+    # load at 03-11: PAY-3 (in progress since 03-05); PAY-4 never started
+    assert (
+        everything["flow_load"] == 1
+        and found["feature"]["flow_load"] == 1
+        and found["risk"]["flow_load"] == 0
+    )
+    assert (found["debt"]["flow_distribution"], found["defect"]["flow_distribution"]) == (0.5, 0.5)
+    assert found["feature"]["flow_distribution"] == 0 and everything["flow_distribution"] == 1
+    (before,) = rows(
+        marts,
+        "select * from marts.flow_framework_metrics where period_grain = 'week' "
+        "and period_start = date '2024-02-26' and project_key = 'PAY' and work_type = 'all'",
+    )
+    # at 03-04 00:00 only PAY-1 had started; nothing was done yet
+    assert (before["flow_load"], before["flow_velocity"], before["flow_distribution"]) == (1, 0, None)
 
 
 def test_flow_settings_are_validated():
