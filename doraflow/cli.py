@@ -161,8 +161,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.summary import print_summary
+    from doraflow.summary import print_summary, print_value_stream
 
+    if args.value_stream:
+        print_value_stream(settings, args.value_stream, progress=_print)
+        return 0
     print_summary(settings, progress=_print)
     return 0
 
@@ -286,7 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     command("publish", cmd_publish, "Publish the serving copy, the Parquet exports and the HTML report.")
     report = command("report", cmd_report, "Write the self-contained HTML DORA report from the marts.")
     report.add_argument("--output", help="where to write it (default: next to the warehouse)")
-    command("summary", cmd_summary, "Print the DORA summary table from the marts.")
+    summary = command("summary", cmd_summary, "Print the DORA summary table from the marts.")
+    summary.add_argument(
+        "--value-stream",
+        metavar="SERVICE",
+        help="print the value stream of one service instead: stage medians, bottleneck, CI, anti-patterns",
+    )
     return parser
 
 

@@ -279,6 +279,27 @@ def test_jira_flow_framework_work_types_velocity_time_load_efficiency_distributi
     assert (before["flow_load"], before["flow_velocity"], before["flow_distribution"]) == (1, 0, None)
 
 
+def test_summary_prints_the_value_stream_of_a_service(marts):
+    from doraflow.report.value_stream import collect_value_stream, format_value_stream_text
+
+    page = collect_value_stream(marts, {"grain": "week", "start": "2024-03-04"})
+    text = format_value_stream_text(page, "pay")
+    lines = text.splitlines()
+    assert lines[0].startswith("Value stream of pay, week starting 2024-03-04: 2 changes released")
+    # stage medians in stream order (development 180 min = 3.0 h, review 1380 min = 23.0 h, ...)
+    assert [line.split()[0:2] for line in lines[1:7]] == [
+        ["Development", "3.0"],
+        ["Review", "23.0"],
+        ["Testing", "30"],
+        ["Staging", "25"],
+        ["Production", "58"],
+        ["Monitoring", "60"],
+    ]
+    assert "review is the bottleneck" in text
+    assert "anti-pattern: Manual deployments: 50% > 20%" in text
+    assert "services with activity: pay" in format_value_stream_text(page, "shop")
+
+
 def test_flow_settings_are_validated():
     with pytest.raises(ConfigError, match="STAGING_ENVIRONMENT_PATTERN is not a valid regular expression"):
         load_settings({"STAGING_ENVIRONMENT_PATTERN": "(stag"})

@@ -333,3 +333,57 @@ def render_value_stream(value_stream: dict | None, charts: list[dict]) -> str:
         )
         html += f"<h3>Against the baseline</h3><ul>{items}</ul>"
     return html + "</section>"
+
+
+def _bar(minutes: float | None, largest: float, width: int = 30) -> str:
+    if not minutes or largest <= 0:
+        return ""
+    return "#" * max(1, round(width * minutes / largest))
+
+
+def format_value_stream_text(value_stream: dict | None, service: str) -> str:
+    """`doraflow summary --value-stream SERVICE`: the stream of one service as terminal lines."""
+    if value_stream is None:
+        return "Value stream: the flow marts are not in the warehouse yet; rerun `doraflow run`."
+    rows = [row for row in value_stream["services"] if row["service"] == service]
+    if not rows:
+        known = ", ".join(row["service"] for row in value_stream["services"]) or "none"
+        return (
+            f"Value stream: no change or CI run of service {service!r} in the {value_stream['grain']} starting "
+            f"{value_stream['start']} (services with activity: {known})."
+        )
+    (row,) = rows
+    stages = [(label, row.get(f"stage_{key}_median_minutes"), help_text) for key, label, help_text in STAGES]
+    stages.append((MONITORING[1], row.get("time_to_detect_median_minutes"), MONITORING[2]))
+    largest = max((minutes or 0 for _, minutes, _ in stages), default=0)
+    lines = [
+        f"Value stream of {service}, {value_stream['grain']} starting {value_stream['start']}: "
+        f"{row.get('changes', 0)} changes released, lead time p50 "
+        f"{format_value('minutes', row.get('lead_time_median_minutes'))} (median of each stage)"
+    ]
+    for label, minutes, help_text in stages:
+        value = "-" if minutes is None else format_value("minutes", minutes)
+        lines.append(f"  {label:<11} {value:>9}  {_bar(minutes, largest):<30}  {help_text}")
+    lines.append("  " + bottleneck_sentence(row))
+    lines.append(
+        f"  CI: {row.get('ci_runs') or 0} runs, success {_share(row.get('ci_success_rate'))}, re-run "
+        f"{_share(row.get('ci_rerun_rate'))}, feedback p50 "
+        f"{format_value('minutes', row.get('ci_feedback_median_minutes'))}; production deployments automated: "
+        f"{_share(row.get('deployment_automation_share'))}"
+    )
+    found = [signal for signal in value_stream["signals"] if signal["service"] == service]
+    for signal in found:
+        label, _ = SIGNALS.get(signal["signal"], (signal["signal"], ""))
+        threshold = signal["threshold"]
+        shown = (
+            f"{threshold:g} days"
+            if signal["signal"] == "long_lived_pull_requests"
+            else _signal_value(signal["signal"], threshold)
+        )
+        lines.append(
+            f"  anti-pattern: {label}: {_signal_value(signal['signal'], signal['measured_value'])} > {shown} "
+            f"({signal['evidence_count']} evidence rows in marts.flow_signals)"
+        )
+    if not found:
+        lines.append("  anti-patterns: none above their thresholds")
+    return "\n".join(lines)
