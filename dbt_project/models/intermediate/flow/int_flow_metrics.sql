@@ -26,7 +26,6 @@
     'production_deployments_created', 'production_deployments_with_creator',
     'production_deployments_automated'
 ] -%}
-{%- set long_lived_minutes = var('flow_long_lived_pull_request_days') * 1440 -%}
 with recursive events as (
     select * from {{ ref('int_flow_period_events') }}
 ),
@@ -171,29 +170,47 @@ open_pull_requests as (
         pull_requests.service,
         coalesce(pull_requests.team, 'unassigned') as team,
         {{ to_reporting_tz('pull_requests.created_at') }} as local_created_at,
-        {{ to_reporting_tz('pull_requests.closed_at') }} as local_closed_at
+        {{ add_hours(to_reporting_tz('pull_requests.created_at'), var('flow_long_lived_pull_request_days') * 24) }}
+            as local_long_lived_from,
+        coalesce({{ to_reporting_tz('pull_requests.closed_at') }}, cast('9999-12-31' as timestamp)) as local_open_until
     from {{ ref('int_flow_pull_requests') }} as pull_requests
 ),
 
-work_in_progress as (
+period_ends as (
+    select distinct period_grain, period_start, cast(period_end as timestamp) as period_end from dense
+),
+
+{#- A pure range join (two inequalities, no OR): DuckDB runs it as an inequality join, not a nested loop. -#}
+open_at_period_end as (
     select
-        dense.dimension_kind,
-        dense.period_grain,
-        dense.period_start,
-        dense.dimension_value,
-        count(*) as pull_requests_open,
-        count(case
-            when {{ minutes_between('open_pull_requests.local_created_at', 'cast(dense.period_end as timestamp)') }}
-                > {{ long_lived_minutes }} then 1
-        end) as pull_requests_open_long_lived
-    from dense
+        period_ends.period_grain,
+        period_ends.period_start,
+        open_pull_requests.service,
+        open_pull_requests.team,
+        case when open_pull_requests.local_long_lived_from < period_ends.period_end then 1 else 0 end
+            as is_long_lived
+    from period_ends
     inner join open_pull_requests
-        on open_pull_requests.local_created_at < cast(dense.period_end as timestamp)
-        and (open_pull_requests.local_closed_at is null
-             or open_pull_requests.local_closed_at >= cast(dense.period_end as timestamp))
-        and (dense.dimension_value = 'all'
-             or (dense.dimension_kind = 'service' and dense.dimension_value = open_pull_requests.service)
-             or (dense.dimension_kind = 'team' and dense.dimension_value = open_pull_requests.team))
+        on open_pull_requests.local_created_at < period_ends.period_end
+        and open_pull_requests.local_open_until >= period_ends.period_end
+),
+
+work_in_progress as (
+    select 'service' as dimension_kind, period_grain, period_start, service as dimension_value,
+           count(*) as pull_requests_open, sum(is_long_lived) as pull_requests_open_long_lived
+    from open_at_period_end
+    group by 1, 2, 3, 4
+    union all
+    select 'team', period_grain, period_start, team, count(*), sum(is_long_lived)
+    from open_at_period_end
+    group by 1, 2, 3, 4
+    union all
+    select 'service', period_grain, period_start, 'all', count(*), sum(is_long_lived)
+    from open_at_period_end
+    group by 1, 2, 3, 4
+    union all
+    select 'team', period_grain, period_start, 'all', count(*), sum(is_long_lived)
+    from open_at_period_end
     group by 1, 2, 3, 4
 ),
 

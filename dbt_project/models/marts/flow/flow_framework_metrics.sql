@@ -60,42 +60,63 @@ dense as (
     cross join dimensions
 ),
 
+{#- Items done, bucketed by their done day (no join); the load by a pure range join of period ends and items. -#}
+done_bucketed as (
+    select
+        grains.period_grain,
+        case grains.period_grain
+            when 'day' then {{ period_start('day', to_reporting_tz('dimensioned.done_at')) }}
+            when 'week' then {{ period_start('week', to_reporting_tz('dimensioned.done_at')) }}
+            else {{ period_start('month', to_reporting_tz('dimensioned.done_at')) }}
+        end as period_start,
+        dimensioned.*
+    from dimensioned
+    cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
+    where dimensioned.done_at is not null
+),
+
 done as (
     select
-        dense.period_grain,
-        dense.period_start,
-        dense.dimension_project,
-        dense.dimension_work_type,
+        period_grain,
+        period_start,
+        dimension_project,
+        dimension_work_type,
         count(*) as items_done,
-        {{ percentile_cont('dimensioned.flow_time_minutes', 0.5) }} as flow_time_median_minutes,
-        {{ percentile_cont('dimensioned.flow_time_minutes', 0.9) }} as flow_time_p90_minutes,
-        avg(dimensioned.flow_time_minutes) as flow_time_mean_minutes,
-        sum(dimensioned.active_minutes) as active_minutes,
-        sum(case when dimensioned.flow_time_minutes is not null then dimensioned.flow_time_minutes end)
-            as flow_minutes
-    from dense
-    inner join dimensioned
-        on dimensioned.dimension_project = dense.dimension_project
-        and dimensioned.dimension_work_type = dense.dimension_work_type
-        and {{ to_reporting_tz('dimensioned.done_at') }} >= cast(dense.period_start as timestamp)
-        and {{ to_reporting_tz('dimensioned.done_at') }} < dense.period_end
+        {{ percentile_cont('flow_time_minutes', 0.5) }} as flow_time_median_minutes,
+        {{ percentile_cont('flow_time_minutes', 0.9) }} as flow_time_p90_minutes,
+        avg(flow_time_minutes) as flow_time_mean_minutes,
+        sum(active_minutes) as active_minutes,
+        sum(flow_time_minutes) as flow_minutes
+    from done_bucketed
     group by 1, 2, 3, 4
 ),
 
+in_progress_at_period_end as (
+    select bounded_periods.period_grain, bounded_periods.period_start, items.project_key, items.work_type
+    from bounded_periods
+    inner join (
+        select
+            project_key,
+            work_type,
+            {{ to_reporting_tz('started_at') }} as local_started_at,
+            coalesce({{ to_reporting_tz('done_at') }}, cast('9999-12-31' as timestamp)) as local_open_until
+        from items
+        where started_at is not null
+    ) as items
+        on items.local_started_at < bounded_periods.period_end
+        and items.local_open_until >= bounded_periods.period_end
+),
+
 load as (
-    select
-        dense.period_grain,
-        dense.period_start,
-        dense.dimension_project,
-        dense.dimension_work_type,
-        count(*) as items_in_progress
-    from dense
-    inner join dimensioned
-        on dimensioned.dimension_project = dense.dimension_project
-        and dimensioned.dimension_work_type = dense.dimension_work_type
-        and {{ to_reporting_tz('dimensioned.started_at') }} < dense.period_end
-        and (dimensioned.done_at is null or {{ to_reporting_tz('dimensioned.done_at') }} >= dense.period_end)
-    group by 1, 2, 3, 4
+    select period_grain, period_start, project_key as dimension_project, work_type as dimension_work_type,
+           count(*) as items_in_progress
+    from in_progress_at_period_end group by 1, 2, 3, 4
+    union all
+    select period_grain, period_start, 'all', work_type, count(*) from in_progress_at_period_end group by 1, 2, 3, 4
+    union all
+    select period_grain, period_start, project_key, 'all', count(*) from in_progress_at_period_end group by 1, 2, 3, 4
+    union all
+    select period_grain, period_start, 'all', 'all', count(*) from in_progress_at_period_end group by 1, 2, 3, 4
 ),
 
 joined as (

@@ -80,7 +80,7 @@ evidence_rows as (
     from events where kind = 'release' and batch_changes > {{ var('flow_batch_changes_threshold') }}
     union all
     select
-        pull_requests.service, dense.period_grain, dense.period_start, 'long_lived_pull_requests',
+        pull_requests.service, period_ends.period_grain, period_ends.period_start, 'long_lived_pull_requests',
         pull_requests.repository || '#' || cast(pull_requests.pull_request_number as {{ type_text() }})
     from (
         select distinct
@@ -92,12 +92,20 @@ evidence_rows as (
                 else cast(period_start + interval '1 month' as date)
             end as date) as timestamp) as period_end
         from metrics
-    ) as dense
-    inner join {{ ref('int_flow_pull_requests') }} as pull_requests
-        on {{ minutes_between(to_reporting_tz('pull_requests.created_at'), 'dense.period_end') }}
-            > {{ var('flow_long_lived_pull_request_days') }} * 1440
-        and (pull_requests.closed_at is null
-             or {{ to_reporting_tz('pull_requests.closed_at') }} >= dense.period_end)
+    ) as period_ends
+    {# a pure range join, as in int_flow_metrics: long-lived from created + the setting's days until closed #}
+    inner join (
+        select
+            service,
+            repository,
+            pull_request_number,
+            {{ add_hours(to_reporting_tz('created_at'), var('flow_long_lived_pull_request_days') * 24) }}
+                as local_long_lived_from,
+            coalesce({{ to_reporting_tz('closed_at') }}, cast('9999-12-31' as timestamp)) as local_open_until
+        from {{ ref('int_flow_pull_requests') }}
+    ) as pull_requests
+        on pull_requests.local_long_lived_from < period_ends.period_end
+        and pull_requests.local_open_until >= period_ends.period_end
 ),
 
 ranked_evidence as (
