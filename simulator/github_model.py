@@ -479,15 +479,16 @@ class Repo:
         )
         self.runs.append(run)
         self.org.changes.add("github__workflow_runs", (self.full_name, run.id))
-        finish = now + self.rng.uniform(3, 12) * MINUTE
+        finish = (
+            now + self.rng.uniform(3, 12) * MINUTE
+        )  # the main generator's draw, as before the flow detail
         flow = self.flow_rng
         # queue: usually seconds, a long tail of minutes; scarce runners queue for minutes and run slower
         queue = math.exp(flow.gauss(math.log(6 * MINUTE if self.slow_ci else 0.4 * MINUTE), 0.9))
-        if self.slow_ci and name == "CI":
-            finish += flow.uniform(5, 20) * MINUTE
+        slower = flow.uniform(5, 20) * MINUTE if self.slow_ci and name == "CI" else 0.0
         run.status = "queued"
-        self.loop.at(now + min(queue, 0.6 * (finish - now)), self._start_run, run)
-        self.loop.at(finish, self._finish_run, run)
+        self.loop.at(now + min(queue, 0.6 * (finish + slower - now)), self._start_run, run)
+        self.loop.at(finish, self._finish_run, run, slower)
         return run
 
     def _start_run(self, now, run: WorkflowRun) -> None:
@@ -497,9 +498,18 @@ class Repo:
         run.run_started_at = run.updated_at = int(now)
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
 
-    def _finish_run(self, now, run: WorkflowRun) -> None:
+    def _finish_run(self, now, run: WorkflowRun, slower: float = 0.0) -> None:
+        # The outcome is drawn at the usual moment from the main generator, so the rest of the history does not
+        # move; scarce runners report it `slower` seconds later.
+        conclusion = "success" if self.rng.random() < 0.92 else "failure"
+        if slower:
+            self.loop.at(now + slower, self._complete_run, run, conclusion)
+        else:
+            self._complete_run(now, run, conclusion)
+
+    def _complete_run(self, now, run: WorkflowRun, conclusion: str) -> None:
         run.status = "completed"
-        run.conclusion = "success" if self.rng.random() < 0.92 else "failure"
+        run.conclusion = conclusion
         run.updated_at = int(now)
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
         if run.conclusion == "failure" and run.name == "CI" and self.flow_rng.random() < 0.6:

@@ -71,12 +71,12 @@ items as (
 time_by_activity as (
     select
         items.issue_id,
-        sum(case when intervals.activity = 'active' then {{ minutes_between(
+        sum(case when intervals.activity = 'active' then {{ milliseconds_between(
             'intervals.valid_from', 'least(coalesce(intervals.valid_to, items.done_at), items.done_at)') }} end)
-            as active_minutes,
-        sum(case when intervals.activity = 'waiting' then {{ minutes_between(
+            as active_ms,
+        sum(case when intervals.activity = 'waiting' then {{ milliseconds_between(
             'intervals.valid_from', 'least(coalesce(intervals.valid_to, items.done_at), items.done_at)') }} end)
-            as waiting_minutes
+            as waiting_ms
     from items
     inner join intervals on intervals.issue_id = items.issue_id
     where items.done_at is not null and intervals.valid_from < items.done_at
@@ -94,10 +94,17 @@ select
     items.*,
     catalog.service,
     catalog.team,
+    {#- durations in whole milliseconds (exact on both targets), and in minutes for readers -#}
     case when items.done_at >= items.created_at
-        then {{ minutes_between('items.created_at', 'items.done_at') }} end as flow_time_minutes,
-    time_by_activity.active_minutes,
-    time_by_activity.waiting_minutes
+        then {{ milliseconds_between('items.created_at', 'items.done_at') }} end as flow_time_ms,
+    case when items.done_at is not null then cast(coalesce(time_by_activity.active_ms, 0) as bigint) end
+        as active_ms,
+    case when items.done_at >= items.created_at
+        then {{ milliseconds_between('items.created_at', 'items.done_at') }} / 60000.0 end as flow_time_minutes,
+    case when items.done_at is not null then coalesce(time_by_activity.active_ms, 0) / 60000.0 end
+        as active_minutes,
+    case when items.done_at is not null then coalesce(time_by_activity.waiting_ms, 0) / 60000.0 end
+        as waiting_minutes
 from items
 left join time_by_activity on time_by_activity.issue_id = items.issue_id
 left join catalog on catalog.project_key = lower(items.project_key)

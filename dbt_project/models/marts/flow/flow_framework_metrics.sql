@@ -84,9 +84,10 @@ done as (
         count(*) as items_done,
         {{ percentile_cont('flow_time_minutes', 0.5) }} as flow_time_median_minutes,
         {{ percentile_cont('flow_time_minutes', 0.9) }} as flow_time_p90_minutes,
-        avg(flow_time_minutes) as flow_time_mean_minutes,
-        sum(active_minutes) as active_minutes,
-        sum(flow_time_minutes) as flow_minutes
+        avg(flow_time_ms) / 60000.0 as flow_time_mean_minutes,
+        {#- sums of whole milliseconds: the ratio is the same double on both targets -#}
+        sum(case when flow_time_ms is not null then active_ms end) as active_ms,
+        sum(case when active_ms is not null then flow_time_ms end) as flow_ms
     from done_bucketed
     group by 1, 2, 3, 4
 ),
@@ -130,7 +131,7 @@ joined as (
         done.flow_time_p90_minutes,
         done.flow_time_mean_minutes,
         coalesce(load.items_in_progress, 0) as flow_load,
-        done.active_minutes / nullif(done.flow_minutes, 0) as flow_efficiency
+        cast(done.active_ms as double precision) / nullif(done.flow_ms, 0) as flow_efficiency
     from dense
     left join done
         on done.period_grain = dense.period_grain
