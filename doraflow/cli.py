@@ -191,8 +191,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.summary import SummaryRequest, print_summary
+    from doraflow.summary import SummaryRequest, print_summary, print_value_stream
 
+    if args.value_stream:
+        print_value_stream(settings, args.value_stream, progress=_print)
+        return 0
     teams = args.team is not None
     request = SummaryRequest(
         period=args.period,
@@ -388,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["table", "csv", "json", "markdown"],
         default="table",
         help="table (default), csv or json (values unrounded, for scripts), markdown (for a pull request or wiki)",
+    )
+    summary.add_argument(
+        "--value-stream",
+        metavar="SERVICE",
+        help="print the value stream of one service instead: stage medians, bottleneck, CI, anti-patterns",
     )
     landing = command("landing", cmd_landing, "Manage landed batches (see docs/operations.md).")
     landing_actions = landing.add_subparsers(dest="action", required=True, metavar="ACTION")

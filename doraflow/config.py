@@ -105,6 +105,40 @@ class QualityThresholds:
 
 
 @dataclass(frozen=True)
+class FlowSettings:
+    """The flow marts' settings (docs/metrics.md, Flow); each is a dbt var of the same name in lowercase."""
+
+    staging_environment_pattern: str = r"^(stag(e|ing)|pre-?prod|uat)"
+    deployment_bot_login_pattern: str = r"(\[bot\]$|^bot[-_]|[-_]bot$|^github-actions)"
+    long_lived_pull_request_days: float = 7.0
+    ci_feedback_threshold_minutes: float = 10.0
+    time_to_detect_threshold_minutes: float = 60.0
+    manual_deployment_share_threshold: float = 0.2
+    staging_bypass_rate_threshold: float = 0.0
+    batch_changes_threshold: float = 10.0
+    baseline_days: int = 30
+    baseline_start_date: date | None = None
+    regression_threshold: float = 0.2
+
+    def dbt_vars(self) -> dict[str, object]:
+        return {
+            "staging_environment_pattern": self.staging_environment_pattern,
+            "deployment_bot_login_pattern": self.deployment_bot_login_pattern,
+            "flow_long_lived_pull_request_days": self.long_lived_pull_request_days,
+            "flow_ci_feedback_threshold_minutes": self.ci_feedback_threshold_minutes,
+            "flow_time_to_detect_threshold_minutes": self.time_to_detect_threshold_minutes,
+            "flow_manual_deployment_share_threshold": self.manual_deployment_share_threshold,
+            "flow_staging_bypass_rate_threshold": self.staging_bypass_rate_threshold,
+            "flow_batch_changes_threshold": self.batch_changes_threshold,
+            "dora_baseline_days": self.baseline_days,
+            "dora_baseline_start_date": self.baseline_start_date.isoformat()
+            if self.baseline_start_date
+            else "",
+            "dora_regression_threshold": self.regression_threshold,
+        }
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse_path: Path
     warehouse_target: str  # 'duckdb' or 'postgres'
@@ -139,6 +173,7 @@ class Settings:
     extract_start_date_is_set: bool = (
         False  # EXTRACT_START_DATE given (else extract_start_date is its default)
     )
+    flow: FlowSettings = field(default_factory=FlowSettings)
 
     @property
     def warehouse_dir(self) -> Path:
@@ -194,6 +229,7 @@ class Settings:
             if self.extract_start_date_is_set
             else "",
             "as_of_date": self.as_of_date.isoformat() if self.as_of_date else "",
+            **self.flow.dbt_vars(),
         }
 
 
@@ -584,6 +620,53 @@ def _pagerduty(env: Mapping[str, str], skipped: list[str]) -> PagerDutySettings 
     return PagerDutySettings(api_url=api_url, token=Secret(token), service_ids=service_ids)
 
 
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default, minimum=0)
+    if value > 1:
+        raise ConfigError(f"{name} is a share between 0 and 1, e.g. 0.2, got {value!r}")
+    return value
+
+
+def _flow(env: Mapping[str, str]) -> FlowSettings:
+    defaults = FlowSettings()
+    start = _get(env, "DORA_BASELINE_START_DATE")
+    try:
+        baseline_start = date.fromisoformat(start) if start else None
+    except ValueError:
+        raise ConfigError(f"DORA_BASELINE_START_DATE must be a date like 2024-01-31, got {start!r}") from None
+    return FlowSettings(
+        staging_environment_pattern=_regex(
+            env, "STAGING_ENVIRONMENT_PATTERN", defaults.staging_environment_pattern
+        ),
+        deployment_bot_login_pattern=_regex(
+            env, "DEPLOYMENT_BOT_LOGIN_PATTERN", defaults.deployment_bot_login_pattern
+        ),
+        long_lived_pull_request_days=_number(
+            env, "FLOW_LONG_LIVED_PULL_REQUEST_DAYS", defaults.long_lived_pull_request_days, minimum=0
+        ),
+        ci_feedback_threshold_minutes=_number(
+            env, "FLOW_CI_FEEDBACK_THRESHOLD_MINUTES", defaults.ci_feedback_threshold_minutes, minimum=0
+        ),
+        time_to_detect_threshold_minutes=_number(
+            env, "FLOW_TIME_TO_DETECT_THRESHOLD_MINUTES", defaults.time_to_detect_threshold_minutes, minimum=0
+        ),
+        manual_deployment_share_threshold=_share(
+            env, "FLOW_MANUAL_DEPLOYMENT_SHARE_THRESHOLD", defaults.manual_deployment_share_threshold
+        ),
+        staging_bypass_rate_threshold=_share(
+            env, "FLOW_STAGING_BYPASS_RATE_THRESHOLD", defaults.staging_bypass_rate_threshold
+        ),
+        batch_changes_threshold=_number(
+            env, "FLOW_BATCH_CHANGES_THRESHOLD", defaults.batch_changes_threshold, minimum=0
+        ),
+        baseline_days=_number(env, "DORA_BASELINE_DAYS", defaults.baseline_days, minimum=1, integer=True),
+        baseline_start_date=baseline_start,
+        regression_threshold=_number(
+            env, "DORA_REGRESSION_THRESHOLD", defaults.regression_threshold, minimum=0
+        ),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Settings:
     """Read and validate every setting. `env` defaults to `.env` + the process environment.
 
@@ -657,6 +740,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         rework_issue_types=_list(env, "REWORK_ISSUE_TYPES") or DEFAULT_REWORK_ISSUE_TYPES,
         as_of_date=as_of_date,
         extract_start_date_is_set=_get(env, "EXTRACT_START_DATE") is not None,
+        flow=_flow(env),
     )
     _refuse_serving_copy_as_warehouse(settings)
     return settings

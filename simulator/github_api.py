@@ -551,7 +551,7 @@ class GitHubApp(BaseApp):
             },
             "author_association": "MEMBER",
             "auto_merge": None,
-            "draft": False,
+            "draft": pr.draft,
         }
         if detail:
             merged = pr.merged_at is not None
@@ -959,8 +959,8 @@ class GitHubApp(BaseApp):
                 "updated_at": iso_z(run.updated_at),
                 "actor": self.user(base, run.actor),
                 "triggering_actor": self.user(base, run.actor),
-                "run_attempt": 1,
-                "run_started_at": iso_z(run.created_at),
+                "run_attempt": run.run_attempt,
+                "run_started_at": iso_z(run.created_at if run.run_started_at is None else run.run_started_at),
                 "jobs_url": f"{url}/jobs",
                 "logs_url": f"{url}/logs",
                 "check_suite_url": f"{api}/check-suites/{run.id + 1}",

@@ -104,6 +104,8 @@ class PullRequest:
     merge_commit_sha: str | None = None
     merged_by: int | None = None
     merge_method: str = "squash"
+    draft: bool = False  # opened as a draft and not marked ready for review yet
+    ready_at: int | None = None  # when a draft was marked ready for review
 
 
 @dataclass(slots=True, eq=False)
@@ -148,6 +150,8 @@ class WorkflowRun:
     pull_requests: tuple = ()
     status: str = "in_progress"
     conclusion: str | None = None
+    run_attempt: int = 1
+    run_started_at: int | None = None  # the latest attempt's start; None: not started (queued)
 
 
 @dataclass(slots=True, eq=False)
@@ -207,6 +211,11 @@ class Repo:
         self.successful_prod = 0
         self._sorted_main: list[Commit] | None = None
         self.jira_key = org.jira_plan.project_keys[index % len(org.jira_plan.project_keys)]
+        # Flow detail (CI queues and re-runs, drafts, who deploys) draws from its own generator, so the history
+        # the DORA figures rest on is the same with or without it.
+        self.flow_rng = random.Random(f"{org.config.seed}:github-flow:{name}")
+        self.slow_ci = index % 4 == 1  # a repository whose CI runners are scarce: long queues, long feedback
+        self.manual_deploys = index % 3 == 2  # a team that mostly deploys by hand
         self.pd_service = index if index < org.config.services else None
         self._start()
 
@@ -359,6 +368,10 @@ class Repo:
             self.org.changes.add("github__pull_request_commits", (self.full_name, number, commit.sha))
         self.pulls.append(pr)
         self.org.changes.add("github__pull_requests", (self.full_name, number))
+        flow = self.flow_rng
+        if not hotfix and flow.random() < 0.2:
+            pr.draft = True
+            self.loop.at(now + flow.uniform(1, 30) * HOUR, self._ready_for_review, pr)
         self._run(now, "CI", "pull_request", head_ref, pr.commits[-1], author, title, (number,))
         if hotfix:
             lead = rng.uniform(20 * MINUTE, 90 * MINUTE)
@@ -374,6 +387,13 @@ class Repo:
             method = "squash" if hotfix else weighted(rng, ("squash", "merge", "rebase"), (5, 8, 10))
             self.loop.at(now + lead, self._merge_pr, pr, method, hotfix)
         return pr
+
+    def _ready_for_review(self, now, pr: PullRequest) -> None:
+        if pr.state != "open" or not pr.draft:
+            return
+        pr.draft = False
+        pr.ready_at = pr.updated_at = int(now)
+        self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
 
     def _review(self, now, pr: PullRequest) -> None:
         if pr.state != "open":
@@ -399,6 +419,9 @@ class Repo:
         self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
 
     def _merge_pr(self, now, pr: PullRequest, method: str, hotfix: bool) -> None:
+        if pr.draft:  # a draft cannot be merged: it was marked ready just before
+            pr.draft = False
+            pr.ready_at = int(now)
         merger = self.other_user(pr.user) if pr.reviews and self.rng.random() < 0.3 else pr.user
         if method == "squash":
             lines = "\n".join(f"* {c.message.splitlines()[0]}" for c in pr.commits)
@@ -456,12 +479,54 @@ class Repo:
         )
         self.runs.append(run)
         self.org.changes.add("github__workflow_runs", (self.full_name, run.id))
-        self.loop.at(now + self.rng.uniform(3, 12) * MINUTE, self._finish_run, run)
+        finish = (
+            now + self.rng.uniform(3, 12) * MINUTE
+        )  # the main generator's draw, as before the flow detail
+        flow = self.flow_rng
+        # queue: usually seconds, a long tail of minutes; scarce runners queue for minutes and run slower
+        queue = math.exp(flow.gauss(math.log(6 * MINUTE if self.slow_ci else 0.4 * MINUTE), 0.9))
+        slower = flow.uniform(5, 20) * MINUTE if self.slow_ci and name == "CI" else 0.0
+        run.status = "queued"
+        self.loop.at(now + min(queue, 0.6 * (finish + slower - now)), self._start_run, run)
+        self.loop.at(finish, self._finish_run, run, slower)
         return run
 
-    def _finish_run(self, now, run: WorkflowRun) -> None:
+    def _start_run(self, now, run: WorkflowRun) -> None:
+        if run.status != "queued":
+            return
+        run.status = "in_progress"
+        run.run_started_at = run.updated_at = int(now)
+        self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
+
+    def _finish_run(self, now, run: WorkflowRun, slower: float = 0.0) -> None:
+        # The outcome is drawn at the usual moment from the main generator, so the rest of the history does not
+        # move; scarce runners report it `slower` seconds later.
+        conclusion = "success" if self.rng.random() < 0.92 else "failure"
+        if slower:
+            self.loop.at(now + slower, self._complete_run, run, conclusion)
+        else:
+            self._complete_run(now, run, conclusion)
+
+    def _complete_run(self, now, run: WorkflowRun, conclusion: str) -> None:
         run.status = "completed"
-        run.conclusion = "success" if self.rng.random() < 0.92 else "failure"
+        run.conclusion = conclusion
+        run.updated_at = int(now)
+        self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
+        if run.conclusion == "failure" and run.name == "CI" and self.flow_rng.random() < 0.6:
+            # a flaky failure: someone re-runs the failed jobs a few minutes later
+            self.loop.at(now + self.flow_rng.uniform(2, 15) * MINUTE, self._rerun, run)
+
+    def _rerun(self, now, run: WorkflowRun) -> None:
+        run.run_attempt += 1
+        run.run_started_at = run.updated_at = int(now)
+        run.status = "in_progress"
+        run.conclusion = None
+        self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
+        self.loop.at(now + self.flow_rng.uniform(3, 12) * MINUTE, self._finish_rerun, run)
+
+    def _finish_rerun(self, now, run: WorkflowRun) -> None:
+        run.status = "completed"
+        run.conclusion = "success" if self.flow_rng.random() < 0.85 else "failure"
         run.updated_at = int(now)
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
 
@@ -497,7 +562,7 @@ class Repo:
             environment=environment,
             created_at=int(now),
             updated_at=int(now),
-            creator=self.org.deploy_bot,
+            creator=self._deployer(),
             description=description,
             production=is_production(environment),
         )
@@ -521,6 +586,13 @@ class Repo:
             )
             run.head_branch = "main"
         return deployment
+
+    def _deployer(self) -> int:
+        """The deploy bot, or a person running the deployment by hand (most of the time in manual teams)."""
+        flow = self.flow_rng
+        if flow.random() < (0.7 if self.manual_deploys else 0.03):
+            return int(flow.random() * len(self.org.users))
+        return self.org.deploy_bot
 
     def _status(self, now, deployment: Deployment, state: str) -> None:
         text = {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from doraflow.config import ConfigError, Secret, load_settings, read_dotenv
+from doraflow.config import ConfigError, FlowSettings, Secret, load_settings, read_dotenv
 
 TODAY = date(2026, 11, 26)
 GITHUB = {"GITHUB_TOKEN": "gh-secret-value", "GITHUB_REPOS": "acme/api, acme/web"}
@@ -150,6 +150,7 @@ def test_dbt_vars_carry_the_metric_settings():
         "rework_issue_types": "Bug,Incident",
         "extract_start_date": "",  # not set: dbt anchors the grid on the first load, not on a moving default
         "as_of_date": "2026-11-26",  # TODAY was given: the grid's last day
+        **FlowSettings().dbt_vars(),  # the flow settings' defaults (tests/test_flow_marts.py)
     }
     assert settings(EXTRACT_START_DATE="2026-01-31").dbt_vars()["extract_start_date"] == "2026-01-31"
     # Without a given day the build uses its own current date (a scheduler must not freeze a parse-time one).

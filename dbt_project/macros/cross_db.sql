@@ -159,4 +159,18 @@ unnest(regexp_extract_all({{ text_expr }}, {{ pattern }}, 1))
 {%- endmacro %}
 {% macro default__regex_extract_all_to_rows(text_expr, pattern) -%}
 (regexp_matches({{ text_expr }}, {{ pattern }}, 'g'))[1]
+
+{#- The non-NULL values of `expr` joined with ',' in the order of `order_expr` (an aggregate). -#}
+{% macro string_agg_sorted(expr, order_expr) -%}string_agg({{ expr }}, ',' order by {{ order_expr }}){%- endmacro %}
+
+{#- Whole milliseconds from `start_ts` to `end_ts` as a bigint: exact on both targets, so sums and ratios of
+    durations with sub-second parts (Jira's milliseconds) give the same doubles on DuckDB and PostgreSQL. -#}
+{% macro milliseconds_between(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('milliseconds_between', 'doraflow')(start_ts, end_ts)) }}
+{%- endmacro %}
+{% macro duckdb__milliseconds_between(start_ts, end_ts) -%}
+(epoch_ms({{ end_ts }}) - epoch_ms({{ start_ts }}))
+{%- endmacro %}
+{% macro default__milliseconds_between(start_ts, end_ts) -%}
+cast(round(extract(epoch from ({{ end_ts }} - {{ start_ts }})) * 1000) as bigint)
 {%- endmacro %}

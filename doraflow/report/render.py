@@ -444,6 +444,10 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
             )
         sections.append(html + "</section>")
 
+    if "value_stream" in data:  # the flow page (doraflow/report/value_stream.py)
+        from doraflow.report.value_stream import render_value_stream  # imports this module
+
+        sections.append(render_value_stream(data["value_stream"], charts))
     sections.append(
         "<section id='coverage'><h2>Coverage</h2><p class='note'>How much of the activity the figures see: "
         "low shares mean the metrics above rest on part of the work.</p>"
