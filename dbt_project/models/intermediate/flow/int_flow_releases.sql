@@ -1,8 +1,8 @@
 {#-
-  One row per release: a successful production deployment that shipped changes (not a seed, not a rollback,
-  change_count > 0). THE ONE PLACE that decides "which deployment shipped a change" for the flow marts: when
-  fct_deployments gains deployment_kind = 'release' / release_id (issue #10), switch the filter below to
-  `deployment_kind = 'release'` and every flow mart follows.
+  One row per release that shipped changes (fct_deployments.deployment_kind = 'release', change_count > 0: the
+  first successful production deployment of a sha in its repository and service; rollout steps, redeploys,
+  rollbacks and seeds ship nothing new). The one place that decides "which deployment shipped a change" for the
+  flow marts.
 -#}
 with deployments as (
     select * from {{ ref('fct_deployments') }}
@@ -19,7 +19,5 @@ select
     deployed_at,
     change_count
 from deployments
-where outcome = 'success'
-    and not is_seed
-    and not is_rollback
+where deployment_kind = 'release'
     and change_count > 0
