@@ -159,6 +159,7 @@ unnest(regexp_extract_all({{ text_expr }}, {{ pattern }}, 1))
 {%- endmacro %}
 {% macro default__regex_extract_all_to_rows(text_expr, pattern) -%}
 (regexp_matches({{ text_expr }}, {{ pattern }}, 'g'))[1]
+{%- endmacro %}
 
 {#- The non-NULL values of `expr` joined with ',' in the order of `order_expr` (an aggregate). -#}
 {% macro string_agg_sorted(expr, order_expr) -%}string_agg({{ expr }}, ',' order by {{ order_expr }}){%- endmacro %}
