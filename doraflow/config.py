@@ -620,13 +620,6 @@ def _pagerduty(env: Mapping[str, str], skipped: list[str]) -> PagerDutySettings 
     return PagerDutySettings(api_url=api_url, token=Secret(token), service_ids=service_ids)
 
 
-def _share(env: Mapping[str, str], name: str, default: float) -> float:
-    value = _number(env, name, default, minimum=0)
-    if value > 1:
-        raise ConfigError(f"{name} is a share between 0 and 1, e.g. 0.2, got {value!r}")
-    return value
-
-
 def _flow(env: Mapping[str, str]) -> FlowSettings:
     defaults = FlowSettings()
     start = _get(env, "DORA_BASELINE_START_DATE")

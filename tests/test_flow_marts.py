@@ -304,7 +304,7 @@ def test_flow_settings_are_validated():
     with pytest.raises(ConfigError, match="STAGING_ENVIRONMENT_PATTERN is not a valid regular expression"):
         load_settings({"STAGING_ENVIRONMENT_PATTERN": "(stag"})
     with pytest.raises(
-        ConfigError, match="FLOW_MANUAL_DEPLOYMENT_SHARE_THRESHOLD is a share between 0 and 1"
+        ConfigError, match="FLOW_MANUAL_DEPLOYMENT_SHARE_THRESHOLD must be a number between 0 and 1"
     ):
         load_settings({"FLOW_MANUAL_DEPLOYMENT_SHARE_THRESHOLD": "20"})
     with pytest.raises(ConfigError, match="DORA_BASELINE_START_DATE must be a date like 2024-01-31"):
