@@ -56,6 +56,7 @@ rollback_evidence as (
 revert_lines as (
     select
         reverting.repository,
+        reverting.service,
         reverting.commit_sha,
         reverting.deployment_id,
         reverting.deployed_at,
@@ -82,6 +83,7 @@ revert_evidence as (
     from revert_lines
     inner join changes as reverted
         on reverted.repository = revert_lines.repository
+        and reverted.service = revert_lines.service
         and reverted.commit_sha = revert_lines.reverted_commit_sha
     where not revert_lines.is_reapply
         and not revert_lines.is_undone_in_release
