@@ -353,6 +353,11 @@ def comparisons(ctx: StreamContext) -> None:
     time of their first `success` status. Each comparison lands in
     `comparisons` (without `commits`/`files`) and its paginated commits in `comparison_commits`,
     both with parent_id `base...head`.
+
+    Monorepos: when a service catalog entry of this repository has path_prefixes, each listed commit also gets
+    `files` (its changed paths as `{"filename": ...}`, from GET commits/{sha}, first page of up to 300 files):
+    one more request per commit, and only for those repositories (docs/metrics.md, "Service catalog and
+    monorepos"). The compare's own `files` is the diff of the whole range and cannot say which commit changed what.
     """
     state = ctx.state
     pattern = re.compile(ctx.settings.production_environment_pattern, re.IGNORECASE)
@@ -403,6 +408,11 @@ def comparisons(ctx: StreamContext) -> None:
             "compared": compared,
         }
 
+    wants_files = any(
+        entry.path_prefixes and entry.github_repository == ctx.scope.lower()
+        for entry in ctx.settings.service_catalog
+    )
+    fetched_files: dict[str, list[dict]] = {}
     commit_records: list[tuple[str, object]] = []
     pending = 0
     for pair in todo:
@@ -423,6 +433,10 @@ def comparisons(ctx: StreamContext) -> None:
             if comparison is None:
                 comparison = {k: v for k, v in response.body.items() if k not in ("commits", "files")}
             commit_records.extend((pair, commit) for commit in items_of(response.body))
+        if wants_files:
+            for _, commit in commit_records:
+                if isinstance(commit, dict) and "files" not in commit:
+                    commit["files"] = commit_files(ctx, commit.get("sha"), fetched_files)
         if comparison is not None:
             ctx.add(pair, comparison)
         compared.append(pair)
@@ -433,6 +447,26 @@ def comparisons(ctx: StreamContext) -> None:
             ctx.flush(current_state())
     ctx.land_other("comparison_commits", commit_records)
     ctx.flush(current_state())
+
+
+def commit_files(ctx: StreamContext, sha: object, fetched: dict[str, list[dict]]) -> list[dict] | None:
+    """The changed paths of one commit, compact ({"filename"}, plus "previous_filename" of a rename); None when
+    the commit is gone (404): the models then keep it for every service, as a commit of unknown paths."""
+    if not isinstance(sha, str):
+        return None
+    if sha not in fetched:
+        response = ctx.client.get(
+            f"{_repo(ctx)}/commits/{sha}", params={"per_page": 300}, allow_status=(404, 422)
+        )
+        if response.status != 200 or not isinstance(response.body, dict):
+            return None
+        files = response.body.get("files")
+        fetched[sha] = [
+            {key: item[key] for key in ("filename", "previous_filename") if isinstance(item.get(key), str)}
+            for item in (files if isinstance(files, list) else [])
+            if isinstance(item, dict) and isinstance(item.get("filename"), str)
+        ]
+    return fetched[sha]
 
 
 STREAM_FUNCTIONS = {
