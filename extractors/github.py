@@ -355,7 +355,7 @@ def comparisons(ctx: StreamContext) -> None:
     both with parent_id `base...head`.
 
     Monorepos: when a service catalog entry of this repository has path_prefixes, each listed commit also gets
-    `files` (its changed paths as `{"filename": ...}`, from GET commits/{sha}, first page of up to 300 files):
+    `files` (its changed paths as `{"filename": ...}`, from GET commits/{sha}, every page of its files):
     one more request per commit, and only for those repositories (docs/metrics.md, "Service catalog and
     monorepos"). The compare's own `files` is the diff of the whole range and cannot say which commit changed what.
     """
@@ -451,21 +451,27 @@ def comparisons(ctx: StreamContext) -> None:
 
 def commit_files(ctx: StreamContext, sha: object, fetched: dict[str, list[dict]]) -> list[dict] | None:
     """The changed paths of one commit, compact ({"filename"}, plus "previous_filename" of a rename); None when
-    the commit is gone (404): the models then keep it for every service, as a commit of unknown paths."""
+    the commit is gone (404/422): the models then keep it for every service, as a commit of unknown paths.
+    GitHub lists 300 files per page and links further pages (up to 3000 files): one request per commit
+    unless it is a very large one."""
     if not isinstance(sha, str):
         return None
     if sha not in fetched:
-        response = ctx.client.get(
-            f"{_repo(ctx)}/commits/{sha}", params={"per_page": 300}, allow_status=(404, 422)
-        )
-        if response.status != 200 or not isinstance(response.body, dict):
-            return None
-        files = response.body.get("files")
-        fetched[sha] = [
-            {key: item[key] for key in ("filename", "previous_filename") if isinstance(item.get(key), str)}
-            for item in (files if isinstance(files, list) else [])
-            if isinstance(item, dict) and isinstance(item.get("filename"), str)
-        ]
+        files: list[dict] = []
+        items_of = lambda body: body.get("files") if isinstance(body, dict) else None  # noqa: E731
+        for response in pages(ctx, f"{_repo(ctx)}/commits/{sha}", allow_status=(404, 422), items_of=items_of):
+            if response.status != 200:
+                return None
+            files.extend(
+                {
+                    key: item[key]
+                    for key in ("filename", "previous_filename")
+                    if isinstance(item.get(key), str)
+                }
+                for item in items_of(response.body)
+                if isinstance(item, dict) and isinstance(item.get("filename"), str)
+            )
+        fetched[sha] = files
     return fetched[sha]
 
 

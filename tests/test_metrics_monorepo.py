@@ -63,7 +63,12 @@ def test_deployments_map_to_services_by_environment_each_with_its_own_seed(wareh
         6: ("payments", "money", "release", "6"),
         7: ("search", "find", "release", "7"),
         8: ("platform", "ops", "release", "8"),
+        9: ("unmapped", None, "seed", "9"),  # acme/tools: no pattern matches "production", no fallback entry
     }
+    # 'unmapped' is a service row of its own (visible, never dropped)
+    assert warehouse.execute(
+        "select team, github_repository, has_deployments from marts.dim_services where service = 'unmapped'"
+    ).fetchall() == [(None, None, True)]
 
 
 def test_a_release_ships_the_commits_of_its_range_touching_the_service_paths(warehouse):
