@@ -17,7 +17,7 @@ import pytest
 
 from doraflow.config import ConfigError, load_settings
 from doraflow.errors import TransformError
-from doraflow.service_catalog import CatalogEntry, read_service_catalog
+from doraflow.service_catalog import CatalogEntry, read_service_catalog, write_service_catalog
 from doraflow.transform import dbt_build
 from doraflow.warehouse import duckdb_connect
 
@@ -153,6 +153,26 @@ def test_an_ambiguous_monorepo_catalog_is_refused_naming_the_line(tmp_path, rows
         settings_with(path)
     assert message in str(raised.value)
     assert str(raised.value).startswith(f"SERVICE_CATALOG_PATH {str(path)!r}")
+
+
+def test_a_catalog_table_written_by_an_older_doraflow_gains_the_monorepo_columns(tmp_path):
+    warehouse = tmp_path / "dora.duckdb"
+    with duckdb.connect(
+        str(warehouse)
+    ) as connection:  # raw.service_catalog as the five-column doraflow made it
+        connection.execute("create schema raw")
+        connection.execute(
+            "create table raw.service_catalog (catalog_line integer not null, service text not null, team text, "
+            "github_repository text, pagerduty_service_id text, jira_project_key text)"
+        )
+        connection.execute("insert into raw.service_catalog values (2, 'old', null, 'acme/old', null, null)")
+    path = write(tmp_path, MONOREPO_HEADER + "pay,money,acme/mono,^pay-prod,services/pay/;libs/,,\n")
+    assert write_service_catalog(settings_with(path, warehouse)) == 1
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.execute(
+            "select catalog_line, service, team, github_repository, environment_pattern, path_prefixes "
+            "from raw.service_catalog"
+        ).fetchall() == [(2, "pay", "money", "acme/mono", "^pay-prod", "services/pay/;libs/")]
 
 
 def test_a_missing_or_binary_catalog_file_is_named(tmp_path):
