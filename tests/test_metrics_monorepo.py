@@ -102,6 +102,16 @@ def test_a_release_ships_the_commits_of_its_range_touching_the_service_paths(war
     }
 
 
+def test_a_defect_key_counts_for_the_service_whose_jira_project_it_names(warehouse):
+    evidence = dict(
+        warehouse.execute(
+            "select deployment_id, rework_evidence from marts.fct_deployments where deployment_id in ('4', '5')"
+        ).fetchall()
+    )
+    # PR #1 "PAY-7 ..." ships x3 in both D4 (payments, project PAY) and D5 (search, project SRCH)
+    assert evidence == {"4": "defect_key", "5": None}
+
+
 def test_the_repository_level_count_takes_each_commit_once(warehouse):
     # 'all' counts the first shipment of each commit: six commits x1..x6, thirteen service rows
     first, every, distinct = warehouse.execute(
