@@ -26,7 +26,8 @@ configuration (environment variables, also read from ./.env):
   USE_GITHUB_PRODUCTION_FLAG        GitHub's production_environment flag counts too (default true)
   HOTFIX_PATTERN, INCIDENT_ATTRIBUTION_WINDOW_HOURS, REPORTING_TIMEZONE, DORA_BENCHMARK_EDITION
   REWORK_ISSUE_TYPES                Jira issue types of the rework defect-key rule (default Bug,Incident)
-  SERVICE_CATALOG_PATH              CSV: service,team,github_repository,pagerduty_service_id,jira_project_key
+  SERVICE_CATALOG_PATH              CSV: service,team,github_repository,environment_pattern,path_prefixes,
+                                    pagerduty_service_id,jira_project_key (monorepos: docs/metrics.md)
   EXTRACT_CONCURRENCY, HTTP_TIMEOUT_SECONDS, HTTP_MAX_RETRIES, RATE_LIMIT_MAX_WAIT_SECONDS, DUCKDB_MEMORY_LIMIT
   TARGET_DEPLOYMENTS_PER_DAY, TARGET_LEAD_TIME_MINUTES, TARGET_CHANGE_FAILURE_RATE, TARGET_TIME_TO_RESTORE_MINUTES
   QUALITY_MIN_COVERAGE[_<MEASURE>], QUALITY_VOLUME_TOLERANCE, ALERT_WEBHOOK_URL   quality gate, alerts
