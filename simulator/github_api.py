@@ -459,22 +459,24 @@ class GitHubApp(BaseApp):
     def files(self, repo: Repo, commits: list[Commit]) -> list[dict]:
         out = []
         for commit in commits[:300]:
-            name = f"src/{repo.name}/module_{int(commit.sha[:4], 16) % 40}.py"
-            out.append(
-                {
-                    "sha": commit.sha[::-1],
-                    "filename": name,
-                    "status": "modified",
-                    "additions": commit.additions,
-                    "deletions": commit.deletions,
-                    "changes": commit.additions + commit.deletions,
-                    "blob_url": f"{WEB}/{repo.full_name}/blob/{commit.sha}/{name}",
-                    "raw_url": f"{WEB}/{repo.full_name}/raw/{commit.sha}/{name}",
-                    "contents_url": f"https://api.github.com/repos/{repo.full_name}/contents/{name}?ref={commit.sha}",
-                    "patch": "@@ -1,3 +1,4 @@\n+# changed\n",
-                }
-            )
-        return out
+            module = f"module_{int(commit.sha[:4], 16) % 40}.py"
+            for folder in [f"services/{area}" for area in commit.areas] or [f"src/{repo.name}"]:
+                out.append(self._file(repo, commit, f"{folder}/{module}"))
+        return out[:300]
+
+    def _file(self, repo: Repo, commit: Commit, name: str) -> dict:
+        return {
+            "sha": commit.sha[::-1],
+            "filename": name,
+            "status": "modified",
+            "additions": commit.additions,
+            "deletions": commit.deletions,
+            "changes": commit.additions + commit.deletions,
+            "blob_url": f"{WEB}/{repo.full_name}/blob/{commit.sha}/{name}",
+            "raw_url": f"{WEB}/{repo.full_name}/raw/{commit.sha}/{name}",
+            "contents_url": f"https://api.github.com/repos/{repo.full_name}/contents/{name}?ref={commit.sha}",
+            "patch": "@@ -1,3 +1,4 @@\n+# changed\n",
+        }
 
     def pr_object(self, base: str, repo: Repo, pr: PullRequest, detail: bool = False) -> dict:
         api = f"{base}/repos/{repo.full_name}"

@@ -71,6 +71,7 @@ class Commit:
     additions: int = 0
     deletions: int = 0
     files: int = 1
+    areas: tuple = ()  # monorepo: the services/<area>/ folders it changes (empty: src/<repo>/)
 
 
 @dataclass(slots=True, eq=False)
@@ -179,8 +180,33 @@ def weighted(rng: random.Random, items, cumulative):
     return items[-1]
 
 
+MONOREPO_AREAS = ("api", "web")  # services/<area>/ of the monorepo, deployed to <area>-production
+
+
+def monorepo_catalog_rows(config) -> list[tuple[str, str, str, str]]:
+    """(service, github_repository, environment_pattern, path_prefixes) of the monorepo (config.monorepo): the
+    api keeps the repository's name (so PagerDuty's service of that name still matches it), the web is
+    <name>-web. A commit changing both folders is a change of both services."""
+    name = config.service_name(0)
+    return [
+        (
+            name if area == "api" else f"{name}-{area}",
+            f"{config.owner}/{name}",
+            f"^{area}-production$",
+            f"services/{area}/",
+        )
+        for area in MONOREPO_AREAS
+    ]
+
+
 def is_production(environment: str) -> bool:
-    return environment.lower() in ("production", "prod")
+    """GitHub's `production_environment` flag as this organisation sets it."""
+    name = environment.lower()
+    return (
+        name in ("production", "prod")
+        or name.startswith(("production-", "prod-"))
+        or name.endswith("-production")
+    )
 
 
 class Repo:
@@ -209,6 +235,9 @@ class Repo:
         self.last_prod_sha: str | None = None
         self.prod_history: list[str] = []  # shas of successful production deployments, in order
         self.successful_prod = 0
+        self.followers: set[int] = (
+            set()
+        )  # deployments that are a later region/service of a sha (no incidents)
         self._sorted_main: list[Commit] | None = None
         self.jira_key = org.jira_plan.project_keys[index % len(org.jira_plan.project_keys)]
         # Flow detail (CI queues and re-runs, drafts, who deploys) draws from its own generator, so the history
@@ -217,6 +246,11 @@ class Repo:
         self.slow_ci = index % 4 == 1  # a repository whose CI runners are scarce: long queues, long feedback
         self.manual_deploys = index % 3 == 2  # a team that mostly deploys by hand
         self.pd_service = index if index < org.config.services else None
+        # One production name per repository ("production" or "prod", a few capitalised), so a repository's
+        # production is one environment; its own generator keeps every other seeded draw unchanged.
+        roll = random.Random(f"{org.config.seed}:production-name:{name}").random()
+        self.production_name = "production" if roll < 0.8 else ("Production" if roll < 0.9 else "prod")
+        self.is_monorepo = org.config.monorepo and index == 0
         self._start()
 
     # ----- helpers
@@ -244,6 +278,9 @@ class Repo:
             files=1 + int(rng.random() * 9),
             **extra,
         )
+        if self.is_monorepo:  # a separate generator: the other draws stay as without the switch
+            roll = random.Random(f"{commit.sha}:areas").random()
+            commit.areas = ("api",) if roll < 0.45 else (("web",) if roll < 0.9 else MONOREPO_AREAS)
         self.commits[commit.sha] = commit
         return commit
 
@@ -548,9 +585,21 @@ class Repo:
         self.loop.at(now + delay, self._deploy_production, sha, "main", reason or "Deploy to production")
 
     def _deploy_production(self, now, sha: str, ref: str, description: str) -> None:
-        roll = self.rng.random()
-        environment = "production" if roll < 0.9 else ("Production" if roll < 0.95 else "prod")
-        self._create_deployment(now, sha, ref, environment, description)
+        self.rng.random()  # the draw that once picked the name: kept so seeded histories stay the same
+        config = self.org.config
+        if self.is_monorepo:
+            first, *others = [f"{area}-production" for area in MONOREPO_AREAS]
+        elif config.multi_region:
+            first, *others = [f"{self.production_name}-eu", f"{self.production_name}-us"]
+        else:
+            first, others = self.production_name, []
+        deployment = self._create_deployment(now, sha, ref, first, description)
+        for environment in others:  # later targets of the same sha: rollout steps, not new releases
+            at = now + random.Random(f"{deployment.id}:{environment}").uniform(10, 40) * MINUTE
+            self.loop.at(at, self._rollout_step, sha, ref, environment, description)
+
+    def _rollout_step(self, now, sha: str, ref: str, environment: str, description: str) -> None:
+        self.followers.add(self._create_deployment(now, sha, ref, environment, description).id)
 
     def _create_deployment(self, now, sha, ref, environment, description) -> Deployment:
         rng = self.rng
@@ -609,7 +658,7 @@ class Repo:
         self.org.changes.add("github__deployment_statuses", (self.full_name, status.id))
         if state != "queued":
             self.org.changes.update("github__deployments", (self.full_name, deployment.id))
-        if state == "success" and deployment.production:
+        if state == "success" and deployment.production and deployment.id not in self.followers:
             self._production_success(now, deployment)
 
     def _production_success(self, now, deployment: Deployment) -> None:

@@ -1,9 +1,10 @@
 {#-
-  One row per deployed commit (a commit of a change set), with its pull request and start time.
+  One row per (service, deployed commit) (a commit of a change set; a monorepo commit shipped by two services has
+  a row for each, is_first_shipment marks the repository's first), with its pull request and start time.
   started_at: for the merge commit of a merged pull request (squash commit, last rebased commit or merge
   commit), the earliest author date among that pull request's commits; for every other commit, its own author date.
   is_duplicate_change: a rewritten copy (force-push amend, cherry-pick) of a commit shipped by an earlier or the
-  same release: same author e-mail, author date and message. The first copy shipped is the change; copies stay rows
+  same release of the same service: same author e-mail, author date and message. The first copy shipped is the change; copies stay rows
   and are left out of every figure. GitHub's REST API gives no patch id, so patch identity is not used.
   data_error: 'in_future' (a start or deployment after the build's now, int_reporting_window), 'before_extract_start' (a start
   before EXTRACT_START_DATE: outside the data, left-censored) or 'negative_lead_time'; lead_time_minutes is NULL
@@ -51,7 +52,9 @@ member_commit_prs as (
 joined as (
     select
         change_sets.repository,
+        change_sets.service,
         change_sets.commit_sha,
+        change_sets.is_first_shipment,
         change_sets.deployment_id,
         change_sets.deployed_at,
         coalesce(merge_commit_prs.pull_request_number, member_commit_prs.pull_request_number)
@@ -84,7 +87,7 @@ copies as (
         lower({{ regex_extract('message', "'This reverts commit ([0-9a-fA-F]{7,40})'") }}) as reverted_commit_sha,
         case when author_email is not null and authored_at is not null and message is not null then
             row_number() over (
-                partition by repository, author_email, authored_at, message
+                partition by repository, service, author_email, authored_at, message
                 order by deployed_at, deployment_id, commit_sha
             )
         else 1 end as copy_order
@@ -106,7 +109,9 @@ final as (
 
 select
     repository,
+    service,
     commit_sha,
+    is_first_shipment,
     deployment_id,
     deployed_at,
     pull_request_number,
