@@ -124,6 +124,12 @@ def test_the_repository_level_count_takes_each_commit_once(warehouse):
         ).fetchall()
     )
     assert counts == {"4": 2, "5": 2, "6": 2, "7": 1, "8": 6}
+    # dora_metrics: each service counts its thirteen rows between them, 'all' each of the six commits once
+    in_all, in_services = warehouse.execute(
+        "select sum(changes) filter (where service = 'all'), sum(changes) filter (where service <> 'all') "
+        "from marts.dora_metrics where period_grain = 'month'"
+    ).fetchone()
+    assert (in_all, in_services) == (6, 13)
 
 
 @pytest.mark.postgres

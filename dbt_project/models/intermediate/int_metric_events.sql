@@ -8,6 +8,8 @@
                       last change, for that release's service
     incident_created  an incident at created_at (ends_at: its resolution, NULL while open)
     incident_resolved an incident at resolved_at
+  counts_in_all is false only for a monorepo commit's later shipments to other services (fct_changes
+  .is_first_shipment): each service counts it, 'all' once.
   data_error is the source row's flag, else 'before_extract_start' / 'in_future' when the event lies outside the
   reporting window (int_reporting_window): such events are counted in dora_coverage, never in a figure.
 -#}
@@ -64,39 +66,41 @@ events as (
         change_count > 0 as has_changes,
         case when is_change_failure then failed_deployment_recovery_minutes end as recovery_minutes,
         cast(null as double precision) as lead_time_minutes,
-        cast(null as double precision) as time_to_restore_minutes
+        cast(null as double precision) as time_to_restore_minutes,
+        true as counts_in_all
     from releases
     union all
     select
         'failed_attempt', deployment_id, service, team, finished_at, cast(null as timestamp),
         cast(null as {{ type_text() }}), false, false, false, cast(null as double precision),
-        cast(null as double precision), cast(null as double precision)
+        cast(null as double precision), cast(null as double precision), true
     from deployments
     where outcome = 'failure'
     union all
     select
         'change', repository || ':' || commit_sha, release_service, release_team, deployed_at,
         cast(null as timestamp), data_error, false, false, false, cast(null as double precision),
-        lead_time_minutes, cast(null as double precision)
+        lead_time_minutes, cast(null as double precision), is_first_shipment
     from changes
     union all
     select
         'pull_request', repository || '#' || cast(pull_request_number as {{ type_text() }}), release_service,
         release_team, deployed_at, cast(null as timestamp), cast(null as {{ type_text() }}), false, false,
         false, cast(null as double precision), {{ minutes_between('first_started_at', 'deployed_at') }},
-        cast(null as double precision)
+        cast(null as double precision), true
     from pull_requests
     where recency = 1
     union all
     select
         'incident_created', incident_id, service, team, created_at, resolved_at, data_error, false, false,
-        false, cast(null as double precision), cast(null as double precision), cast(null as double precision)
+        false, cast(null as double precision), cast(null as double precision), cast(null as double precision),
+        true
     from incidents
     union all
     select
         'incident_resolved', incident_id, service, team, resolved_at, cast(null as timestamp), data_error,
         false, false, false, cast(null as double precision), cast(null as double precision),
-        time_to_restore_minutes
+        time_to_restore_minutes, true
     from incidents
     where resolved_at is not null
 ),
@@ -122,7 +126,8 @@ final as (
         events.has_changes,
         cast(events.recovery_minutes as double precision) as recovery_minutes,
         cast(events.lead_time_minutes as double precision) as lead_time_minutes,
-        cast(events.time_to_restore_minutes as double precision) as time_to_restore_minutes
+        cast(events.time_to_restore_minutes as double precision) as time_to_restore_minutes,
+        events.counts_in_all
     from events
     cross join reporting_window
 )

@@ -36,7 +36,7 @@ measured as (
                 then {{ minutes_between('coalesce(runs.run_started_at, runs.created_at)', 'runs.updated_at') }}
         end as run_minutes
     from runs
-    left join {{ ref('int_repository_services') }} as services on services.repository = runs.repository
+    left join {{ ref('int_repository_primary_services') }} as services on services.repository = runs.repository
 )
 
 select

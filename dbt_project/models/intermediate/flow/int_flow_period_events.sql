@@ -103,7 +103,7 @@ ci_commits as (
         ci.feedback_minutes,
         ci.pipeline_minutes
     from {{ ref('int_flow_ci_commits') }} as ci
-    left join {{ ref('int_repository_services') }} as services on services.repository = ci.repository
+    left join {{ ref('int_repository_primary_services') }} as services on services.repository = ci.repository
 ),
 
 production_deployments as (
@@ -115,7 +115,7 @@ production_deployments as (
         cast(deployments.deployment_id as {{ type_text() }}) as evidence_key,
         case when deployments.is_automated then 1 when not deployments.is_automated then 0 end as is_automated
     from {{ ref('int_flow_deployment_creators') }} as deployments
-    left join {{ ref('int_repository_services') }} as services on services.repository = deployments.repository
+    left join {{ ref('int_repository_primary_services') }} as services on services.repository = deployments.repository
     where deployments.environment_stage = 'production'
 ),
 

@@ -74,4 +74,4 @@ left join review_milestones
 left join first_commits
     on first_commits.repository = pull_requests.repository
     and first_commits.pull_request_number = pull_requests.pull_request_number
-left join {{ ref('int_repository_services') }} as services on services.repository = pull_requests.repository
+left join {{ ref('int_repository_primary_services') }} as services on services.repository = pull_requests.repository

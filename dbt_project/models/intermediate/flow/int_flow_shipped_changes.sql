@@ -1,6 +1,7 @@
 {#-
   One row per change (commit) shipped by a release: fct_changes restricted to the releases of int_flow_releases
-  (the deployment that first reached the commit is the one that shipped it).
+  (the deployment that first reached the commit is the one that shipped it). A monorepo commit shipped to two
+  services has one value stream: its first shipment's (fct_changes.is_first_shipment).
 -#}
 select
     changes.repository,
@@ -16,3 +17,4 @@ select
     changes.is_negative_lead_time
 from {{ ref('fct_changes') }} as changes
 inner join {{ ref('int_flow_releases') }} as releases on releases.deployment_id = changes.deployment_id
+where changes.is_first_shipment and not changes.is_duplicate_change

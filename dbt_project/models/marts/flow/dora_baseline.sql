@@ -30,7 +30,7 @@ ci as (
     select services.service, cast({{ to_reporting_tz('ci.first_run_created_at') }} as date) as local_day,
            ci.feedback_minutes
     from {{ ref('int_flow_ci_commits') }} as ci
-    inner join {{ ref('int_repository_services') }} as services on services.repository = ci.repository
+    inner join {{ ref('int_repository_primary_services') }} as services on services.repository = ci.repository
 ),
 
 windows as (
