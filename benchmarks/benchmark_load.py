@@ -64,7 +64,11 @@ def land(workdir: Path, args) -> dict[str, list[str]]:
     )
     sim = RemoteSimulator(config)
     try:
-        env = {**sim.env(), "WAREHOUSE_PATH": str(workdir / "source" / "dora.duckdb"), "EXTRACT_CONCURRENCY": "8"}
+        env = {
+            **sim.env(),
+            "WAREHOUSE_PATH": str(workdir / "source" / "dora.duckdb"),
+            "EXTRACT_CONCURRENCY": "8",
+        }
         settings = load_settings(env)
         clock = time.monotonic()
         extract_sources(settings, progress=_quiet)
@@ -145,7 +149,9 @@ def fresh(folder: Path, landing: Path, start: Path | None) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repositories", type=int, default=40)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=3)

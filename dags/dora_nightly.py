@@ -106,15 +106,9 @@ def extract_stream(source: str, stream: str, scope: str) -> None:
 
 @task(trigger_rule="none_failed", pool=POOL)
 def check_landing() -> dict:
-    """The landing gate; hands load the exact set of batches it passed. No source configured: fails, unless
-    the run's param allow_no_source is set."""
-    from doraflow.pipeline import require_a_source
-
-    context = get_current_context()
-    require_a_source(
-        af.settings_from_airflow(), Handoff(allow_no_source=bool(context["params"]["allow_no_source"]))
-    )
-    return _drive("check_landing")
+    """The landing gate; hands load the exact set of batches it passed. No source configured: fails (recorded as
+    the step's failure), unless the run's param allow_no_source is set."""
+    return _drive("check_landing", {"require_source": True})
 
 
 @task(pool=POOL, outlets=RAW_ASSETS)

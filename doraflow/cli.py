@@ -21,12 +21,14 @@ configuration (environment variables, also read from ./.env):
   GITHUB_API_URL, GITHUB_TOKEN, GITHUB_REPOS          API root; token; owner/name,owner/name
   JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECTS   https://x.atlassian.net; basic auth; KEY,KEY
   PAGERDUTY_API_URL, PAGERDUTY_TOKEN, PAGERDUTY_SERVICE_IDS  API root; REST token; ids (all when unset)
-  EXTRACT_START_DATE                first run reaches back to this ISO date (default 180 days ago)
+  EXTRACT_START_DATE                first run reaches back to this ISO date (default 180 days ago);
+                                    the metrics grid starts there
   PRODUCTION_ENVIRONMENT_PATTERN    regex, case-insensitive (default ^prod(uction)?([-_/ .].*)?$)
   USE_GITHUB_PRODUCTION_FLAG        GitHub's production_environment flag counts too (default true)
   HOTFIX_PATTERN, INCIDENT_ATTRIBUTION_WINDOW_HOURS, REPORTING_TIMEZONE, DORA_BENCHMARK_EDITION
   REWORK_ISSUE_TYPES                Jira issue types of the rework defect-key rule (default Bug,Incident)
-  SERVICE_CATALOG_PATH              CSV: service,team,github_repository,pagerduty_service_id,jira_project_key
+  SERVICE_CATALOG_PATH              CSV: service,team,github_repository,environment_pattern,path_prefixes,
+                                    pagerduty_service_id,jira_project_key (monorepos: docs/metrics.md)
   EXTRACT_CONCURRENCY, HTTP_TIMEOUT_SECONDS, HTTP_MAX_RETRIES, RATE_LIMIT_MAX_WAIT_SECONDS, DUCKDB_MEMORY_LIMIT
   TARGET_DEPLOYMENTS_PER_DAY, TARGET_LEAD_TIME_MINUTES, TARGET_CHANGE_FAILURE_RATE, TARGET_TIME_TO_RESTORE_MINUTES
   QUALITY_MIN_COVERAGE[_<MEASURE>], QUALITY_VOLUME_TOLERANCE, ALERT_WEBHOOK_URL   quality gate, alerts
@@ -117,13 +119,20 @@ def prepare_demo_dir(demo_dir: Path) -> Path:
 
 def _write_demo_catalog(demo_dir: Path, config) -> Path:
     """The demo organisation's service catalog: two services per team, and the unmapped PagerDuty service
-    ("legacy-billing", no repository) owned by the first team. Shows SERVICE_CATALOG_PATH at work."""
+    ("legacy-billing", no repository) owned by the first team. Shows SERVICE_CATALOG_PATH at work; with the
+    simulator's monorepo, its first repository is listed under two services (simulator.monorepo_catalog_rows)."""
+    from simulator import monorepo_catalog_rows
+
     demo_dir.mkdir(parents=True, exist_ok=True)
-    rows = ["service,team,github_repository"]
+    rows = ["service,team,github_repository,environment_pattern,path_prefixes"]
     for index in range(config.repositories):
         service = config.service_name(index)
-        rows.append(f"{service},{DEMO_TEAMS[index // 2 % len(DEMO_TEAMS)]},{config.owner}/{service}")
-    rows.append(f"legacy-billing,{DEMO_TEAMS[0]},")
+        team = DEMO_TEAMS[index // 2 % len(DEMO_TEAMS)]
+        if index == 0 and config.monorepo:
+            rows.extend(",".join((name, team, *rest)) for name, *rest in monorepo_catalog_rows(config))
+            continue
+        rows.append(f"{service},{team},{config.owner}/{service},,")
+    rows.append(f"legacy-billing,{DEMO_TEAMS[0]},,,")
     path = demo_dir / "service_catalog.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
@@ -196,8 +205,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
-    from doraflow.summary import SummaryRequest, print_summary
+    from doraflow.summary import SummaryRequest, print_summary, print_value_stream
 
+    if args.value_stream:
+        print_value_stream(settings, args.value_stream, progress=_print)
+        return 0
     teams = args.team is not None
     request = SummaryRequest(
         period=args.period,
@@ -236,12 +248,28 @@ def _simulator_config(args: argparse.Namespace):
         services=args.repositories,  # one PagerDuty service per repository, plus the simulator's unmapped one
         days=args.days,
         deploys_per_day=args.deploys_per_day,
+        multi_region=args.multi_region,
+        monorepo=args.monorepo,
         ports={api: getattr(args, f"{api}_port", 0) for api in ("github", "jira", "pagerduty")},
     )
 
 
-def _add_simulator_options(parser: argparse.ArgumentParser, *, days: int) -> None:
+def _add_simulator_options(parser: argparse.ArgumentParser, *, days: int, untidy: bool = False) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic organisation (default 7)")
+    on_off = "on" if untidy else "off"
+    parser.add_argument(
+        "--multi-region",
+        action=argparse.BooleanOptionalAction,
+        default=untidy,
+        help=f"production in two regions, production-eu then production-us, same sha (default {on_off})",
+    )
+    parser.add_argument(
+        "--monorepo",
+        action=argparse.BooleanOptionalAction,
+        default=untidy,
+        help="the first repository is a monorepo of two services, split by environment and by paths "
+        f"(default {on_off})",
+    )
     parser.add_argument(
         "--repositories", type=int, default=4, help="number of repositories/services (default 4)"
     )
@@ -312,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "pipeline against it into a fresh demo warehouse, print the DORA summary and write the report.",
         needs_settings=False,
     )
-    _add_simulator_options(demo, days=90)
+    _add_simulator_options(demo, days=90, untidy=True)
     demo.add_argument(
         "--warehouse-dir",
         default="warehouse/demo",
@@ -410,6 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["table", "csv", "json", "markdown"],
         default="table",
         help="table (default), csv or json (values unrounded, for scripts), markdown (for a pull request or wiki)",
+    )
+    summary.add_argument(
+        "--value-stream",
+        metavar="SERVICE",
+        help="print the value stream of one service instead: stage medians, bottleneck, CI, anti-patterns",
     )
     landing = command("landing", cmd_landing, "Manage landed batches (see docs/operations.md).")
     landing_actions = landing.add_subparsers(dest="action", required=True, metavar="ACTION")

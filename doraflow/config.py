@@ -7,12 +7,13 @@ wrapped in `Secret`, whose repr and str never show the value.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -104,6 +105,40 @@ class QualityThresholds:
 
 
 @dataclass(frozen=True)
+class FlowSettings:
+    """The flow marts' settings (docs/metrics.md, Flow); each is a dbt var of the same name in lowercase."""
+
+    staging_environment_pattern: str = r"^(stag(e|ing)|pre-?prod|uat)"
+    deployment_bot_login_pattern: str = r"(\[bot\]$|^bot[-_]|[-_]bot$|^github-actions)"
+    long_lived_pull_request_days: float = 7.0
+    ci_feedback_threshold_minutes: float = 10.0
+    time_to_detect_threshold_minutes: float = 60.0
+    manual_deployment_share_threshold: float = 0.2
+    staging_bypass_rate_threshold: float = 0.0
+    batch_changes_threshold: float = 10.0
+    baseline_days: int = 30
+    baseline_start_date: date | None = None
+    regression_threshold: float = 0.2
+
+    def dbt_vars(self) -> dict[str, object]:
+        return {
+            "staging_environment_pattern": self.staging_environment_pattern,
+            "deployment_bot_login_pattern": self.deployment_bot_login_pattern,
+            "flow_long_lived_pull_request_days": self.long_lived_pull_request_days,
+            "flow_ci_feedback_threshold_minutes": self.ci_feedback_threshold_minutes,
+            "flow_time_to_detect_threshold_minutes": self.time_to_detect_threshold_minutes,
+            "flow_manual_deployment_share_threshold": self.manual_deployment_share_threshold,
+            "flow_staging_bypass_rate_threshold": self.staging_bypass_rate_threshold,
+            "flow_batch_changes_threshold": self.batch_changes_threshold,
+            "dora_baseline_days": self.baseline_days,
+            "dora_baseline_start_date": self.baseline_start_date.isoformat()
+            if self.baseline_start_date
+            else "",
+            "dora_regression_threshold": self.regression_threshold,
+        }
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse_path: Path
     warehouse_target: str  # 'duckdb' or 'postgres'
@@ -132,8 +167,13 @@ class Settings:
     rework_issue_types: tuple[str, ...] = (
         DEFAULT_REWORK_ISSUE_TYPES  # Jira issue types of the defect-key rule
     )
-    # The build's "now" (UTC): evidence windows still open, timestamps in the future. None: the clock at build time.
-    reference_time: datetime | None = None
+    # The day the marts treat as today (their grid's last day); None: the build's own current date. Set only
+    # when load_settings is given `today` (tests, replays), so a scheduler never freezes a parse-time date.
+    as_of_date: date | None = None
+    extract_start_date_is_set: bool = (
+        False  # EXTRACT_START_DATE given (else extract_start_date is its default)
+    )
+    flow: FlowSettings = field(default_factory=FlowSettings)
     # TRANSFORM_SKIP_UNCHANGED: skip the dbt build when nothing changed since the last one (doraflow.transform).
     transform_skip_unchanged: bool = True
 
@@ -185,8 +225,13 @@ class Settings:
             "benchmark_edition": self.benchmark_edition,
             "use_github_production_flag": self.use_github_production_flag,
             "rework_issue_types": ",".join(self.rework_issue_types),
-            "extract_start_date": self.extract_start_date.isoformat(),
-            "reference_time": (self.reference_time or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S"),
+            # unset: the dbt project anchors the window on the first load (int_reporting_window), not on a date
+            # that moves with each run
+            "extract_start_date": self.extract_start_date.isoformat()
+            if self.extract_start_date_is_set
+            else "",
+            "as_of_date": self.as_of_date.isoformat() if self.as_of_date else "",
+            **self.flow.dbt_vars(),
         }
 
 
@@ -232,8 +277,18 @@ def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     value = _get(env, name) or default
     if value is None:
         return None
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+        parsed.port  # noqa: B018 - raises ValueError for a port outside 0-65535 or not a number
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a well-formed https:// URL (host, and a port from 1 to 65535), got {value!r}"
+        ) from None
     host = (parsed.hostname or "").lower()
+    if parsed.port == 0:
+        raise ConfigError(
+            f"{name} must be a well-formed https:// URL (host, and a port from 1 to 65535), got {value!r}"
+        )
     if parsed.scheme == "https" and host:
         return value.rstrip("/")
     if parsed.scheme == "http" and host in LOOPBACK_HOSTS:
@@ -296,6 +351,7 @@ def _regex(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=32)  # settings are loaded more than once per process (CLI, DAG parse)
 def _duckdb_regex_error(pattern: str) -> str | None:
     import duckdb
 
@@ -347,23 +403,22 @@ def _memory_limit(env: Mapping[str, str]) -> str | None:
     value = _get(env, "DUCKDB_MEMORY_LIMIT")
     if value is None:
         return None
+    expected = "DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%"
     form = re.fullmatch(r"(\d+(\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)", value, re.IGNORECASE)
     if not form:
-        raise ConfigError(
-            f"DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%, got {value!r}"
-        )
+        raise ConfigError(f"{expected}, got {value!r}")
     amount, unit = float(form.group(1)), form.group(3)
     if amount <= 0 or (unit == "%" and amount > 100):
         raise ConfigError(
-            f"DUCKDB_MEMORY_LIMIT must be more than zero (and a share at most 100%), got {value!r};"
-            " unset it for DuckDB's default of 80%"
+            f"{expected}, more than zero and a share at most 100% (unset it for DuckDB's default of 80%),"
+            f" got {value!r}"
         )
     import duckdb
 
     try:  # DuckDB parses it itself: what it refuses here it would refuse at every connection
         duckdb.connect().execute(f"set memory_limit = '{value}'")
     except duckdb.Error as error:
-        raise ConfigError(f"DUCKDB_MEMORY_LIMIT is refused by DuckDB ({error}), got {value!r}") from None
+        raise ConfigError(f"{expected}; DuckDB refuses {value!r}: {error}") from None
     return value
 
 
@@ -403,6 +458,7 @@ def _reporting_timezone(env: Mapping[str, str]) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1)
 def _duckdb_time_zones() -> frozenset[str]:
     """The zones DuckDB's ICU knows (PostgreSQL's pg_timezone_names holds these too)."""
     import duckdb
@@ -566,13 +622,54 @@ def _pagerduty(env: Mapping[str, str], skipped: list[str]) -> PagerDutySettings 
     return PagerDutySettings(api_url=api_url, token=Secret(token), service_ids=service_ids)
 
 
+def _flow(env: Mapping[str, str]) -> FlowSettings:
+    defaults = FlowSettings()
+    start = _get(env, "DORA_BASELINE_START_DATE")
+    try:
+        baseline_start = date.fromisoformat(start) if start else None
+    except ValueError:
+        raise ConfigError(f"DORA_BASELINE_START_DATE must be a date like 2024-01-31, got {start!r}") from None
+    return FlowSettings(
+        staging_environment_pattern=_regex(
+            env, "STAGING_ENVIRONMENT_PATTERN", defaults.staging_environment_pattern
+        ),
+        deployment_bot_login_pattern=_regex(
+            env, "DEPLOYMENT_BOT_LOGIN_PATTERN", defaults.deployment_bot_login_pattern
+        ),
+        long_lived_pull_request_days=_number(
+            env, "FLOW_LONG_LIVED_PULL_REQUEST_DAYS", defaults.long_lived_pull_request_days, minimum=0
+        ),
+        ci_feedback_threshold_minutes=_number(
+            env, "FLOW_CI_FEEDBACK_THRESHOLD_MINUTES", defaults.ci_feedback_threshold_minutes, minimum=0
+        ),
+        time_to_detect_threshold_minutes=_number(
+            env, "FLOW_TIME_TO_DETECT_THRESHOLD_MINUTES", defaults.time_to_detect_threshold_minutes, minimum=0
+        ),
+        manual_deployment_share_threshold=_share(
+            env, "FLOW_MANUAL_DEPLOYMENT_SHARE_THRESHOLD", defaults.manual_deployment_share_threshold
+        ),
+        staging_bypass_rate_threshold=_share(
+            env, "FLOW_STAGING_BYPASS_RATE_THRESHOLD", defaults.staging_bypass_rate_threshold
+        ),
+        batch_changes_threshold=_number(
+            env, "FLOW_BATCH_CHANGES_THRESHOLD", defaults.batch_changes_threshold, minimum=0
+        ),
+        baseline_days=_number(env, "DORA_BASELINE_DAYS", defaults.baseline_days, minimum=1, integer=True),
+        baseline_start_date=baseline_start,
+        regression_threshold=_number(
+            env, "DORA_REGRESSION_THRESHOLD", defaults.regression_threshold, minimum=0
+        ),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = None) -> Settings:
     """Read and validate every setting. `env` defaults to `.env` + the process environment.
 
-    `today` pins the date (tests): the build's reference time is then that day's midnight UTC.
+    `today` pins the date (tests, replays): the marts' grid ends that day and their "now" is the end of it
+    (dbt var `as_of_date`).
     """
     env = environment() if env is None else env
-    reference_time = None if today is None else datetime.combine(today, time.min)
+    as_of_date = today
     today = today or datetime.now(UTC).date()
     skipped: list[str] = []
 
@@ -636,7 +733,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         alert_webhook_url=_alert_webhook_url(env),
         use_github_production_flag=_flag(env, "USE_GITHUB_PRODUCTION_FLAG", True),
         rework_issue_types=_list(env, "REWORK_ISSUE_TYPES") or DEFAULT_REWORK_ISSUE_TYPES,
-        reference_time=reference_time,
+        as_of_date=as_of_date,
+        extract_start_date_is_set=_get(env, "EXTRACT_START_DATE") is not None,
+        flow=_flow(env),
         transform_skip_unchanged=_flag(env, "TRANSFORM_SKIP_UNCHANGED", True),
     )
     _refuse_serving_copy_as_warehouse(settings)

@@ -38,6 +38,9 @@ class Handoff:
     allow_no_source: bool = False  # a run without any configured source is refused unless this is set
     stream_task: dict[str, str] | None = None  # Airflow: the one stream and scope this extract task runs
     checked_batches: list[str] | None = None  # file names of the landed batches the landing gate passed
+    require_source: bool = (
+        False  # the landing gate refuses a run with no source (Airflow: extract is its own tasks)
+    )
     full_build: bool = False  # build even when nothing changed since the last build (`--full-build`)
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +119,8 @@ def check_landing(
 
 def step_check_landing(settings: Settings, handoff: Handoff, progress: Progress = print) -> LandingGate:
     """The landing gate on the pending batches; hands load the exact set it passed."""
+    if handoff.require_source:
+        require_a_source(settings, handoff, progress)
     gate = check_landing(settings, progress=progress)
     handoff.checked_batches = [path.name for path in gate.batches]
     return gate
@@ -273,8 +278,8 @@ def execute(
 ):
     """Run one step: under the run lock when it holds the warehouse, timed, its figures added to `recorder`.
 
-    `run_recorder` is the whole run's recorder (publish writes it before swapping the copy in); the CLI passes
-    the same object as `recorder`, an Airflow task its own recorder and the one rebuilt from the spool.
+    `run_recorder` is the whole run's recorder (publish writes it before swapping the copy in); `run_pipeline`
+    passes the same object as `recorder`, an Airflow task its own recorder and the one rebuilt from the spool.
     """
     from doraflow.warehouse import ensure_writable, run_lock
 
@@ -285,11 +290,12 @@ def execute(
     if step.function in (step_transform, step_check_marts):
         kwargs["run_id"] = recorder.run_id
     if step.function is step_publish:
-        kwargs["run_recorder"] = run_recorder if run_recorder is not None else recorder
+        kwargs["run_recorder"] = run_recorder  # None for a publish run alone: it is no pipeline run
     try:
         if step.holds_warehouse:
             with run_lock(settings, recorder.run_id):
-                ensure_writable(settings)  # a held, read-only or unreachable warehouse: one line, before any work
+                # a held, read-only or unreachable warehouse: one line, before any work
+                ensure_writable(settings)
                 result = step.function(settings, handoff, **kwargs)
         else:
             result = step.function(settings, handoff, **kwargs)
@@ -422,7 +428,9 @@ def run_pipeline(
                 progress(f"run {abandoned} did not finish (killed?): recorded as abandoned")
             try:
                 for step in STEPS:
-                    results[step.task_id] = execute(step, settings, handoff, recorder, progress)
+                    results[step.task_id] = execute(
+                        step, settings, handoff, recorder, progress, run_recorder=recorder
+                    )
             except Exception as error:
                 run.status, run.error = "failed", str(error)
                 finish_run(settings, recorder, "failed", str(error), progress)

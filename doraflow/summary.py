@@ -253,3 +253,20 @@ def print_summary(
             output_format=request.output_format,
         )
     )
+
+
+def print_value_stream(settings: Settings, service: str, progress: Callable[[str], None] = print) -> None:
+    """The value stream of one service for the headline period (`doraflow summary --value-stream SERVICE`)."""
+    from doraflow.report.value_stream import collect_value_stream, format_value_stream_text
+
+    database = settings.serving_path if settings.serving_path.is_file() else settings.warehouse_path
+    if not database.is_file():
+        raise PublishError(
+            f"no published warehouse at {database}: run `doraflow run` or `doraflow demo` first"
+        )
+    today = datetime.now(ZoneInfo(settings.reporting_timezone)).date()
+    with duckdb.connect(str(database), read_only=True) as connection:
+        chosen = choose_period(connection, today)
+        period = None if chosen is None else {"grain": chosen[0], "start": chosen[1].isoformat()}
+        value_stream = collect_value_stream(connection, period)
+    progress(format_value_stream_text(value_stream, service.lower()))

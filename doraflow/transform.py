@@ -177,21 +177,11 @@ def node_progress(progress: Progress) -> Callable[[object], None]:
     return on_event
 
 
-def _invoke(
-    args: list[str],
-    settings: Settings,
-    progress: Progress,
-    *,
-    per_node: bool = False,
-    variables: dict[str, object] | None = None,
-    target: str = "dbt_target",
-):
+def _invoke(args: list[str], settings: Settings, progress: Progress, *, per_node: bool = False):
     """Run one dbt command; build output goes next to the warehouse, so parallel warehouses never collide.
 
     With `per_node`, each finished model (seed, snapshot; a test only when it does not pass) is reported
-    through `progress` as it finishes, so a long build is never silent. `variables` replace
-    `Settings.dbt_vars()`; `target` is the folder of dbt's output (and of its partial-parse state) beside the
-    warehouse."""
+    through `progress` as it finishes, so a long build is never silent."""
     root_logger = logging.getLogger()
     root_handlers = list(root_logger.handlers)
     from dbt.cli.main import dbtRunner
@@ -207,11 +197,11 @@ def _invoke(
                     "--profiles-dir",
                     str(PROJECT_DIR),
                     "--target-path",
-                    str(Path(settings.warehouse_dir).resolve() / target),
+                    str(Path(settings.warehouse_dir).resolve() / "dbt_target"),
                     "--log-path",
                     str(Path(settings.warehouse_dir).resolve() / "dbt_logs"),
                     "--vars",
-                    json.dumps(settings.dbt_vars() if variables is None else variables),
+                    json.dumps(settings.dbt_vars()),
                     "--quiet",
                 ]
             )
@@ -316,10 +306,7 @@ def dbt_source_freshness(settings: Settings) -> list[dict]:
     """
     _require_raw_layer(settings)
     existing = set(_raw_tables(settings))
-    # No vars (no source reads one) and its own target folder: dbt re-parses the whole project whenever the vars
-    # differ from its last parse in that folder, and the build's carry the clock (reference_time). So a run whose
-    # build was skipped reuses the last freshness' parse (measured: 2 s instead of 6-9 s).
-    outcome = _invoke(["source", "freshness"], settings, print, variables={}, target="dbt_target_freshness")
+    outcome = _invoke(["source", "freshness"], settings, print)
     rows: list[dict] = []
     for node_result in outcome.result or []:
         node = node_result.node
@@ -372,12 +359,14 @@ def project_digest(project_dir: Path | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
-def reporting_date(settings: Settings) -> str:
-    """The build's day in the reporting time zone: a new day changes periods, open-incident ages, evidence windows."""
+def reporting_date(settings: Settings, now: datetime | None = None) -> str:
+    """The build's day: `as_of_date` when pinned, else today in the reporting time zone (as int_reporting_window
+    reads it). A new day changes periods, open-incident ages and evidence windows; a later hour does not."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    now = settings.reference_time or datetime.now(UTC)
-    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    if settings.as_of_date is not None:
+        return settings.as_of_date.isoformat()
+    now = now or datetime.now(UTC)
     try:
         return now.astimezone(ZoneInfo(settings.reporting_timezone)).date().isoformat()
     except ZoneInfoNotFoundError:  # a zone DuckDB knows and Python not: the UTC day, named with the zone
@@ -415,18 +404,30 @@ def _raw_rows(settings: Settings) -> str:
         cursor.execute("select table_name from information_schema.tables where table_schema = 'raw'")
         tables = sorted(row[0] for row in cursor.fetchall() if "__" in row[0] and not row[0].startswith("_"))
         figures = {}
+        if _has_ledger(cursor):
+            # The reporting window opens on the first load's day (int_reporting_window): only its minimum counts.
+            cursor.execute("select min(loaded_at) from raw._loaded_batches")
+            figures["first load"] = str(cursor.fetchone()[0])
         for table in tables:
             cursor.execute(f'select count(*), coalesce(sum({checksum}), 0) from raw."{table}"')
             count, total = cursor.fetchone()
             figures[table] = f"{count}/{total}"
-    return f"{sum(int(f.split('/')[0]) for f in figures.values())} rows in {len(figures)} tables, {_digest(figures)}"
+    rows = sum(int(value.split("/")[0]) for name, value in figures.items() if name != "first load")
+    return f"{rows} rows in {len(tables)} tables, {_digest(figures)}"
+
+
+def _has_ledger(cursor) -> bool:
+    cursor.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_loaded_batches'"
+    )
+    return bool(cursor.fetchone()[0])
 
 
 # What a build is built from; a change in any of these makes the next run build. The keys name the change in the
 # line that says why a build runs. No model is named: the project is hashed as a whole.
 def build_inputs(settings: Settings) -> dict[str, str]:
     variables = settings.dbt_vars()
-    variables.pop("reference_time", None)  # a clock: its day is "reporting date", its seconds change nothing
+    variables.pop("as_of_date", None)  # the build's day: compared as "reporting date"
     catalog = settings.service_catalog_path
     return {
         "raw rows": _raw_rows(settings),

@@ -399,6 +399,11 @@ def comparisons(ctx: StreamContext) -> None:
     time of their first `success` status. Each comparison lands in
     `comparisons` (without `commits`/`files`) and its paginated commits in `comparison_commits`,
     both with parent_id `base...head`.
+
+    Monorepos: when a service catalog entry of this repository has path_prefixes, each listed commit also gets
+    `files` (its changed paths as `{"filename": ...}`, from GET commits/{sha}, every page of its files):
+    one more request per commit, and only for those repositories (docs/metrics.md, "Service catalog and
+    monorepos"). The compare's own `files` is the diff of the whole range and cannot say which commit changed what.
     """
     state = ctx.state
     pattern = re.compile(ctx.settings.production_environment_pattern, re.IGNORECASE)
@@ -449,6 +454,11 @@ def comparisons(ctx: StreamContext) -> None:
             "compared": compared,
         }
 
+    wants_files = any(
+        entry.path_prefixes and entry.github_repository == ctx.scope.lower()
+        for entry in ctx.settings.service_catalog
+    )
+    fetched_files: dict[str, list[dict]] = {}
     commit_records: list[tuple[str, object]] = []
     pending = 0
     for pair in todo:
@@ -469,6 +479,10 @@ def comparisons(ctx: StreamContext) -> None:
             if comparison is None:
                 comparison = {k: v for k, v in response.body.items() if k not in ("commits", "files")}
             commit_records.extend((pair, commit) for commit in items_of(response.body))
+        if wants_files:
+            for _, commit in commit_records:
+                if isinstance(commit, dict) and "files" not in commit:
+                    commit["files"] = commit_files(ctx, commit.get("sha"), fetched_files)
         if comparison is not None:
             ctx.add(pair, comparison)
         compared.append(pair)
@@ -479,6 +493,32 @@ def comparisons(ctx: StreamContext) -> None:
             ctx.flush(current_state())
     ctx.land_other("comparison_commits", commit_records)
     ctx.flush(current_state())
+
+
+def commit_files(ctx: StreamContext, sha: object, fetched: dict[str, list[dict]]) -> list[dict] | None:
+    """The changed paths of one commit, compact ({"filename"}, plus "previous_filename" of a rename); None when
+    the commit is gone (404/422): the models then keep it for every service, as a commit of unknown paths.
+    GitHub lists 300 files per page and links further pages (up to 3000 files): one request per commit
+    unless it is a very large one."""
+    if not isinstance(sha, str):
+        return None
+    if sha not in fetched:
+        files: list[dict] = []
+        items_of = lambda body: body.get("files") if isinstance(body, dict) else None  # noqa: E731
+        for response in pages(ctx, f"{_repo(ctx)}/commits/{sha}", allow_status=(404, 422), items_of=items_of):
+            if response.status != 200:
+                return None
+            files.extend(
+                {
+                    key: item[key]
+                    for key in ("filename", "previous_filename")
+                    if isinstance(item.get(key), str)
+                }
+                for item in items_of(response.body)
+                if isinstance(item, dict) and isinstance(item.get("filename"), str)
+            )
+        fetched[sha] = files
+    return fetched[sha]
 
 
 STREAM_FUNCTIONS = {

@@ -2,6 +2,7 @@
 deterministic synthetic organisation (standard library only). See docs/simulator.md."""
 
 from simulator.config import Faults, SimulatorConfig
+from simulator.github_model import monorepo_catalog_rows
 from simulator.server import Simulator, serve_forever
 
-__all__ = ["Faults", "Simulator", "SimulatorConfig", "serve_forever"]
+__all__ = ["Faults", "Simulator", "SimulatorConfig", "monorepo_catalog_rows", "serve_forever"]

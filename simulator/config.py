@@ -85,6 +85,13 @@ class SimulatorConfig:
     long_changelog_issues: int = 1  # issues per project with more than 100 changelog histories
     faults: Faults = field(default_factory=Faults)
     empty_repository: bool = False  # also serve <owner>/empty: no commits (409), no pulls (for client tests)
+    # Production in two regions: each production deployment goes to <production>-eu, then the same sha to
+    # <production>-us 10 to 40 minutes later (a rollout step of the same release).
+    multi_region: bool = False
+    # The first repository is a monorepo of two services, <name>-api and <name>-web: each production deployment
+    # goes to api-production, then web-production (same sha, flagged production_environment), and each commit
+    # changes files under services/api/, services/web/ or both (MONOREPO_SERVICES, the catalog rows to use).
+    monorepo: bool = False
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(
         default_factory=dict

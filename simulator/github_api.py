@@ -459,22 +459,24 @@ class GitHubApp(BaseApp):
     def files(self, repo: Repo, commits: list[Commit]) -> list[dict]:
         out = []
         for commit in commits[:300]:
-            name = f"src/{repo.name}/module_{int(commit.sha[:4], 16) % 40}.py"
-            out.append(
-                {
-                    "sha": commit.sha[::-1],
-                    "filename": name,
-                    "status": "modified",
-                    "additions": commit.additions,
-                    "deletions": commit.deletions,
-                    "changes": commit.additions + commit.deletions,
-                    "blob_url": f"{WEB}/{repo.full_name}/blob/{commit.sha}/{name}",
-                    "raw_url": f"{WEB}/{repo.full_name}/raw/{commit.sha}/{name}",
-                    "contents_url": f"https://api.github.com/repos/{repo.full_name}/contents/{name}?ref={commit.sha}",
-                    "patch": "@@ -1,3 +1,4 @@\n+# changed\n",
-                }
-            )
-        return out
+            module = f"module_{int(commit.sha[:4], 16) % 40}.py"
+            for folder in [f"services/{area}" for area in commit.areas] or [f"src/{repo.name}"]:
+                out.append(self._file(repo, commit, f"{folder}/{module}"))
+        return out[:300]
+
+    def _file(self, repo: Repo, commit: Commit, name: str) -> dict:
+        return {
+            "sha": commit.sha[::-1],
+            "filename": name,
+            "status": "modified",
+            "additions": commit.additions,
+            "deletions": commit.deletions,
+            "changes": commit.additions + commit.deletions,
+            "blob_url": f"{WEB}/{repo.full_name}/blob/{commit.sha}/{name}",
+            "raw_url": f"{WEB}/{repo.full_name}/raw/{commit.sha}/{name}",
+            "contents_url": f"https://api.github.com/repos/{repo.full_name}/contents/{name}?ref={commit.sha}",
+            "patch": "@@ -1,3 +1,4 @@\n+# changed\n",
+        }
 
     def pr_object(self, base: str, repo: Repo, pr: PullRequest, detail: bool = False) -> dict:
         api = f"{base}/repos/{repo.full_name}"
@@ -551,7 +553,7 @@ class GitHubApp(BaseApp):
             },
             "author_association": "MEMBER",
             "auto_merge": None,
-            "draft": False,
+            "draft": pr.draft,
         }
         if detail:
             merged = pr.merged_at is not None
@@ -959,8 +961,8 @@ class GitHubApp(BaseApp):
                 "updated_at": iso_z(run.updated_at),
                 "actor": self.user(base, run.actor),
                 "triggering_actor": self.user(base, run.actor),
-                "run_attempt": 1,
-                "run_started_at": iso_z(run.created_at),
+                "run_attempt": run.run_attempt,
+                "run_started_at": iso_z(run.created_at if run.run_started_at is None else run.run_started_at),
                 "jobs_url": f"{url}/jobs",
                 "logs_url": f"{url}/logs",
                 "check_suite_url": f"{api}/check-suites/{run.id + 1}",

@@ -71,6 +71,7 @@ class Commit:
     additions: int = 0
     deletions: int = 0
     files: int = 1
+    areas: tuple = ()  # monorepo: the services/<area>/ folders it changes (empty: src/<repo>/)
 
 
 @dataclass(slots=True, eq=False)
@@ -104,6 +105,8 @@ class PullRequest:
     merge_commit_sha: str | None = None
     merged_by: int | None = None
     merge_method: str = "squash"
+    draft: bool = False  # opened as a draft and not marked ready for review yet
+    ready_at: int | None = None  # when a draft was marked ready for review
 
 
 @dataclass(slots=True, eq=False)
@@ -148,6 +151,8 @@ class WorkflowRun:
     pull_requests: tuple = ()
     status: str = "in_progress"
     conclusion: str | None = None
+    run_attempt: int = 1
+    run_started_at: int | None = None  # the latest attempt's start; None: not started (queued)
 
 
 @dataclass(slots=True, eq=False)
@@ -175,8 +180,33 @@ def weighted(rng: random.Random, items, cumulative):
     return items[-1]
 
 
+MONOREPO_AREAS = ("api", "web")  # services/<area>/ of the monorepo, deployed to <area>-production
+
+
+def monorepo_catalog_rows(config) -> list[tuple[str, str, str, str]]:
+    """(service, github_repository, environment_pattern, path_prefixes) of the monorepo (config.monorepo): the
+    api keeps the repository's name (so PagerDuty's service of that name still matches it), the web is
+    <name>-web. A commit changing both folders is a change of both services."""
+    name = config.service_name(0)
+    return [
+        (
+            name if area == "api" else f"{name}-{area}",
+            f"{config.owner}/{name}",
+            f"^{area}-production$",
+            f"services/{area}/",
+        )
+        for area in MONOREPO_AREAS
+    ]
+
+
 def is_production(environment: str) -> bool:
-    return environment.lower() in ("production", "prod")
+    """GitHub's `production_environment` flag as this organisation sets it."""
+    name = environment.lower()
+    return (
+        name in ("production", "prod")
+        or name.startswith(("production-", "prod-"))
+        or name.endswith("-production")
+    )
 
 
 class Repo:
@@ -205,9 +235,22 @@ class Repo:
         self.last_prod_sha: str | None = None
         self.prod_history: list[str] = []  # shas of successful production deployments, in order
         self.successful_prod = 0
+        self.followers: set[int] = (
+            set()
+        )  # deployments that are a later region/service of a sha (no incidents)
         self._sorted_main: list[Commit] | None = None
         self.jira_key = org.jira_plan.project_keys[index % len(org.jira_plan.project_keys)]
+        # Flow detail (CI queues and re-runs, drafts, who deploys) draws from its own generator, so the history
+        # the DORA figures rest on is the same with or without it.
+        self.flow_rng = random.Random(f"{org.config.seed}:github-flow:{name}")
+        self.slow_ci = index % 4 == 1  # a repository whose CI runners are scarce: long queues, long feedback
+        self.manual_deploys = index % 3 == 2  # a team that mostly deploys by hand
         self.pd_service = index if index < org.config.services else None
+        # One production name per repository ("production" or "prod", a few capitalised), so a repository's
+        # production is one environment; its own generator keeps every other seeded draw unchanged.
+        roll = random.Random(f"{org.config.seed}:production-name:{name}").random()
+        self.production_name = "production" if roll < 0.8 else ("Production" if roll < 0.9 else "prod")
+        self.is_monorepo = org.config.monorepo and index == 0
         self._start()
 
     # ----- helpers
@@ -235,6 +278,9 @@ class Repo:
             files=1 + int(rng.random() * 9),
             **extra,
         )
+        if self.is_monorepo:  # a separate generator: the other draws stay as without the switch
+            roll = random.Random(f"{commit.sha}:areas").random()
+            commit.areas = ("api",) if roll < 0.45 else (("web",) if roll < 0.9 else MONOREPO_AREAS)
         self.commits[commit.sha] = commit
         return commit
 
@@ -359,6 +405,10 @@ class Repo:
             self.org.changes.add("github__pull_request_commits", (self.full_name, number, commit.sha))
         self.pulls.append(pr)
         self.org.changes.add("github__pull_requests", (self.full_name, number))
+        flow = self.flow_rng
+        if not hotfix and flow.random() < 0.2:
+            pr.draft = True
+            self.loop.at(now + flow.uniform(1, 30) * HOUR, self._ready_for_review, pr)
         self._run(now, "CI", "pull_request", head_ref, pr.commits[-1], author, title, (number,))
         if hotfix:
             lead = rng.uniform(20 * MINUTE, 90 * MINUTE)
@@ -374,6 +424,13 @@ class Repo:
             method = "squash" if hotfix else weighted(rng, ("squash", "merge", "rebase"), (5, 8, 10))
             self.loop.at(now + lead, self._merge_pr, pr, method, hotfix)
         return pr
+
+    def _ready_for_review(self, now, pr: PullRequest) -> None:
+        if pr.state != "open" or not pr.draft:
+            return
+        pr.draft = False
+        pr.ready_at = pr.updated_at = int(now)
+        self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
 
     def _review(self, now, pr: PullRequest) -> None:
         if pr.state != "open":
@@ -399,6 +456,9 @@ class Repo:
         self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
 
     def _merge_pr(self, now, pr: PullRequest, method: str, hotfix: bool) -> None:
+        if pr.draft:  # a draft cannot be merged: it was marked ready just before
+            pr.draft = False
+            pr.ready_at = int(now)
         merger = self.other_user(pr.user) if pr.reviews and self.rng.random() < 0.3 else pr.user
         if method == "squash":
             lines = "\n".join(f"* {c.message.splitlines()[0]}" for c in pr.commits)
@@ -456,12 +516,54 @@ class Repo:
         )
         self.runs.append(run)
         self.org.changes.add("github__workflow_runs", (self.full_name, run.id))
-        self.loop.at(now + self.rng.uniform(3, 12) * MINUTE, self._finish_run, run)
+        finish = (
+            now + self.rng.uniform(3, 12) * MINUTE
+        )  # the main generator's draw, as before the flow detail
+        flow = self.flow_rng
+        # queue: usually seconds, a long tail of minutes; scarce runners queue for minutes and run slower
+        queue = math.exp(flow.gauss(math.log(6 * MINUTE if self.slow_ci else 0.4 * MINUTE), 0.9))
+        slower = flow.uniform(5, 20) * MINUTE if self.slow_ci and name == "CI" else 0.0
+        run.status = "queued"
+        self.loop.at(now + min(queue, 0.6 * (finish + slower - now)), self._start_run, run)
+        self.loop.at(finish, self._finish_run, run, slower)
         return run
 
-    def _finish_run(self, now, run: WorkflowRun) -> None:
+    def _start_run(self, now, run: WorkflowRun) -> None:
+        if run.status != "queued":
+            return
+        run.status = "in_progress"
+        run.run_started_at = run.updated_at = int(now)
+        self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
+
+    def _finish_run(self, now, run: WorkflowRun, slower: float = 0.0) -> None:
+        # The outcome is drawn at the usual moment from the main generator, so the rest of the history does not
+        # move; scarce runners report it `slower` seconds later.
+        conclusion = "success" if self.rng.random() < 0.92 else "failure"
+        if slower:
+            self.loop.at(now + slower, self._complete_run, run, conclusion)
+        else:
+            self._complete_run(now, run, conclusion)
+
+    def _complete_run(self, now, run: WorkflowRun, conclusion: str) -> None:
         run.status = "completed"
-        run.conclusion = "success" if self.rng.random() < 0.92 else "failure"
+        run.conclusion = conclusion
+        run.updated_at = int(now)
+        self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
+        if run.conclusion == "failure" and run.name == "CI" and self.flow_rng.random() < 0.6:
+            # a flaky failure: someone re-runs the failed jobs a few minutes later
+            self.loop.at(now + self.flow_rng.uniform(2, 15) * MINUTE, self._rerun, run)
+
+    def _rerun(self, now, run: WorkflowRun) -> None:
+        run.run_attempt += 1
+        run.run_started_at = run.updated_at = int(now)
+        run.status = "in_progress"
+        run.conclusion = None
+        self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
+        self.loop.at(now + self.flow_rng.uniform(3, 12) * MINUTE, self._finish_rerun, run)
+
+    def _finish_rerun(self, now, run: WorkflowRun) -> None:
+        run.status = "completed"
+        run.conclusion = "success" if self.flow_rng.random() < 0.85 else "failure"
         run.updated_at = int(now)
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
 
@@ -483,9 +585,21 @@ class Repo:
         self.loop.at(now + delay, self._deploy_production, sha, "main", reason or "Deploy to production")
 
     def _deploy_production(self, now, sha: str, ref: str, description: str) -> None:
-        roll = self.rng.random()
-        environment = "production" if roll < 0.9 else ("Production" if roll < 0.95 else "prod")
-        self._create_deployment(now, sha, ref, environment, description)
+        self.rng.random()  # the draw that once picked the name: kept so seeded histories stay the same
+        config = self.org.config
+        if self.is_monorepo:
+            first, *others = [f"{area}-production" for area in MONOREPO_AREAS]
+        elif config.multi_region:
+            first, *others = [f"{self.production_name}-eu", f"{self.production_name}-us"]
+        else:
+            first, others = self.production_name, []
+        deployment = self._create_deployment(now, sha, ref, first, description)
+        for environment in others:  # later targets of the same sha: rollout steps, not new releases
+            at = now + random.Random(f"{deployment.id}:{environment}").uniform(10, 40) * MINUTE
+            self.loop.at(at, self._rollout_step, sha, ref, environment, description)
+
+    def _rollout_step(self, now, sha: str, ref: str, environment: str, description: str) -> None:
+        self.followers.add(self._create_deployment(now, sha, ref, environment, description).id)
 
     def _create_deployment(self, now, sha, ref, environment, description) -> Deployment:
         rng = self.rng
@@ -497,7 +611,7 @@ class Repo:
             environment=environment,
             created_at=int(now),
             updated_at=int(now),
-            creator=self.org.deploy_bot,
+            creator=self._deployer(),
             description=description,
             production=is_production(environment),
         )
@@ -522,6 +636,13 @@ class Repo:
             run.head_branch = "main"
         return deployment
 
+    def _deployer(self) -> int:
+        """The deploy bot, or a person running the deployment by hand (most of the time in manual teams)."""
+        flow = self.flow_rng
+        if flow.random() < (0.7 if self.manual_deploys else 0.03):
+            return int(flow.random() * len(self.org.users))
+        return self.org.deploy_bot
+
     def _status(self, now, deployment: Deployment, state: str) -> None:
         text = {
             "queued": "Deployment queued",
@@ -537,7 +658,7 @@ class Repo:
         self.org.changes.add("github__deployment_statuses", (self.full_name, status.id))
         if state != "queued":
             self.org.changes.update("github__deployments", (self.full_name, deployment.id))
-        if state == "success" and deployment.production:
+        if state == "success" and deployment.production and deployment.id not in self.followers:
             self._production_success(now, deployment)
 
     def _production_success(self, now, deployment: Deployment) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from doraflow.config import ConfigError, Secret, load_settings, read_dotenv
+from doraflow.config import ConfigError, FlowSettings, Secret, load_settings, read_dotenv
 
 TODAY = date(2026, 11, 26)
 GITHUB = {"GITHUB_TOKEN": "gh-secret-value", "GITHUB_REPOS": "acme/api, acme/web"}
@@ -148,9 +148,13 @@ def test_dbt_vars_carry_the_metric_settings():
         "benchmark_edition": "2023",
         "use_github_production_flag": True,
         "rework_issue_types": "Bug,Incident",
-        "extract_start_date": "2026-05-30",
-        "reference_time": "2026-11-26 00:00:00",  # the pinned `today`, midnight UTC
+        "extract_start_date": "",  # not set: dbt anchors the grid on the first load, not on a moving default
+        "as_of_date": "2026-11-26",  # TODAY was given: the grid's last day
+        **FlowSettings().dbt_vars(),  # the flow settings' defaults (tests/test_flow_marts.py)
     }
+    assert settings(EXTRACT_START_DATE="2026-01-31").dbt_vars()["extract_start_date"] == "2026-01-31"
+    # Without a given day the build uses its own current date (a scheduler must not freeze a parse-time one).
+    assert load_settings({}).dbt_vars()["as_of_date"] == ""
 
 
 # Values Python accepts but the engine that uses them does not (issue 11, item 9): one test per case, each
@@ -210,8 +214,11 @@ def test_attribution_window_beyond_a_year_is_refused_before_it_overflows():
 
 
 def test_zero_memory_limit_is_refused():
-    assert refused(DUCKDB_MEMORY_LIMIT="0GB").startswith("DUCKDB_MEMORY_LIMIT must be more than zero")
-    assert refused(DUCKDB_MEMORY_LIMIT="0%").startswith("DUCKDB_MEMORY_LIMIT must be more than zero")
+    for value in ("0GB", "0%", "0.0MiB"):
+        assert refused(DUCKDB_MEMORY_LIMIT=value) == (
+            "DUCKDB_MEMORY_LIMIT must be a size like 4GB or 512MiB, or a share like 50%, more than zero and a share"
+            f" at most 100% (unset it for DuckDB's default of 80%), got '{value}'"
+        )
     assert settings(DUCKDB_MEMORY_LIMIT="512MiB").duckdb_memory_limit == "512MiB"
 
 
@@ -337,6 +344,8 @@ def test_postgresql_engine_agrees_with_the_pattern_and_zone_rules(postgres_serve
             assert cursor.fetchone() == (1,)
     finally:
         connection.close()
+
+
 @pytest.mark.parametrize(
     ("environment", "production"),
     [
@@ -364,3 +373,46 @@ def test_production_flag_and_rework_issue_types_are_validated():
         settings(USE_GITHUB_PRODUCTION_FLAG="maybe")
     with pytest.raises(ConfigError, match=r"REWORK_ISSUE_TYPES lists an entry twice"):
         settings(REWORK_ISSUE_TYPES="Bug,Bug")
+
+
+def test_alert_webhook_from_dotenv_is_the_one_notify_posts_to(tmp_path, monkeypatch):
+    """`.env` alone names the webhook: the alert of a failed run reaches it (not only the process env)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from doraflow.config import environment
+    from doraflow.notify import on_failure
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    (tmp_path / ".env").write_text(f"ALERT_WEBHOOK_URL=http://127.0.0.1:{server.server_port}/hook/T0K3N\n")
+    monkeypatch.delenv("ALERT_WEBHOOK_URL", raising=False)
+    loaded = load_settings(environment({}, dotenv=tmp_path / ".env"), today=TODAY)
+    alert = on_failure("doraflow run r1 failed: boom", settings=loaded)
+    thread.join(timeout=30)
+    server.server_close()
+    assert alert["delivered"] is True
+    assert (
+        received == [("/hook/T0K3N", received[0][1])]
+        and received[0][1]["message"] == "doraflow run r1 failed: boom"
+    )
+
+
+@pytest.mark.parametrize("url", ["https://api.github.com:99999", "https://api.github.com:x", "https://[::1"])
+def test_api_url_with_a_bad_port_is_refused(url):
+    assert refused(GITHUB_API_URL=url) == (
+        f"GITHUB_API_URL must be a well-formed https:// URL (host, and a port from 1 to 65535), got '{url}'"
+    )

@@ -103,6 +103,15 @@ def test_simulator_data_gives_identical_marts_on_both_targets(tmp_path, postgres
         deployments = duck.execute("select count(*) from marts.fct_deployments").fetchone()[0]
         assert deployments > 10  # the simulator deploys about twice a day per repository
         assert_same_marts(duck, pg, require_rows=("fct_deployments", "fct_changes", "dora_metrics"))
+        # the simulator's flow detail reaches the flow marts: staged changes, CI re-runs, slow CI in repository 1
+        staged, bypassed = duck.execute(
+            "select count(staged_at), count(*) filter (where is_staging_bypass) from marts.fct_value_stream"
+        ).fetchone()
+        assert staged > 0 and bypassed > 0
+        signals = {
+            row[0] for row in duck.execute("select distinct signal from marts.flow_signals").fetchall()
+        }
+        assert "long_ci_feedback" in signals
     finally:
         duck.close()
         pg.close()

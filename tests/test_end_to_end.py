@@ -127,17 +127,32 @@ def test_demo_command_prints_the_summary(tmp_path):
     assert "\nall " in summary
     report = tmp_path / "warehouse" / "demo" / "dora_report.html"
     assert f"report: {report}" in out
-    # The demo's catalog (2 repositories: checkout and payments, both of team 'commerce', and the PagerDuty-only
-    # 'legacy-billing', also 'commerce') reaches the marts through SERVICE_CATALOG_PATH.
-    assert "service catalog: 3 entries from warehouse/demo/service_catalog.csv" in out
+    # The demo's catalog (2 repositories: the monorepo acme/checkout as checkout and checkout-web, and payments, all
+    # of team 'commerce', and the PagerDuty-only 'legacy-billing', also 'commerce') reaches the marts through
+    # SERVICE_CATALOG_PATH.
+    assert "service catalog: 4 entries from warehouse/demo/service_catalog.csv" in out
     with duckdb.connect(
         str(tmp_path / "warehouse" / "demo" / "dora_serving.duckdb"), read_only=True
     ) as serving:
         assert serving.execute("select service, team from marts.dim_services order by 1").fetchall() == [
             ("checkout", "commerce"),
+            ("checkout-web", "commerce"),
             ("legacy-billing", "commerce"),
             ("payments", "commerce"),
         ]
         teams = serving.execute("select distinct team from marts.dora_metrics_by_team order by 1").fetchall()
         assert teams == [("all",), ("commerce",)]
+        # the demo is untidy on purpose: regions are rollout steps, the monorepo's web deploys are its own service's
+        kinds = dict(
+            serving.execute(
+                "select deployment_kind, count(*) from marts.fct_deployments where outcome = 'success' group by 1"
+            ).fetchall()
+        )
+        assert kinds["rollout_step"] > 0 and kinds["release"] > 0
+        assert (
+            serving.execute(
+                "select count(*) from marts.fct_deployments where service = 'checkout-web' and environment = 'web-production'"
+            ).fetchone()[0]
+            > 0
+        )
     assert report.stat().st_size > 100_000  # plotly.js is embedded: the report opens offline

@@ -242,3 +242,57 @@ def test_shifting_page_duplicate_from_the_simulator_loads(tmp_path):
     result = load_pending_batches(settings, progress=lambda line: None)
     assert result.duplicates == 1
     assert len(rows(settings, "github__pull_requests")) == truth
+
+
+@pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_set_based_merge_replays_the_per_batch_rule(tmp_path, request, target):
+    """Stored X; then batches Y, X, X: per batch that is two updates and the row ends as the first trailing X.
+
+    A second load brings an identical re-read (no change, keeps its batch), a change, and a new key with a
+    within-batch duplicate; the figures are those of merging the batches one by one."""
+    extra = {}
+    if target == "postgres":
+        extra = dict(
+            WAREHOUSE_TARGET="postgres", WAREHOUSE_POSTGRES_URL=request.getfixturevalue("postgres_database")
+        )
+    settings = make_settings(tmp_path, **extra)
+
+    def table() -> dict[str, tuple[str, str]]:
+        if target == "duckdb":
+            return {r[0]: (json.loads(r[3])["v"], r[4]) for r in rows(settings, "jira__issues")}
+        import psycopg2
+
+        with psycopg2.connect(extra["WAREHOUSE_POSTGRES_URL"]) as con, con.cursor() as cur:
+            cur.execute("select _key, payload->>'v', _batch_id from raw.jira__issues")
+            return {key: (value, batch) for key, value, batch in cur.fetchall()}
+
+    b1 = land(
+        settings, "jira", "issues", "PAY", [(None, {"id": "1", "v": "x"}), (None, {"id": "2", "v": "a"})]
+    )
+    assert load_pending_batches(settings, progress=lambda line: None).inserted == 2
+    b2 = land(settings, "jira", "issues", "PAY", [(None, {"id": "1", "v": "y"})])
+    b3 = land(
+        settings, "jira", "issues", "PAY", [(None, {"id": "1", "v": "x"}), (None, {"id": "2", "v": "a"})]
+    )
+    land(settings, "jira", "issues", "PAY", [(None, {"id": "1", "v": "x"})])
+    b5 = land(
+        settings,
+        "jira",
+        "issues",
+        "PAY",
+        [
+            (None, {"id": "3", "v": "p", "updated_at": "2026-03-02"}),
+            (None, {"id": "3", "v": "q", "updated_at": "2026-03-01"}),
+        ],
+    )
+    result = load_pending_batches(settings, progress=lambda line: None)
+    # key 1: x(b1) -> y(b2) -> x(b3) -> x(b4): 2 updates, ends as b3; key 2: identical, keeps b1; key 3: new
+    assert (result.batches, result.records, result.inserted, result.updated, result.duplicates) == (
+        4,
+        6,
+        1,
+        2,
+        1,
+    )
+    assert table() == {"1": ("x", b3), "2": ("a", b1), "3": ("p", b5)}
+    assert b2 < b3

@@ -21,12 +21,15 @@ import golden_scenario as scenario  # noqa: E402
 from golden_scenario import sha  # noqa: E402
 from marts_compare import MARTS, assert_same_marts  # noqa: E402
 
+# The metrics grid runs from the extract start to today (2024-01-01 .. 2024-03-01): 61 days, 9 weeks, 3 months.
+GRID = {"EXTRACT_START_DATE": "2024-01-01"}
+
 
 @pytest.fixture(scope="module")
 def marts(tmp_path_factory):
     path = tmp_path_factory.mktemp("golden") / "dora.duckdb"
     scenario.write_duckdb(path)
-    settings = load_settings({"WAREHOUSE_PATH": str(path)}, today=date(2024, 3, 1))
+    settings = load_settings(GRID | {"WAREHOUSE_PATH": str(path)}, today=date(2024, 3, 1))
     result = dbt_build(settings, progress=lambda line: None)
     connection = duckdb.connect(str(path), read_only=True)
     yield connection, result
@@ -40,7 +43,8 @@ def test_postgres_gives_the_same_marts_and_never_logs_the_password(marts, tmp_pa
     secret = "n0t-in-any-log"
     pg_url = postgres_database.replace("postgresql://postgres@", f"postgresql://postgres:{secret}@")
     settings = load_settings(
-        {
+        GRID
+        | {
             "WAREHOUSE_TARGET": "postgres",
             "WAREHOUSE_POSTGRES_URL": pg_url,
             "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),
@@ -68,9 +72,9 @@ def test_postgres_gives_the_same_marts_and_never_logs_the_password(marts, tmp_pa
             ]
     finally:
         pg.close()
-    # 9 deployments, 10 changes, 5 incidents (scenario docstring); 22 periods x (shop, billing, all)
+    # 9 deployments, 10 changes, 5 incidents (scenario docstring); 73 periods (GRID) x (shop, billing, all)
     assert (counts["fct_deployments"], counts["fct_changes"], counts["fct_incidents"]) == (9, 10, 5)
-    assert counts["dora_metrics"] == 66
+    assert counts["dora_metrics"] == 219
     # the password reaches PostgreSQL, but no progress line and no dbt log or artifact
     logged = "\n".join(progress_lines)
     for written in tmp_path.rglob("*"):
@@ -92,7 +96,7 @@ def deployments(connection):
 def test_build_counts_every_node(marts):
     _, result = marts
     assert result.failures == []
-    assert result.seeds == 2  # service_catalog, dora_benchmarks
+    assert result.seeds == 4  # service_catalog, dora_benchmarks, flow_work_types, flow_status_activity
     assert result.models >= 30 and result.tests >= 150  # data tests and dbt unit tests
 
 
@@ -269,38 +273,41 @@ def metric(connection, table, grain, start, key_column="service", key="all"):
 def test_monthly_metrics_split_the_week_that_spans_two_months(marts):
     connection, _ = marts
     january = metric(connection, "dora_metrics", "month", "2024-01-01")
-    # D1 01-22, D2 01-29, D3 01-31
-    assert (january["deployments"], january["deployment_days"]) == (3, 3)
-    assert january["deployment_frequency_per_day"] == pytest.approx(3 / 31)
+    # Deployments count releases (issue #10): D2 01-29, D3 01-31; the seed D1 is no release
+    assert (january["deployments"], january["deployment_days"]) == (2, 2)
+    assert january["deployment_frequency_per_day"] == pytest.approx(2 / 31)
     assert january["failed_deployment_attempts"] == 0
     # lead times 5880, 4320, 1680, 1680, 1860, 1860 -> sorted 1680 1680 1860 1860 4320 5880
     assert january["changes"] == 6
     assert january["lead_time_median_minutes"] == pytest.approx(1860.0)
     # p90 (continuous): rank 0.9 * 5 = 4.5 -> 4320 + 0.5 * (5880 - 4320) = 5100
     assert january["lead_time_p90_minutes"] == pytest.approx(5100.0)
-    assert january["change_failures"] == 1 and january["change_failure_rate"] == pytest.approx(1 / 3)
-    assert january["rework_deployments"] == 1 and january["rework_rate"] == pytest.approx(1 / 3)
+    # D3 failed; releases with changes D2, D3 (the denominator, issue #10) -> 1 / 2; rework D3 (bug key) 1 / 2
+    assert january["change_failures"] == 1 and january["change_failure_rate"] == pytest.approx(1 / 2)
+    assert january["releases_with_changes"] == 2
+    assert january["rework_deployments"] == 1 and january["rework_rate"] == pytest.approx(1 / 2)
     assert january["incidents_resolved"] == 1 and january["time_to_restore_median_minutes"] == pytest.approx(
         90
     )
     assert january["failed_deployment_recovery_median_minutes"] == pytest.approx(570.0)
-    # 2023 tiers: 3/31 = 0.097 per day >= 1/30 -> medium; 1860 min <= 1 week -> high; 33 % -> low; 90 min
+    # 2023 tiers: 2/31 = 0.065 per day >= 1/30 -> medium; 1860 min <= 1 week -> high; 50 % -> low; 90 min
     # <= 1 day -> high
     assert (january["deployment_frequency_tier"], january["lead_time_tier"]) == ("medium", "high")
     assert (january["change_failure_rate_tier"], january["time_to_restore_tier"]) == ("low", "high")
 
     february = metric(connection, "dora_metrics", "month", "2024-02-01")
-    # D7, D8 (02-01), D9, D10, D11 (02-05); D4 failed on 02-01; 2024 is a leap year: 29 days
-    assert (february["deployments"], february["deployment_days"]) == (5, 2)
-    assert february["deployment_frequency_per_day"] == pytest.approx(5 / 29)
+    # releases D7 (02-01), D9, D10, D11 (02-05); the rollback D8 is no release; D4 failed on 02-01; 2024 is a
+    # leap year: 29 days
+    assert (february["deployments"], february["deployment_days"]) == (4, 2)
+    assert february["deployment_frequency_per_day"] == pytest.approx(4 / 29)
     assert february["failed_deployment_attempts"] == 1
     # lead times 90, 4380, 70, 30 -> median (70 + 90) / 2 = 80; p90 rank 2.7 -> 90 + 0.7 * 4290 = 3093
     assert february["changes"] == 4
     assert february["lead_time_median_minutes"] == pytest.approx(80.0)
     assert february["lead_time_p90_minutes"] == pytest.approx(3093.0)
-    # change failures D7, D10 -> 2 / 5; rework D8 (rollback), D9 (revert), D11 (revert, hotfix) -> 3 / 5
-    assert february["change_failure_rate"] == pytest.approx(0.4)
-    assert february["rework_rate"] == pytest.approx(0.6)
+    # change failures D7, D10 -> 2 / 4; rework among releases D9 (revert), D11 (revert, hotfix) -> 2 / 4
+    assert february["change_failure_rate"] == pytest.approx(0.5)
+    assert february["rework_rate"] == pytest.approx(0.5)
     # resolved in February: I2 (120), I5 (120), I4 (30) -> median 120; recovery D7 45, D10 70 -> 57.5
     assert february["incidents_resolved"] == 3
     # created in February: I2, I3, I4, I5; I3 is still open (counted here, not in restore times)
@@ -313,30 +320,30 @@ def test_monthly_metrics_split_the_week_that_spans_two_months(marts):
 def test_weekly_metrics_start_on_monday_and_cross_the_month_boundary(marts):
     connection, _ = marts
     week = metric(connection, "dora_metrics", "week", "2024-01-29")  # Monday 29 Jan to Sunday 4 Feb
-    # D2, D3, D7, D8; days 01-29, 01-31, 02-01; failed D4
-    assert (week["deployments"], week["deployment_days"], week["failed_deployment_attempts"]) == (4, 3, 1)
-    assert week["deployment_frequency_per_day"] == pytest.approx(4 / 7)
+    # releases D2, D3, D7 (not the rollback D8); days 01-29, 01-31, 02-01; failed D4
+    assert (week["deployments"], week["deployment_days"], week["failed_deployment_attempts"]) == (3, 3, 1)
+    assert week["deployment_frequency_per_day"] == pytest.approx(3 / 7)
     # 7 changes: 90 1680 1680 1860 1860 4320 5880 -> median 1860
     assert week["changes"] == 7 and week["lead_time_median_minutes"] == pytest.approx(1860.0)
-    # D3 and D7 failed: 2 / 4; rework D3 (bug key) and D8 (rollback): 2 / 4
-    assert week["change_failure_rate"] == pytest.approx(0.5) and week["rework_rate"] == pytest.approx(0.5)
+    # D3 and D7 failed: 2 / 3; rework among releases: D3 (bug key): 1 / 3
+    assert week["change_failure_rate"] == pytest.approx(2 / 3) and week["rework_rate"] == pytest.approx(1 / 3)
     # I1 (90) and I2 (120) resolved -> 105; recovery D3 570 and D7 45 -> 307.5
     assert week["time_to_restore_median_minutes"] == pytest.approx(105.0)
     assert week["failed_deployment_recovery_median_minutes"] == pytest.approx(307.5)
     first = metric(connection, "dora_metrics", "week", "2024-01-22")
-    # Only the seed D1: a deployment with no change, no failure -> rate 0, lead time NULL
-    assert (first["deployments"], first["changes"], first["change_failure_rate"]) == (1, 0, 0.0)
+    # Only the seed D1: no release, no change -> no change failure rate, lead time NULL
+    assert (first["deployments"], first["changes"], first["change_failure_rate"]) == (0, 0, None)
     assert first["lead_time_median_minutes"] is None and first["time_to_restore_median_minutes"] is None
 
 
 def test_dense_periods_services_and_the_all_service(marts):
     connection, _ = marts
-    # days 2024-01-22 (D1) .. 2024-02-07 (I4 resolved): 17 days; weeks 01-22, 01-29, 02-05; months Jan, Feb;
-    # 22 periods for each of shop, billing and all
+    # the extract start 2024-01-01 .. today 2024-03-01: 61 days; weeks from Monday 01-01 to 02-26: 9; months
+    # Jan, Feb, Mar; for each of shop, billing and all
     counts = dict(
         connection.execute("select period_grain, count(*) from marts.dora_metrics group by 1").fetchall()
     )
-    assert counts == {"day": 17 * 3, "week": 3 * 3, "month": 2 * 3}
+    assert counts == {"day": 61 * 3, "week": 9 * 3, "month": 3 * 3}
     quiet_day = metric(connection, "dora_metrics", "day", "2024-01-23", key="shop")
     assert (quiet_day["deployments"], quiet_day["changes"], quiet_day["incidents_resolved"]) == (0, 0, 0)
     assert quiet_day["change_failure_rate"] is None and quiet_day["lead_time_median_minutes"] is None
@@ -350,7 +357,7 @@ def test_dense_periods_services_and_the_all_service(marts):
     team = metric(
         connection, "dora_metrics_by_team", "month", "2024-02-01", key_column="team", key="unassigned"
     )
-    assert team["deployments"] == 5 and team["incidents_resolved"] == 3
+    assert team["deployments"] == 4 and team["incidents_resolved"] == 3
 
 
 def test_coverage_and_services(marts):
@@ -399,7 +406,8 @@ def settings_variant(tmp_path_factory):
     path = tmp_path_factory.mktemp("variant") / "dora.duckdb"
     scenario.write_duckdb(path)
     settings = load_settings(
-        {
+        GRID
+        | {
             "WAREHOUSE_PATH": str(path),
             "INCIDENT_ATTRIBUTION_WINDOW_HOURS": "6",
             "REPORTING_TIMEZONE": "Asia/Tokyo",
@@ -425,13 +433,13 @@ def test_settings_change_attribution_window_time_zone_and_benchmark(settings_var
     assert found["10"]["failure_evidence"] == "incident,revert"
     # Tokyo calendar: I1 resolved 01-31 21:30 UTC = 02-01 06:30 local, so January has no restored incident
     january = metric(connection, "dora_metrics", "month", "2024-01-01")
-    assert (january["deployments"], january["change_failures"], january["incidents_resolved"]) == (3, 0, 0)
+    assert (january["deployments"], january["change_failures"], january["incidents_resolved"]) == (2, 0, 0)
     assert january["change_failure_rate"] == 0.0 and january["time_to_restore_median_minutes"] is None
     february = metric(connection, "dora_metrics", "month", "2024-02-01")
     # I1 90, I2 120, I5 120, I4 30 -> sorted 30 90 120 120 -> median 105
     assert february["incidents_resolved"] == 4
     assert february["time_to_restore_median_minutes"] == pytest.approx(105.0)
     # 2021 tiers: lead time 80 min is above 1 hour and within a week -> high; February's deployment
-    # frequency 5/29 = 0.17 per day is between once a month and once a day -> high
+    # frequency 4/29 = 0.14 per day is between once a month and once a day -> high
     assert (february["lead_time_tier"], february["deployment_frequency_tier"]) == ("high", "high")
     assert february["benchmark_edition"] == "2021"

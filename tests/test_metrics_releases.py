@@ -21,7 +21,7 @@ import releases_scenario as scenario  # noqa: E402
 from golden_scenario import sha, write_duckdb, write_postgres  # noqa: E402
 from marts_compare import MARTS, assert_same_marts  # noqa: E402
 
-TODAY = date(2024, 3, 20)  # the build's reference time: 2024-03-20 00:00 UTC
+TODAY = date(2024, 3, 19)  # the build's now is the end of that day: 2024-03-20 00:00 UTC
 
 
 def scenario_settings(tmp_path, **env):

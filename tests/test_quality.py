@@ -104,14 +104,15 @@ def test_bad_batch_names_expectation_table_and_sample(settings):
     )
     assert failed[("expect_column_values_to_be_in_set", "status")].failing_count == 1
     assert unique.severity == "warning"  # a list shifted while paged: counted, never a stop
-    assert all(r.severity == "critical" for r in failed.values() if r is not unique)
+    assert ordered.severity == "warning"  # clock skew: dbt flags it (data_error), counted, never a stop
+    assert all(r.severity == "critical" for r in failed.values() if r not in (unique, ordered))
     with pytest.raises(QualityGateError) as error:
         result.raise_for_critical()
     message = str(error.value)
     assert message.startswith("quality gate failed: expect_")
     assert "on landing pagerduty/incidents: " in message and "failing rows, e.g. [" in message
     assert failed[("expect_column_values_to_match_regex", "updated_at")].failing_count == 1  # P7 too
-    assert "(and 3 more critical failure(s))" in message
+    assert "(and 2 more critical failure(s))" in message
     assert error.value.result is result
 
 
@@ -197,7 +198,11 @@ def test_record_line_without_a_payload_makes_the_file_unreadable(settings):
         handle.write("\n".join([lines[0], lines[1], json.dumps({"parent_id": None})]) + "\n")
     (unreadable,) = check_batches(settings, [path]).critical_failures
     assert unreadable.expectation == "expect_batch_file_to_be_readable"
-    assert unreadable.sample == ["ValueError: line 3 is not a record with a payload"]
+    batch_id = Path(path).name.split(".")[0]
+    assert unreadable.sample == [
+        f"run `doraflow landing quarantine {batch_id}` to move it aside, then rerun",
+        "ValueError: line 3 is not a record with a payload",
+    ]
 
 
 def make_marts(path: Path, *, rate=0.25, ttr=30.0, gap=False, coverage=0.9):
@@ -344,18 +349,22 @@ def test_flagged_negative_lead_time_passes_the_gate_and_an_unflagged_one_stops_i
     settings.warehouse_path.parent.mkdir(parents=True)
     make_marts(settings.warehouse_path)
     con = duckdb.connect(str(settings.warehouse_path))
-    # A commit authored 30 minutes after its deployment (clock skew): -30 minutes, flagged by dbt.
+    # A commit authored 30 minutes after its deployment (clock skew): flagged by dbt, its lead time NULL.
     con.execute("""create or replace table marts.fct_changes as select * from (values
         ('acme/api', 'abc', timestamptz '2025-02-01 09:00:00+00', 'd1', timestamptz '2025-02-01 10:05:00+00',
-         65.0, false),
+         65.0, false, null),
         ('acme/api', 'def', timestamptz '2025-02-01 10:35:00+00', 'd1', timestamptz '2025-02-01 10:05:00+00',
-         -30.0, true))
-        t(repository, commit_sha, started_at, deployment_id, deployed_at, lead_time_minutes, is_negative_lead_time)""")
+         null, true, 'negative_lead_time'))
+        t(repository, commit_sha, started_at, deployment_id, deployed_at, lead_time_minutes, is_negative_lead_time,
+          data_error)""")
     con.close()
     assert check_marts(settings, env={}).critical_failures == []
 
     con = duckdb.connect(str(settings.warehouse_path))
-    con.execute("update marts.fct_changes set is_negative_lead_time = false")
+    con.execute(
+        "update marts.fct_changes set is_negative_lead_time = false, data_error = null, lead_time_minutes = -30 "
+        "where commit_sha = 'def'"
+    )
     con.close()
     failed = {(r.expectation, r.column) for r in check_marts(settings, env={}).critical_failures}
     assert failed == {
@@ -372,3 +381,29 @@ def test_data_docs_are_built_with_a_relative_warehouse_path(tmp_path, monkeypatc
     result = check_marts(relative, env={})
     assert result.critical_failures == []
     assert (tmp_path / "wh" / "data_docs" / "marts" / "index.html").is_file()
+
+
+def test_flagged_incident_data_error_warns_and_an_unflagged_one_stops_the_gate(settings):
+    settings.warehouse_path.parent.mkdir(parents=True)
+    make_marts(settings.warehouse_path)
+    con = duckdb.connect(str(settings.warehouse_path))
+    # P2 resolved an hour before it was created (clock skew): flagged by dbt, no time to restore.
+    con.execute("""create or replace table marts.fct_incidents as select * from (values
+        ('P1', timestamptz '2025-02-02 11:00:00+00', timestamptz '2025-02-02 11:30:00+00', 30.0, 'window', null),
+        ('P2', timestamptz '2025-02-03 11:00:00+00', timestamptz '2025-02-03 10:00:00+00', null, null,
+         'resolved_before_created'))
+        t(incident_id, created_at, resolved_at, time_to_restore_minutes, attribution_method, data_error)""")
+    con.close()
+    result = check_marts(settings, env={})
+    assert result.critical_failures == []
+    flagged = [w for w in result.warnings if w.column == "data_error"]
+    assert [(w.suite, w.expectation, w.failing_count) for w in flagged] == [
+        ("marts.fct_incidents", "expect_column_values_to_be_null", 1)
+    ]
+    assert flagged[0].sample[0]["incident_id"] == "P2"
+
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("update marts.fct_incidents set data_error = null")
+    con.close()
+    failed = {(r.expectation, r.column) for r in check_marts(settings, env={}).critical_failures}
+    assert failed == {("expect_column_pair_values_a_to_be_greater_than_b", "resolved_at >= created_at")}

@@ -4,6 +4,7 @@ PostgreSQL, stored through a Checkpoint per gate with history, and Data Docs tha
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import pytest
@@ -181,6 +182,15 @@ def test_each_gate_has_a_checkpoint_suites_named_for_what_they_guard_and_a_resul
         "landing.batch_headers",
         "landing.jira__projects",
     }
+    # a later run with another stream only: the Checkpoint keeps guarding both streams
+    other = write_batch(settings.landing_dir, "pagerduty", "services", "pagerduty", [(None, {"id": "S1"})])
+    check_batches(settings, [other])
+    landing = _gx_context(settings, "landing").checkpoints.get("landing_gate")
+    assert {d.suite.name for d in landing.validation_definitions} == {
+        "landing.batch_headers",
+        "landing.jira__projects",
+        "landing.pagerduty__services",
+    }
 
 
 def test_data_docs_render_offline_in_chromium(settings, browser):  # noqa: F811 - the fixture
@@ -192,6 +202,9 @@ def test_data_docs_render_offline_in_chromium(settings, browser):  # noqa: F811 
     assert "https://" not in html.split("<body")[0]  # every asset of the head is local
     validation_pages = sorted((settings.data_docs_dir / "marts" / "validations").rglob("*.html"))
     assert validation_pages
+    for page_file in [index, *validation_pages]:  # every relative address of every page leads to a file
+        for address in re.findall(r'(?:href|src)="((?:\.\./|\./)*static/[^"]+)"', page_file.read_text()):
+            assert (page_file.parent / address).resolve().is_file(), (page_file, address)
     for page_file, probe in ((index, "#section-1 table tbody tr"), (validation_pages[0], ".card")):
         page = _open_page(browser)
         try:
@@ -222,8 +235,34 @@ def test_data_docs_render_offline_in_chromium(settings, browser):  # noqa: F811 
             ]
             remote = [url for url in requested if not url.startswith(("file:", "data:"))]
             assert requested and remote == [], remote
-            failed = [e for e in page.events if e.get("method") == "Network.loadingFailed"]
-            assert failed == [], failed
+            urls = {
+                e["params"]["requestId"]: e["params"]["request"]["url"]
+                for e in page.events
+                if e.get("method") == "Network.requestWillBeSent"
+            }
+            failed = [
+                urls.get(e["params"]["requestId"])
+                for e in page.events
+                if e.get("method") == "Network.loadingFailed"
+            ]
+            assert failed == [], failed  # every local asset found
             assert page.errors() == []
         finally:
             page.close()
+
+
+def test_results_history_is_capped_per_suite(settings, monkeypatch):
+    from doraflow.quality import gx_store
+
+    monkeypatch.setattr(gx_store, "HISTORY_RUNS", 2)
+    batch = write_batch(settings.landing_dir, "jira", "projects", "jira", [(None, {"id": "1"})])
+    for _ in range(3):
+        check_batches(settings, [batch])
+    store = _gx_context(settings, "landing").validation_results_store
+    per_suite = {}
+    for key in store.list_keys():
+        per_suite.setdefault(key.expectation_suite_identifier.name, []).append(key)
+    assert {name: len(keys) for name, keys in per_suite.items()} == {
+        "landing.batch_headers": 2,
+        "landing.jira__projects": 2,
+    }

@@ -104,6 +104,8 @@ def test_publish_serves_only_marts_that_passed_the_marts_gate(tmp_path):
         run_step("publish", settings, quiet)
     assert "not publishing" not in str(passed.value) and "no tables in schema 'marts'" in str(passed.value)
     assert not settings.serving_path.exists()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:  # a publish alone is no run
+        assert con.execute("select count(*) from ops.pipeline_runs").fetchone()[0] == 0
 
 
 # -- item 5: one run at a time, held by the warehouse ------------------------------------------------------------
@@ -362,3 +364,42 @@ def test_a_step_run_alone_on_a_held_warehouse_is_one_line(tmp_path):
         f"doraflow load: error: the warehouse {settings.warehouse_path} is held by process {other.pid}: wait for it "
         "or stop it (BI tools and notebooks should read the serving copy, not the warehouse)"
     ]
+
+
+@pytest.mark.slow
+def test_a_whole_run_on_postgres_records_the_gates_and_releases_its_lock(tmp_path, postgres_database):
+    import psycopg2
+
+    from doraflow.pipeline import STEPS, run_pipeline
+    from simulator import Simulator, SimulatorConfig
+
+    with Simulator(SimulatorConfig(seed=3, repositories=1, services=1, days=10)) as sim:
+        settings = load_settings({**sim.env(), "WAREHOUSE_PATH": str(tmp_path / "wh" / "dora.duckdb"),
+                                  "WAREHOUSE_TARGET": "postgres", "WAREHOUSE_POSTGRES_URL": postgres_database})  # fmt: skip
+        run = run_pipeline(settings, trigger="cli", progress=quiet)
+    assert run.status == "success" and settings.serving_path.is_file()
+    with psycopg2.connect(postgres_database) as con, con.cursor() as cursor:
+        cursor.execute("select step from ops.step_runs where run_id = %s order by started_at", (run.run_id,))
+        assert [r[0] for r in cursor.fetchall()] == [step.name for step in STEPS]
+        cursor.execute("select event from ops.marts_gate order by event_at")
+        assert [r[0] for r in cursor.fetchall()] == ["building", "passed"]
+        cursor.execute("select count(*) from ops.dbt_source_freshness where run_id = %s", (run.run_id,))
+        assert cursor.fetchone()[0] > 0
+        cursor.execute("select count(*) from pg_locks where locktype = 'advisory'")
+        assert cursor.fetchone()[0] == 0  # the run's advisory lock went with its session
+    con.close()
+
+
+def test_the_landing_gate_refuses_a_run_without_source_for_the_dag_and_records_it(tmp_path):
+    settings = make_settings(tmp_path)
+    land(settings, "acme/api", [PR])
+    recorder = RunRecorder(settings, "airflow", run_id="airflow-x")
+    from doraflow.errors import DoraflowError
+    from doraflow.pipeline import STEP
+
+    with pytest.raises(DoraflowError, match="^no source configured"):
+        execute(STEP["check_landing"], settings, Handoff(require_source=True), recorder, quiet)
+    assert [(s.step, s.status) for s in recorder.steps] == [("check landed batches", "failed")]
+    allowed = Handoff(require_source=True, allow_no_source=True)
+    execute(STEP["check_landing"], settings, allowed, recorder, quiet)  # the param allow_no_source
+    assert len(allowed.checked_batches) == 1

@@ -17,7 +17,7 @@ import pytest
 
 from doraflow.config import ConfigError, load_settings
 from doraflow.errors import TransformError
-from doraflow.service_catalog import CatalogEntry, read_service_catalog
+from doraflow.service_catalog import CatalogEntry, read_service_catalog, write_service_catalog
 from doraflow.transform import dbt_build
 from doraflow.warehouse import duckdb_connect
 
@@ -97,6 +97,82 @@ def test_a_malformed_catalog_stops_the_run_naming_file_and_line(tmp_path, text, 
         settings_with(path)
     assert message in str(raised.value)
     assert str(raised.value).startswith(f"SERVICE_CATALOG_PATH {str(path)!r}")
+
+
+MONOREPO_HEADER = (
+    "service,team,github_repository,environment_pattern,path_prefixes,pagerduty_service_id,jira_project_key\n"
+)
+
+
+def test_a_monorepo_lists_its_repository_under_several_services(tmp_path):
+    path = write(
+        tmp_path,
+        MONOREPO_HEADER
+        + "payments,money,acme/mono,^payments-production,services/payments/;libs/money/,PXPAY,PAY\n"
+        "search,find,acme/mono,^search-production,services/search/,,\n"
+        "platform,ops,acme/mono,,,,\n"
+        "shop,web,acme/shop,,,,\n",
+    )
+    entries = read_service_catalog(path)
+    assert [(e.line, e.service, e.environment_pattern, e.path_prefixes) for e in entries] == [
+        (2, "payments", "^payments-production", ("services/payments/", "libs/money/")),
+        (3, "search", "^search-production", ("services/search/",)),
+        (4, "platform", None, ()),
+        (5, "shop", None, ()),
+    ]
+    assert entries[0].path_prefixes_text == "services/payments/;libs/money/"
+    assert entries[2].path_prefixes_text is None
+    # the older five-column form reads the same entries, without patterns
+    old = write(tmp_path, HEADER + "shop,web,acme/shop,,\n", "old.csv")
+    assert read_service_catalog(old) == (CatalogEntry(2, "shop", "web", "acme/shop", None, None),)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            "a,,acme/mono,,services/a/,,\nb,,acme/mono,,services/b/,,\n",
+            "line 3: github_repository 'acme/mono' is already listed on line 2 (service 'a') without "
+            "environment_pattern",
+        ),
+        (
+            "a,,acme/mono,^a-prod,,,\na,,acme/mono,^a-live,,,\n",
+            "line 3: github_repository 'acme/mono' is already listed on line 2 for service 'a'; list it once",
+        ),
+        ("a,,acme/mono,^a-(prod,,,\n", "line 2: environment_pattern is not a valid regular expression"),
+        ("a,,acme/mono,,services/a/;;x/,,\n", "line 2: path_prefixes must be repository paths"),
+        ("a,,acme/mono,,/services/a/,,\n", "line 2: path_prefixes must be repository paths"),
+        ("a,,acme/mono,,services/../b/,,\n", "line 2: path_prefixes must be repository paths"),
+        ("a,,acme/mono,,x/;x/,,\n", "line 2: path_prefixes lists a prefix twice"),
+        ("a,,,^a-prod,,PX1,\n", "line 2: environment_pattern and path_prefixes need a github_repository"),
+    ],
+)
+def test_an_ambiguous_monorepo_catalog_is_refused_naming_the_line(tmp_path, rows, message):
+    path = write(tmp_path, MONOREPO_HEADER + rows)
+    with pytest.raises(ConfigError) as raised:
+        settings_with(path)
+    assert message in str(raised.value)
+    assert str(raised.value).startswith(f"SERVICE_CATALOG_PATH {str(path)!r}")
+
+
+def test_a_catalog_table_written_by_an_older_doraflow_gains_the_monorepo_columns(tmp_path):
+    warehouse = tmp_path / "dora.duckdb"
+    with duckdb.connect(
+        str(warehouse)
+    ) as connection:  # raw.service_catalog as the five-column doraflow made it
+        connection.execute("create schema raw")
+        connection.execute(
+            "create table raw.service_catalog (catalog_line integer not null, service text not null, team text, "
+            "github_repository text, pagerduty_service_id text, jira_project_key text)"
+        )
+        connection.execute("insert into raw.service_catalog values (2, 'old', null, 'acme/old', null, null)")
+    path = write(tmp_path, MONOREPO_HEADER + "pay,money,acme/mono,^pay-prod,services/pay/;libs/,,\n")
+    assert write_service_catalog(settings_with(path, warehouse)) == 1
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.execute(
+            "select catalog_line, service, team, github_repository, environment_pattern, path_prefixes "
+            "from raw.service_catalog"
+        ).fetchall() == [(2, "pay", "money", "acme/mono", "^pay-prod", "services/pay/;libs/")]
 
 
 def test_a_missing_or_binary_catalog_file_is_named(tmp_path):

@@ -26,7 +26,7 @@ from doraflow.transform import build_decision, built_tables, dbt_build, reportin
 from simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.slow
-TODAY = date(2026, 11, 22)  # the build's reference time: that day's midnight UTC
+TODAY = date(2026, 11, 22)  # the marts' today (dbt var as_of_date)
 FIXTURES = Path(__file__).parent / "fixtures" / "metrics"
 
 
@@ -92,20 +92,23 @@ def test_full_build_forces_a_build_and_the_setting_too(settings):
 
 def test_a_changed_setting_builds_and_so_does_a_new_reporting_day_but_not_a_later_hour(settings):
     assert not build_decision(settings).build
-    later_same_day = replace(settings, reference_time=datetime(2026, 11, 22, 23, 59, 59))
-    assert not build_decision(later_same_day).build
-    next_day = build_decision(replace(settings, reference_time=datetime(2026, 11, 23, 0, 0, 1)))
+    next_day = build_decision(replace(settings, as_of_date=date(2026, 11, 23)))
     assert next_day.build and next_day.line == "dbt build: reporting date changed since the last build"
     wider = build_decision(replace(settings, incident_attribution_window_hours=48))
     assert wider.build and wider.line == "dbt build: dbt vars changed since the last build"
-    both = build_decision(replace(settings, hotfix_pattern="(?i)fix", reference_time=datetime(2026, 11, 24)))
+    both = build_decision(replace(settings, hotfix_pattern="(?i)fix", as_of_date=date(2026, 11, 24)))
     assert both.line == "dbt build: dbt vars, reporting date changed since the last build"
-    # The day is the reporting time zone's: 23:30 UTC is already the next day in Berlin.
-    late = replace(
-        settings, reference_time=datetime(2026, 11, 22, 23, 30), reporting_timezone="Europe/Berlin"
+    # Unpinned, the day is today's in the reporting time zone: a later hour is the same day, 23:30 UTC is already
+    # the next day in Berlin and still the same one in New York.
+    clock = replace(settings, as_of_date=None)
+    morning, evening = (
+        datetime(2026, 11, 22, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 22, 23, 59, 59, tzinfo=UTC),
     )
-    assert reporting_date(late) == "2026-11-23"
-    assert reporting_date(replace(late, reporting_timezone="America/New_York")) == "2026-11-22"
+    assert reporting_date(clock, morning) == reporting_date(clock, evening) == "2026-11-22"
+    late = datetime(2026, 11, 22, 23, 30, tzinfo=UTC)
+    assert reporting_date(replace(clock, reporting_timezone="Europe/Berlin"), late) == "2026-11-23"
+    assert reporting_date(replace(clock, reporting_timezone="America/New_York"), late) == "2026-11-22"
 
 
 def test_a_changed_service_catalog_file_builds(settings, tmp_path):
@@ -155,7 +158,7 @@ def test_a_loaded_batch_builds_and_the_build_heals_the_marts(settings, simulator
     broken = [name for name, count in built_tables(settings).items() if count == 0]  # left by the test above
     simulator.advance(hours=24)
     lines: list[str] = []
-    run = run_pipeline(replace(settings, reference_time=datetime(2026, 11, 22, 12)), progress=lines.append)
+    run = run_pipeline(settings, progress=lines.append)
     assert run.status == "success" and not run.transform_result.skipped
     assert run.load_result is not None
     reason = next(line for line in lines if line.startswith("dbt build: ") and "changed since" in line)

@@ -58,6 +58,37 @@ cast(cast({{ text_expr }} as timestamp with time zone) at time zone 'UTC' as tim
 {%- endif -%}
 {%- endmacro %}
 
+{#- A reporting time zone wall-clock timestamp as the UTC `timestamp` it names (the inverse of to_reporting_tz). -#}
+{% macro from_reporting_tz(ts_expr) -%}
+{%- if var('reporting_timezone') | upper == 'UTC' -%}cast({{ ts_expr }} as timestamp)
+{%- else -%}cast((cast({{ ts_expr }} as timestamp) at time zone {{ sql_string(var('reporting_timezone')) }}) at time zone 'UTC' as timestamp)
+{%- endif -%}
+{%- endmacro %}
+
+{#- The build's current time as a UTC `timestamp`. -#}
+{% macro current_utc() -%}cast(current_timestamp at time zone 'UTC' as timestamp){%- endmacro %}
+
+{#- Set-returning: one `date` per day from `first_day` to `last_day` inclusive (use in a select list). -#}
+{% macro day_series(first_day, last_day) -%}
+    {{ return(adapter.dispatch('day_series', 'doraflow')(first_day, last_day)) }}
+{%- endmacro %}
+{% macro duckdb__day_series(first_day, last_day) -%}
+cast(unnest(generate_series(cast({{ first_day }} as timestamp), cast({{ last_day }} as timestamp), interval '1 day')) as date)
+{%- endmacro %}
+{% macro default__day_series(first_day, last_day) -%}
+cast(generate_series(cast({{ first_day }} as timestamp), cast({{ last_day }} as timestamp), interval '1 day') as date)
+{%- endmacro %}
+
+{#- An API timestamp that may come as an ISO string or as epoch milliseconds (a JSON number, e.g. Jira's
+    changelog bulkfetch `created`), as a UTC `timestamp`. `text_expr` is the value's text. -#}
+{% macro to_utc_or_epoch_ms(text_expr) -%}
+case
+    when {{ regex_match(text_expr, "'^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$'") }}
+        then cast(to_timestamp(cast({{ text_expr }} as double precision) / 1000.0) at time zone 'UTC' as timestamp)
+    else {{ to_utc(text_expr) }}
+end
+{%- endmacro %}
+
 {#- Regular expression match; `pattern` is a SQL expression (a quoted literal or a column). -#}
 {% macro regex_match(text_expr, pattern, case_insensitive=false) -%}
     {{ return(adapter.dispatch('regex_match', 'doraflow')(text_expr, pattern, case_insensitive)) }}
@@ -128,4 +159,19 @@ unnest(regexp_extract_all({{ text_expr }}, {{ pattern }}, 1))
 {%- endmacro %}
 {% macro default__regex_extract_all_to_rows(text_expr, pattern) -%}
 (regexp_matches({{ text_expr }}, {{ pattern }}, 'g'))[1]
+{%- endmacro %}
+
+{#- The non-NULL values of `expr` joined with ',' in the order of `order_expr` (an aggregate). -#}
+{% macro string_agg_sorted(expr, order_expr) -%}string_agg({{ expr }}, ',' order by {{ order_expr }}){%- endmacro %}
+
+{#- Whole milliseconds from `start_ts` to `end_ts` as a bigint: exact on both targets, so sums and ratios of
+    durations with sub-second parts (Jira's milliseconds) give the same doubles on DuckDB and PostgreSQL. -#}
+{% macro milliseconds_between(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('milliseconds_between', 'doraflow')(start_ts, end_ts)) }}
+{%- endmacro %}
+{% macro duckdb__milliseconds_between(start_ts, end_ts) -%}
+(epoch_ms({{ end_ts }}) - epoch_ms({{ start_ts }}))
+{%- endmacro %}
+{% macro default__milliseconds_between(start_ts, end_ts) -%}
+cast(round(extract(epoch from ({{ end_ts }} - {{ start_ts }})) * 1000) as bigint)
 {%- endmacro %}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,7 +54,10 @@ def _context(settings, gate: str):
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    bars = context.variables.progress_bars
+    globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if globally is not False:  # saving the project config costs a file write per call
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return context
 
 
@@ -83,13 +87,14 @@ def _suite(context, gx, outcome: TargetOutcome):
     except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing suite
         suite = context.suites.add(gx.ExpectationSuite(name=name))
     current = [_configuration_key(e.configuration) for e in suite.expectations]
-    if current != [_configuration_key(e.configuration) for e in wanted]:
+    changed = current != [_configuration_key(e.configuration) for e in wanted]
+    if changed:
         for expectation in list(suite.expectations):
             suite.delete_expectation(expectation)
         for expectation in wanted:
             suite.add_expectation(expectation)
         suite.save()
-    return suite
+    return suite, changed
 
 
 def _validation_definition(context, gx, source, suite):
@@ -107,6 +112,30 @@ def _validation_definition(context, gx, source, suite):
             else asset.add_batch_definition_whole_dataframe("rows")
         )
         return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+
+
+def _checkpoint(context, gx, name: str, definitions):
+    """The gate's Checkpoint, saved again only when a suite it does not yet run appears."""
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    try:
+        current = context.checkpoints.get(name)
+    except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing checkpoint
+        current = None
+    if current is not None:
+        # The landing gate sees only the streams with pending batches: the Checkpoint keeps every suite it
+        # has guarded, so it is saved again only when a new one appears.
+        known = {d.name for d in current.validation_definitions}
+        if {d.name for d in definitions} <= known:
+            return current
+        definitions = [*current.validation_definitions, *(d for d in definitions if d.name not in known)]
+    checkpoint = gx.Checkpoint(
+        name=name,
+        validation_definitions=definitions,
+        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE])],
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+    )
+    return context.checkpoints.add_or_update(checkpoint)
 
 
 def _result(gx_core, suite, outcome: TargetOutcome, run_id):
@@ -173,7 +202,6 @@ def record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | N
 
 def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | None) -> Path:
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -185,19 +213,14 @@ def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | 
         source = context.data_sources.get("doraflow")
     except (KeyError, ValueError):
         source = context.data_sources.add_pandas("doraflow")
-    definitions, suites = [], []
+    definitions, suites, changed_suites = [], [], []
     for outcome in outcomes:
-        suite = _suite(context, gx, outcome)
+        suite, changed = _suite(context, gx, outcome)
         suites.append(suite)
+        if changed or not (settings.data_docs_dir / gate / "expectations").is_dir():
+            changed_suites.append(suite.name)
         definitions.append(_validation_definition(context, gx, source, suite))
-    checkpoint_name = f"{gate}_gate"
-    checkpoint = gx.Checkpoint(
-        name=checkpoint_name,
-        validation_definitions=definitions,
-        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE])],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
-    )
-    checkpoint = context.checkpoints.add_or_update(checkpoint)
+    checkpoint = _checkpoint(context, gx, f"{gate}_gate", definitions)
 
     run_id = RunIdentifier(run_name=run_name or f"{gate}-gate", run_time=datetime.now(UTC))
     store = context.validation_results_store
@@ -218,27 +241,29 @@ def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | 
         run_results[key] = result
     _prune(store, {s.name for s in suites})
     # The Checkpoint's own result handling and actions, on the results computed in SQL.
-    _run_actions(context, checkpoint, checkpoint._construct_result(run_id=run_id, run_results=run_results))
+    result = checkpoint._construct_result(run_id=run_id, run_results=run_results)
+    rendered_from = time.time() - 1  # file times may be coarser than the clock
+    _run_actions(context, checkpoint, result, changed_suites)
     from doraflow.quality.offline_docs import make_offline
 
     docs_dir = (settings.data_docs_dir / gate).resolve()
-    make_offline(docs_dir)
+    make_offline(docs_dir, since=rendered_from)
     return settings.data_docs_dir / gate / "index.html"
 
 
-def _run_actions(context, checkpoint, checkpoint_result) -> None:
+def _run_actions(context, checkpoint, checkpoint_result, changed_suites: list[str]) -> None:
     """The Checkpoint's actions on its result, as `Checkpoint.run()` does after validating.
 
     GX's UpdateDataDocsAction rebuilds the site index once per validation result (seconds for the marts'
-    suites): it is run here once with every result of the run; any other action a user adds runs as is.
+    suites): it is run here once with every result of the run (and the pages of the suites that changed);
+    any other action a user adds runs as is.
     """
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.checkpoint.actions import ActionContext
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    identifiers = []
-    for key, result in checkpoint_result.run_results.items():
-        identifiers += [key, ExpectationSuiteIdentifier(name=result.suite_name)]
+    identifiers = list(checkpoint_result.run_results)
+    identifiers += [ExpectationSuiteIdentifier(name=name) for name in changed_suites]
     action_context = ActionContext()
     for action in checkpoint.actions:
         action._data_context = context

@@ -62,6 +62,7 @@ def _checks_of(name: str, args: dict, severity: str, column: str | None) -> list
         return []
     simple = {
         "not_null": ("ExpectColumnValuesToNotBeNull", {}),
+        "is_null": ("ExpectColumnValuesToBeNull", {}),
         "unique": ("ExpectColumnValuesToBeUnique", {}),
         "not_negative": ("ExpectColumnValuesToBeBetween", {"min_value": 0}),
         "share_between_zero_and_one": ("ExpectColumnValuesToBeBetween", {"min_value": 0, "max_value": 1}),

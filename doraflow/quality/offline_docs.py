@@ -47,24 +47,30 @@ LOCAL_FILES = {
     "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed.min.js",
 }
 _ADDRESS = re.compile(r"https?://[^\"'\s)]+")
+_STATIC = re.compile(r"(?:\.\./)+static/")
 _SRI = re.compile(r'\s+(integrity|crossorigin)="[^"]*"')
 
 
-def make_offline(site_dir: Path) -> None:
-    """Copy the assets into the site and point every page at them; unknown remote addresses are left alone."""
+def make_offline(site_dir: Path, since: float = 0.0) -> None:
+    """Copy the assets into the site and point every page written at or after `since` (a time.time()) at them;
+    unknown remote addresses are left alone."""
     target = site_dir / VENDOR
     if not target.is_dir() or _stale(target):
         shutil.copytree(ASSETS_DIR, target, dirs_exist_ok=True)
     for page in site_dir.rglob("*.html"):
+        if page.stat().st_mtime < since:
+            continue  # made offline by an earlier run
         text = page.read_text(encoding="utf-8")
         depth = len(page.relative_to(site_dir).parts) - 1
         prefix = "../" * depth + VENDOR + "/"
 
         rewritten = _ADDRESS.sub(lambda match, prefix=prefix: _local(match, prefix), text)
+        # GX counts the levels to `static/` from the suite name's dots, one short for validation pages of
+        # suites with one dot (a broken favicon): point every relative `static/` address at the real depth
+        rewritten = _STATIC.sub("../" * depth + "static/", rewritten)
         if rewritten != text:
             # Subresource-integrity hashes name the CDN's bytes; the local copies are the same versions.
-            rewritten = _SRI.sub("", rewritten)
-            page.write_text(rewritten, encoding="utf-8")
+            page.write_text(_SRI.sub("", rewritten), encoding="utf-8")
 
 
 # GX's images (its logo in the page style, and a logo whose address carries the build time and the data

@@ -106,10 +106,12 @@ def sql_literal(value: Any) -> str:
 class _Compiled:
     unexpected: str | None  # condition selecting the unexpected rows (None: a table-level check)
     missing: str | None = None  # condition counting missing values (GX's missing_count)
-    window: str | None = None  # a window column the condition needs: "count(*) over (partition by ...)"
+    unique_over: tuple[
+        str, ...
+    ] = ()  # uniqueness: the quoted columns grouped on (a hash aggregate, not a sort)
 
 
-def _compile(check: Check, engine: Engine, number: int) -> _Compiled:
+def _compile(check: Check, engine: Engine) -> _Compiled:
     kwargs = check.kwargs
     name = check.expectation
     if name == "ExpectTableRowCountToBeBetween":
@@ -120,9 +122,10 @@ def _compile(check: Check, engine: Engine, number: int) -> _Compiled:
         present = f"{column} is not null"
         if name == "ExpectColumnValuesToNotBeNull":
             return _Compiled(missing, missing)
+        if name == "ExpectColumnValuesToBeNull":
+            return _Compiled(present)
         if name == "ExpectColumnValuesToBeUnique":
-            window = f"count(*) over (partition by {column})"
-            return _Compiled(f"{present} and __dup{number} > 1", missing, window)
+            return _Compiled(present, missing, (column,))
         if name == "ExpectColumnValuesToBeInSet":
             values = ", ".join(sql_literal(v) for v in kwargs["value_set"])
             return _Compiled(f"{present} and {column} not in ({values})", missing)
@@ -139,8 +142,7 @@ def _compile(check: Check, engine: Engine, number: int) -> _Compiled:
     if "column_list" in kwargs and name == "ExpectCompoundColumnsToBeUnique":
         columns = [quote(c) for c in kwargs["column_list"]]
         all_missing = " and ".join(f"{c} is null" for c in columns)
-        window = f"count(*) over (partition by {', '.join(columns)})"
-        return _Compiled(f"not ({all_missing}) and __dup{number} > 1", all_missing, window)
+        return _Compiled(f"not ({all_missing})", all_missing, tuple(columns))
     if "column_A" in kwargs:
         a, b = quote(kwargs["column_A"]), quote(kwargs["column_B"])
         ignore = kwargs.get("ignore_row_if", "both_values_are_missing")
@@ -164,7 +166,7 @@ def _filtered(check: Check, compiled: _Compiled) -> _Compiled:
     return _Compiled(
         f"{keep} and ({compiled.unexpected})",
         f"{keep} and ({compiled.missing})" if compiled.missing else None,
-        compiled.window,
+        compiled.unique_over,
     )
 
 
@@ -172,17 +174,25 @@ def _count_expression(condition: str) -> str:
     return f"sum(case when {condition} then 1 else 0 end)"
 
 
+def _duplicates(relation: str, c: _Compiled) -> str:
+    """The duplicated value combinations and their row counts (for uniqueness checks)."""
+    listed = ", ".join(c.unique_over)
+    return (
+        f"select {listed}, count(*) as occurrences from {relation} t where {c.unexpected}"
+        f" group by {listed} having count(*) > 1"
+    )
+
+
 def run_target(engine: Engine, target: Target) -> TargetOutcome:
-    """Every check of one target: one counting scan, plus a sample query per failing check."""
-    compiled = [
-        _filtered(check, _compile(check, engine, number)) for number, check in enumerate(target.checks)
-    ]
-    windows = [f"{c.window} as __dup{n}" for n, c in enumerate(compiled) if c.window]
-    relation = f"(select t.*, {', '.join(windows)} from {target.relation} t)" if windows else target.relation
+    """Every check of one target: one counting scan (plus a grouping per uniqueness check), and a sample query
+    per failing check."""
+    compiled = [_filtered(check, _compile(check, engine)) for check in target.checks]
+    relation = target.relation
     selects = ["count(*)"]
     for c in compiled:
         if c.unexpected is not None:
-            selects += [_count_expression(c.unexpected), _count_expression(c.missing or "false")]
+            unexpected = "false" if c.unique_over else c.unexpected  # counted by the grouping below
+            selects += [_count_expression(unexpected), _count_expression(c.missing or "false")]
     (totals,) = engine.rows(f"select {', '.join(selects)} from {relation} t")
     element_count = int(totals[0] or 0)
     outcomes: list[Outcome] = []
@@ -204,9 +214,16 @@ def run_target(engine: Engine, target: Target) -> TargetOutcome:
             continue
         unexpected, missing = int(totals[position] or 0), int(totals[position + 1] or 0)
         position += 2
+        condition = c.unexpected
+        if c.unique_over:  # every row of a duplicated combination is unexpected, as in GX
+            duplicates = _duplicates(relation, c)
+            (row,) = engine.rows(f"select coalesce(sum(occurrences), 0) from ({duplicates}) d")
+            unexpected = int(row[0])
+            matches = " and ".join(f"t.{column} is not distinct from d.{column}" for column in c.unique_over)
+            condition = f"exists (select 1 from ({duplicates}) d where {matches})"
         outcome = Outcome(check, unexpected == 0, element_count, unexpected, missing)
         if unexpected:
-            outcome.sample = _sample(engine, target, check, relation, c.unexpected)
+            outcome.sample = _sample(engine, target, check, relation, condition)
         outcomes.append(outcome)
     return TargetOutcome(target, outcomes)
 

@@ -19,6 +19,7 @@ from doraflow.config import Settings
 from doraflow.errors import PublishError
 from doraflow.report.data import collect
 from doraflow.report.render import render_html
+from doraflow.report.value_stream import collect_value_stream
 
 __all__ = ["write_report", "build_report_data", "render_html"]
 
@@ -54,6 +55,7 @@ def build_report_data(
         data = collect(
             connection, targets=targets, reporting_timezone=settings.reporting_timezone, today=today
         )
+        data["value_stream"] = collect_value_stream(connection, data["period"])
     except LookupError as missing:
         raise PublishError(
             f"{source} has no {missing.args[0]} table: the marts are incomplete; rerun the transform step"

@@ -45,7 +45,7 @@ METRICS: tuple[Metric, ...] = (
         "higher",
         "deployments_per_day",
         ("deployment_frequency_tier",),
-        "Successful production deployments per day.",
+        "Releases (first production deployments of a sha) per observed day.",
         target_per_service=False,
     ),
     Metric(
@@ -67,7 +67,7 @@ METRICS: tuple[Metric, ...] = (
         "lower",
         "change_failure_rate",
         ("change_failure_rate_tier",),
-        "Share of production deployments that caused a failure.",
+        "Share of releases that shipped changes and caused a failure.",
     ),
     Metric(
         "time_to_restore_median_minutes",
@@ -89,7 +89,7 @@ METRICS: tuple[Metric, ...] = (
         "lower",
         None,
         ("rework_rate_tier",),
-        "Share of deployments that were unplanned fixes (rollbacks, reverts, hotfixes).",
+        "Share of releases that were unplanned fixes (reverts, hotfixes, Jira bugs).",
     ),
 )
 

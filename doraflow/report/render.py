@@ -444,6 +444,10 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
             )
         sections.append(html + "</section>")
 
+    if "value_stream" in data:  # the flow page (doraflow/report/value_stream.py)
+        from doraflow.report.value_stream import render_value_stream  # imports this module
+
+        sections.append(render_value_stream(data["value_stream"], charts))
     sections.append(
         "<section id='coverage'><h2>Coverage</h2><p class='note'>How much of the activity the figures see: "
         "low shares mean the metrics above rest on part of the work.</p>"
@@ -491,7 +495,9 @@ def render_html(data: dict, *, plotly_js: str | None = None) -> str:
 latest complete week (weeks start on Monday); partial periods are marked and never graded with a tier.
 Targets come from the TARGET_* settings; the deployment frequency target is the organisation's and is not
 applied to each service or team. Lead time and time to restore show the median (p50) with the 90th percentile
-(p90) and the count (n) they rest on.</p></footer>
+(p90) and the count (n) they rest on.</p>
+<p>Quality gates (Great Expectations Data Docs, beside this report): <a href="data_docs/marts/index.html">marts</a>,
+<a href="data_docs/landing/index.html">landed batches</a>.</p></footer>
 </main>
 <script type="application/json" id="doraflow-data">{_script_json(data)}</script>
 <script type="application/json" id="doraflow-charts">{_script_json(charts)}</script>

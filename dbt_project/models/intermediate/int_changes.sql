@@ -1,11 +1,12 @@
 {#-
-  One row per deployed commit (a commit of a change set), with its pull request and start time.
+  One row per (service, deployed commit) (a commit of a change set; a monorepo commit shipped by two services has
+  a row for each, is_first_shipment marks the repository's first), with its pull request and start time.
   started_at: for the merge commit of a merged pull request (squash commit, last rebased commit or merge
   commit), the earliest author date among that pull request's commits; for every other commit, its own author date.
   is_duplicate_change: a rewritten copy (force-push amend, cherry-pick) of a commit shipped by an earlier or the
-  same release: same author e-mail, author date and message. The first copy shipped is the change; copies stay rows
+  same release of the same service: same author e-mail, author date and message. The first copy shipped is the change; copies stay rows
   and are left out of every figure. GitHub's REST API gives no patch id, so patch identity is not used.
-  data_error: 'in_future' (a start or deployment after the build's reference time), 'before_extract_start' (a start
+  data_error: 'in_future' (a start or deployment after the build's now, int_reporting_window), 'before_extract_start' (a start
   before EXTRACT_START_DATE: outside the data, left-censored) or 'negative_lead_time'; lead_time_minutes is NULL
   then, is_negative_lead_time keeps the raw sign.
 -#}
@@ -51,7 +52,9 @@ member_commit_prs as (
 joined as (
     select
         change_sets.repository,
+        change_sets.service,
         change_sets.commit_sha,
+        change_sets.is_first_shipment,
         change_sets.deployment_id,
         change_sets.deployed_at,
         coalesce(merge_commit_prs.pull_request_number, member_commit_prs.pull_request_number)
@@ -84,7 +87,7 @@ copies as (
         lower({{ regex_extract('message', "'This reverts commit ([0-9a-fA-F]{7,40})'") }}) as reverted_commit_sha,
         case when author_email is not null and authored_at is not null and message is not null then
             row_number() over (
-                partition by repository, author_email, authored_at, message
+                partition by repository, service, author_email, authored_at, message
                 order by deployed_at, deployment_id, commit_sha
             )
         else 1 end as copy_order
@@ -95,17 +98,20 @@ final as (
     select
         copies.*,
         case
-            when started_at > {{ build_reference_time() }} or deployed_at > {{ build_reference_time() }}
+            when started_at > reporting_window.now_at or deployed_at > reporting_window.now_at
                 then 'in_future'
-            when started_at < {{ extract_start_timestamp() }} then 'before_extract_start'
+            when started_at < reporting_window.extract_start_at then 'before_extract_start'
             when raw_lead_time_minutes < 0 then 'negative_lead_time'
         end as data_error
     from copies
+    cross join {{ ref('int_reporting_window') }} as reporting_window
 )
 
 select
     repository,
+    service,
     commit_sha,
+    is_first_shipment,
     deployment_id,
     deployed_at,
     pull_request_number,

@@ -56,6 +56,7 @@ rollback_evidence as (
 revert_lines as (
     select
         reverting.repository,
+        reverting.service,
         reverting.commit_sha,
         reverting.deployment_id,
         reverting.deployed_at,
@@ -82,6 +83,7 @@ revert_evidence as (
     from revert_lines
     inner join changes as reverted
         on reverted.repository = revert_lines.repository
+        and reverted.service = revert_lines.service
         and reverted.commit_sha = revert_lines.reverted_commit_sha
     where not revert_lines.is_reapply
         and not revert_lines.is_undone_in_release
@@ -125,8 +127,9 @@ defect_issues as (
         ) > 0
 ),
 
+{#- Per service: a monorepo's services may name different Jira projects (the PR counts for the one it ships in). -#}
 defect_key_prs as (
-    select distinct prs.repository, prs.pull_request_number
+    select distinct prs.repository, services.service, prs.pull_request_number
     from {{ ref('stg_github__pull_requests') }} as prs
     inner join {{ ref('int_repository_services') }} as services on services.repository = prs.repository
     left join service_jira_projects on service_jira_projects.service = services.service
@@ -152,6 +155,7 @@ change_rework as (
         and hotfix_prs.pull_request_number = changes.pull_request_number
     left join defect_key_prs
         on defect_key_prs.repository = changes.repository
+        and defect_key_prs.service = changes.service
         and defect_key_prs.pull_request_number = changes.pull_request_number
     where not changes.is_duplicate_change
     group by 1

@@ -1,7 +1,7 @@
 {#-
   One row per successful production deployment with its deployment_kind and release_id. "Previous" is the previous
   successful deployment of the same (repository, environment); releases are per (repository, service).
-  - seed: the first successful production deployment of its repository;
+  - seed: the first successful production deployment of its repository and service (int_successful_deployments);
   - redeploy: the same sha as the previous one, or a sha this environment already ran;
   - rollback: its sha is a proper ancestor of the previous deployment's sha (reachable from it through `parents`,
     or a compare previous...this answered status 'behind');
@@ -24,7 +24,8 @@ already_reached as (
     inner join deployments as earlier
         on earlier.deployment_id = reachable.deployment_id
         and earlier.repository = deployments.repository
-        and earlier.deployment_sequence < deployments.deployment_sequence
+        and earlier.service = deployments.service
+        and earlier.service_sequence < deployments.service_sequence
 ),
 
 candidates as (
@@ -32,7 +33,7 @@ candidates as (
            deployments.previous_commit_sha
     from deployments
     inner join already_reached on already_reached.deployment_id = deployments.deployment_id
-    where deployments.deployment_sequence > 1 and deployments.commit_sha <> deployments.previous_commit_sha
+    where deployments.service_sequence > 1 and deployments.commit_sha <> deployments.previous_commit_sha
 ),
 
 ancestors as (
@@ -88,7 +89,7 @@ classified as (
         first_deployments.service,
         first_deployments.commit_sha,
         case
-            when first_deployments.deployment_sequence = 1 then 'seed'
+            when first_deployments.service_sequence = 1 then 'seed'
             when first_deployments.commit_sha = first_deployments.previous_commit_sha then 'redeploy'
             when graph_rollbacks.deployment_id is not null or compare_rollbacks.deployment_id is not null
                 then 'rollback'

@@ -4,6 +4,8 @@
   One row per production deployment with a terminal outcome. Success: it has a `success` status
   (deployed_at = the first one). Failed attempt: no `success` but a `failure` or `error` status
   (finished_at = the first such status, deployed_at NULL). Pending/queued/in-progress only: not a row.
+  Service: the repository's catalog entry whose environment_pattern matches the environment (case-insensitively;
+  the first in catalog order when several do), else its entry without pattern, else 'unmapped'.
 -#}
 with deployments as (
     select *
@@ -24,12 +26,30 @@ statuses as (
     group by 1, 2
 ),
 
+routes as (
+    select
+        deployments.deployment_id,
+        services.service,
+        services.team,
+        row_number() over (
+            partition by deployments.deployment_id
+            order by case when services.environment_pattern is null then 1 else 0 end, services.route_order
+        ) as route_rank
+    from deployments
+    inner join {{ ref('int_repository_services') }} as services
+        on services.repository = deployments.repository
+        and (
+            services.environment_pattern is null
+            or {{ regex_match('deployments.environment', 'services.environment_pattern', case_insensitive=true) }}
+        )
+),
+
 joined as (
     select
         deployments.deployment_id,
         deployments.repository,
-        services.service,
-        services.team,
+        coalesce(routes.service, 'unmapped') as service,
+        routes.team,
         deployments.environment,
         lower(deployments.commit_sha) as commit_sha,
         deployments.created_at,
@@ -40,8 +60,7 @@ joined as (
     inner join statuses
         on statuses.repository = deployments.repository
         and statuses.deployment_id = deployments.deployment_id
-    left join {{ ref('int_repository_services') }} as services
-        on services.repository = deployments.repository
+    left join routes on routes.deployment_id = deployments.deployment_id and routes.route_rank = 1
     where statuses.first_success_at is not null or statuses.first_failure_at is not null
 )
 

@@ -1,4 +1,10 @@
-{#- One row per GitHub repository: its service (catalog entry, else the name after '/') and team, lowercased. -#}
+{#-
+  One row per (GitHub repository, service): the catalog's entries of the repository, else one row with the name
+  after '/' as service. A monorepo has several rows: environment_pattern says which production environments are
+  the service's (NULL: the repository's fallback service), path_prefixes which files (NULL: all).
+  int_deployments picks a deployment's service: the first matching pattern in catalog order, else the fallback,
+  else 'unmapped' (docs/metrics.md, "Service catalog and monorepos").
+-#}
 with repositories as (
     select distinct repository from {{ ref('stg_github__deployments') }}
     union
@@ -8,10 +14,9 @@ with repositories as (
 ),
 
 catalog as (
-    select github_repository, max(service) as service
+    select github_repository, service, environment_pattern, path_prefixes, catalog_order
     from {{ ref('stg_service_catalog') }}
     where github_repository is not null
-    group by 1
 ),
 
 service_teams as (
@@ -20,17 +25,30 @@ service_teams as (
     group by 1
 ),
 
-final as (
+routes as (
     select
         repositories.repository,
         coalesce(catalog.service, lower(split_part(repositories.repository, '/', 2))) as service,
-        service_teams.team,
+        catalog.environment_pattern,
+        catalog.path_prefixes,
+        catalog.catalog_order as route_order,
         catalog.service is not null as is_in_catalog
     from repositories
     left join catalog on catalog.github_repository = lower(repositories.repository)
-    left join service_teams
-        on service_teams.service = coalesce(catalog.service, lower(split_part(repositories.repository, '/', 2)))
     where repositories.repository is not null
+),
+
+final as (
+    select
+        routes.repository,
+        routes.service,
+        service_teams.team,
+        routes.environment_pattern,
+        routes.path_prefixes,
+        routes.route_order,
+        routes.is_in_catalog
+    from routes
+    left join service_teams on service_teams.service = routes.service
 )
 
 select * from final

@@ -18,6 +18,9 @@ ordered as (
             partition by repository order by deployed_at, created_at, deployment_id
         ) as deployment_sequence,
         row_number() over (
+            partition by repository, service order by deployed_at, created_at, deployment_id
+        ) as service_sequence,
+        row_number() over (
             partition by repository, environment_key order by deployed_at, created_at, deployment_id
         ) as environment_sequence,
         lag(deployment_id) over (

@@ -18,6 +18,8 @@ services as (
     select service from pagerduty_services
     union
     select service from catalog
+    union
+    select service from {{ ref('int_deployments') }}  -- 'unmapped': a monorepo deployment no entry routes
 ),
 
 repositories as (

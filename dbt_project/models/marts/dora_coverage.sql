@@ -52,6 +52,30 @@ measures as (
         count(mapped_by),
         count(*)
     from pagerduty
+    union all
+    select
+        'incidents_without_data_error',
+        'Incidents the figures can use (fct_incidents.data_error NULL: not resolved before created, not before the '
+            || 'extract start, not in the future)',
+        count(case when data_error is null then 1 end),
+        count(*)
+    from incidents
+    union all
+    select
+        'changes_without_data_error',
+        'Deployed changes the figures can use (fct_changes.data_error NULL, e.g. no negative lead time)',
+        count(case when data_error is null then 1 end),
+        count(*)
+    from {{ ref('fct_changes') }}
+    where not is_duplicate_change
+    union all
+    select
+        'deployments_in_reporting_window',
+        'Releases and failed deployment attempts between the extract start and now (others are data errors)',
+        count(case when data_error is null then 1 end),
+        count(*)
+    from {{ ref('int_metric_events') }}
+    where event_kind in ('release', 'failed_attempt')
 ),
 
 final as (

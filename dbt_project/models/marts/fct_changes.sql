@@ -5,7 +5,7 @@ with changes as (
 final as (
     select
         changes.repository,
-        services.service,
+        changes.service,
         changes.commit_sha,
         cast(changes.pull_request_number as integer) as pull_request_number,
         changes.started_at,
@@ -15,12 +15,12 @@ final as (
         changes.is_negative_lead_time,
         changes.is_revert,
         changes.is_duplicate_change,
-        cast(changes.data_error as {{ type_text() }}) as data_error
+        cast(changes.data_error as {{ type_text() }}) as data_error,
+        changes.is_first_shipment
     from changes
-    left join {{ ref('int_repository_services') }} as services on services.repository = changes.repository
 )
 
 select
     repository, service, commit_sha, pull_request_number, started_at, deployment_id, deployed_at,
-    lead_time_minutes, is_negative_lead_time, is_revert, is_duplicate_change, data_error
+    lead_time_minutes, is_negative_lead_time, is_revert, is_duplicate_change, data_error, is_first_shipment
 from final

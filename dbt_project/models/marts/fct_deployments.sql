@@ -41,13 +41,14 @@ final as (
         cast(failures.release_id as {{ type_text() }}) as release_id,
         cast(failures.deployment_kind as {{ type_text() }}) as deployment_kind,
         coalesce(
-            deployments.deployed_at > {{ build_reference_time() }}
+            deployments.deployed_at > reporting_window.now_at
                 - {{ var('incident_attribution_window_hours') }} * interval '1 hour',
             false
         ) as is_evidence_window_open,
         cast(failures.rework_evidence as {{ type_text() }}) as rework_evidence
     from deployments
     left join failures on failures.deployment_id = deployments.deployment_id
+    cross join {{ ref('int_reporting_window') }} as reporting_window
     left join lead_times on lead_times.deployment_id = deployments.deployment_id
 )
 

@@ -14,11 +14,12 @@ final as (
         incidents.resolved_at,
         incidents.status,
         case
-            when incidents.resolved_at is not null
+            when incidents.resolved_at is not null and incidents.data_error is null
                 then cast({{ minutes_between('incidents.created_at', 'incidents.resolved_at') }} as double precision)
         end as time_to_restore_minutes,
         cast(attribution.caused_by_deployment_id as {{ type_text() }}) as caused_by_deployment_id,
-        attribution.attribution_method
+        attribution.attribution_method,
+        incidents.data_error
     from incidents
     left join {{ ref('int_incident_attribution') }} as attribution
         on attribution.incident_id = incidents.incident_id
@@ -26,5 +27,5 @@ final as (
 
 select
     incident_id, service, team, pagerduty_service_id, title, urgency, created_at, resolved_at, status,
-    time_to_restore_minutes, caused_by_deployment_id, attribution_method
+    time_to_restore_minutes, caused_by_deployment_id, attribution_method, data_error
 from final

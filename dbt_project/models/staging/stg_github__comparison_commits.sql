@@ -12,7 +12,11 @@ renamed as (
         {{ to_utc(json_str('payload', 'commit.author.date')) }} as authored_at,
         lower({{ json_str('payload', 'commit.author.email') }}) as author_email,
         {{ json_str('payload', 'commit.message') }} as message,
-        {{ json_array_join('payload', 'parents', 'sha') }} as parent_shas
+        {{ json_array_join('payload', 'parents', 'sha') }} as parent_shas,
+        {#- `files`: fetched by the extractor from GET commits/{sha} only for repositories whose catalog entries
+            have path_prefixes (docs/architecture.md); NULL = not fetched. Paths joined with '|'. -#}
+        case when {{ json_str('payload', 'files') }} is not null
+            then {{ json_array_join('payload', 'files', 'filename', sep='|') }} end as changed_files
     from source
 )
 

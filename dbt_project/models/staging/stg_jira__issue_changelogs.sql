@@ -7,7 +7,8 @@ items as (
     select
         _parent_id as issue_id,
         cast({{ json_str('payload', 'id') }} as {{ type_text() }}) as history_id,
-        {{ to_utc(json_str('payload', 'created')) }} as changed_at,
+        {#- ISO string from the issue changelog endpoint, epoch milliseconds from the bulkfetch (Jira spec) -#}
+        {{ to_utc_or_epoch_ms(json_str('payload', 'created')) }} as changed_at,
         {{ json_array_unnest('payload', 'items') }} as item
     from source
 ),

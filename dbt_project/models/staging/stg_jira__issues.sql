@@ -11,6 +11,7 @@ renamed as (
         {{ json_str('payload', 'fields.issuetype.name') }} as issue_type,
         {{ json_str('payload', 'fields.priority.name') }} as priority,
         {{ json_str('payload', 'fields.status.name') }} as status,
+        lower(coalesce({{ json_str('payload', 'fields.labels') }}, '')) as labels_json,
         {{ json_str('payload', 'fields.status.statusCategory.key') }} as status_category,
         {{ to_utc(json_str('payload', 'fields.created')) }} as created_at,
         {{ to_utc(json_str('payload', 'fields.resolutiondate')) }} as resolved_at

@@ -1,0 +1,143 @@
+{#-
+  One row per service x period_grain x period_start x anti-pattern detected (docs/metrics.md, Flow signals):
+  the measured value, the threshold it crossed (a setting) and the keys of the evidence rows (sorted, comma
+  separated; at most 50, evidence_count says how many). Only services, not 'all' or 'unmapped'.
+-#}
+with metrics as (
+    select * from {{ ref('flow_metrics') }}
+    where service not in ('all', 'unmapped')
+),
+
+events as (
+    select
+        events.*,
+        grains.period_grain,
+        case grains.period_grain
+            when 'day' then {{ period_start('day', 'events.local_at') }}
+            when 'week' then {{ period_start('week', 'events.local_at') }}
+            else {{ period_start('month', 'events.local_at') }}
+        end as period_start
+    from {{ ref('int_flow_period_events') }} as events
+    cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
+),
+
+measured as (
+    select
+        service, period_grain, period_start, 'manual_deployments' as signal,
+        1 - deployment_automation_share as measured_value,
+        cast({{ var('flow_manual_deployment_share_threshold') }} as double precision) as threshold
+    from metrics
+    where 1 - deployment_automation_share > {{ var('flow_manual_deployment_share_threshold') }}
+    union all
+    select
+        service, period_grain, period_start, 'long_ci_feedback',
+        ci_feedback_median_minutes, cast({{ var('flow_ci_feedback_threshold_minutes') }} as double precision)
+    from metrics
+    where ci_feedback_median_minutes > {{ var('flow_ci_feedback_threshold_minutes') }}
+    union all
+    select
+        service, period_grain, period_start, 'slow_detection',
+        time_to_detect_median_minutes, cast({{ var('flow_time_to_detect_threshold_minutes') }} as double precision)
+    from metrics
+    where time_to_detect_median_minutes > {{ var('flow_time_to_detect_threshold_minutes') }}
+    union all
+    select
+        service, period_grain, period_start, 'staging_bypass',
+        staging_bypass_rate, cast({{ var('flow_staging_bypass_rate_threshold') }} as double precision)
+    from metrics
+    where staging_bypass_rate > {{ var('flow_staging_bypass_rate_threshold') }}
+    union all
+    select
+        service, period_grain, period_start, 'large_batches',
+        batch_changes_median, cast({{ var('flow_batch_changes_threshold') }} as double precision)
+    from metrics
+    where batch_changes_median > {{ var('flow_batch_changes_threshold') }}
+    union all
+    select
+        service, period_grain, period_start, 'long_lived_pull_requests',
+        cast(long_lived_pull_requests_open as double precision),
+        cast({{ var('flow_long_lived_pull_request_days') }} as double precision)
+    from metrics
+    where long_lived_pull_requests_open > 0
+),
+
+{#- The rows behind each signal: the events (or open pull requests) that make the measured value. -#}
+evidence_rows as (
+    select service, period_grain, period_start, 'manual_deployments' as signal, evidence_key
+    from events where kind = 'production_deployment' and is_automated = 0
+    union all
+    select service, period_grain, period_start, 'long_ci_feedback', evidence_key
+    from events where kind = 'ci_commit' and feedback_minutes > {{ var('flow_ci_feedback_threshold_minutes') }}
+    union all
+    select service, period_grain, period_start, 'slow_detection', evidence_key
+    from events
+    where kind = 'release' and time_to_detect_minutes > {{ var('flow_time_to_detect_threshold_minutes') }}
+    union all
+    select service, period_grain, period_start, 'staging_bypass', evidence_key
+    from events where kind = 'release' and is_staging_bypass = 1
+    union all
+    select service, period_grain, period_start, 'large_batches', evidence_key
+    from events where kind = 'release' and batch_changes > {{ var('flow_batch_changes_threshold') }}
+    union all
+    select
+        pull_requests.service, period_ends.period_grain, period_ends.period_start, 'long_lived_pull_requests',
+        pull_requests.repository || '#' || cast(pull_requests.pull_request_number as {{ type_text() }})
+    from (
+        select distinct
+            period_grain,
+            period_start,
+            cast(cast(case period_grain
+                when 'day' then period_start + 1
+                when 'week' then period_start + 7
+                else cast(period_start + interval '1 month' as date)
+            end as date) as timestamp) as period_end
+        from metrics
+    ) as period_ends
+    {# a pure range join, as in int_flow_metrics: long-lived from created + the setting's days until closed #}
+    inner join (
+        select
+            service,
+            repository,
+            pull_request_number,
+            {{ add_hours(to_reporting_tz('created_at'), var('flow_long_lived_pull_request_days') * 24) }}
+                as local_long_lived_from,
+            coalesce({{ to_reporting_tz('closed_at') }}, cast('9999-12-31' as timestamp)) as local_open_until
+        from {{ ref('int_flow_pull_requests') }}
+    ) as pull_requests
+        on pull_requests.local_long_lived_from < period_ends.period_end
+        and pull_requests.local_open_until >= period_ends.period_end
+),
+
+ranked_evidence as (
+    select
+        evidence_rows.*,
+        row_number() over (
+            partition by service, period_grain, period_start, signal order by evidence_key
+        ) as evidence_rank
+    from evidence_rows
+),
+
+evidence as (
+    select
+        service, period_grain, period_start, signal,
+        count(*) as evidence_count,
+        {{ string_agg_sorted("case when evidence_rank <= 50 then evidence_key end", "evidence_key") }} as evidence_keys
+    from ranked_evidence
+    group by 1, 2, 3, 4
+)
+
+select
+    measured.service,
+    measured.period_grain,
+    measured.period_start,
+    measured.signal,
+    cast(measured.measured_value as double precision) as measured_value,
+    cast(measured.threshold as double precision) as threshold,
+    cast(coalesce(evidence.evidence_count, 0) as integer) as evidence_count,
+    evidence.evidence_keys
+from measured
+left join evidence
+    on evidence.service = measured.service
+    and evidence.period_grain = measured.period_grain
+    and evidence.period_start = measured.period_start
+    and evidence.signal = measured.signal
