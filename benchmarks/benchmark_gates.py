@@ -231,6 +231,7 @@ def main() -> None:
     )
     parser.add_argument("--mart-rows", type=int, default=100_000, help="rows of each mart (default 100,000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each measure; the minimum is reported")
+    parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -308,6 +309,20 @@ def main() -> None:
             f"| {name} | {count} | {bound_time:.3f} s ({queries}) | {checks_time:.3f} s | {checks_time / bound_time:.2f}x"
             f" | {gx_time:.3f} s | {gate_time:.3f} s | {gate_time / bound_time:.2f}x |"
         )
+    if args.output:
+        gates = [
+            {"gate": name, "checks": count, "bound_queries": queries, "bound_seconds": round(bound_time, 3),
+             "checks_seconds": round(checks_time, 3), "gx_seconds": round(gx_time, 3),
+             "gate_seconds": round(gate_time, 3)}
+            for name, count, queries, bound_time, checks_time, gx_time, gate_time in figures
+        ]  # fmt: skip
+        report = {
+            "records": args.records,
+            "mart_rows": mart_rows,
+            "runs": args.runs,
+            "gx_import_seconds": gx_import,
+        }
+        args.output.write_text(json.dumps({**report, "gates": gates}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
