@@ -263,7 +263,9 @@ def _build(
     _write_catalog(settings, progress)
     args = ["build"]
     if select:
-        args += ["--select", select]
+        # cautious: a test of a selected model that also reads an unselected one (a relationships test of a
+        # downstream mart) would read a table this build did not make
+        args += ["--select", select, "--indirect-selection", "cautious"]
     if full_refresh:
         args.append("--full-refresh")
     started = time.monotonic()

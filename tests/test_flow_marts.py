@@ -39,7 +39,7 @@ ENV = {"DORA_BASELINE_DAYS": "3", "DORA_REGRESSION_THRESHOLD": "0.1"}
 def marts(tmp_path_factory):
     path = tmp_path_factory.mktemp("flow") / "dora.duckdb"
     golden_scenario.write_duckdb(path, rows=scenario.raw_rows())
-    settings = load_settings({"WAREHOUSE_PATH": str(path), **ENV}, today=date(2024, 4, 1))
+    settings = load_settings({"WAREHOUSE_PATH": str(path), **ENV}, today=date(2024, 3, 11))
     result = dbt_build(settings, progress=lambda line: None)
     assert result.failures == []
     connection = duckdb.connect(str(path), read_only=True)
@@ -328,7 +328,7 @@ def test_postgres_gives_the_same_flow_marts(marts, tmp_path, postgres_database):
             "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),
             **ENV,
         },
-        today=date(2024, 4, 1),
+        today=date(2024, 3, 11),
     )
     golden_scenario.write_postgres(postgres_database, rows=scenario.raw_rows())
     result = dbt_build(settings, progress=lambda line: None)

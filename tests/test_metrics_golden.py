@@ -273,24 +273,25 @@ def metric(connection, table, grain, start, key_column="service", key="all"):
 def test_monthly_metrics_split_the_week_that_spans_two_months(marts):
     connection, _ = marts
     january = metric(connection, "dora_metrics", "month", "2024-01-01")
-    # Deployments count releases (issue #10): D2 01-29, D3 01-31; the seed D1 is no release
-    assert (january["deployments"], january["deployment_days"]) == (2, 2)
-    assert january["deployment_frequency_per_day"] == pytest.approx(2 / 31)
+    # Deployments count releases (issue #10): the seed D1 01-22 (the first release seen), D2 01-29, D3 01-31
+    assert (january["deployments"], january["deployment_days"]) == (3, 3)
+    assert january["deployment_frequency_per_day"] == pytest.approx(3 / 31)
     assert january["failed_deployment_attempts"] == 0
     # lead times 5880, 4320, 1680, 1680, 1860, 1860 -> sorted 1680 1680 1860 1860 4320 5880
     assert january["changes"] == 6
     assert january["lead_time_median_minutes"] == pytest.approx(1860.0)
     # p90 (continuous): rank 0.9 * 5 = 4.5 -> 4320 + 0.5 * (5880 - 4320) = 5100
     assert january["lead_time_p90_minutes"] == pytest.approx(5100.0)
-    # D3 failed; releases with changes D2, D3 (the denominator, issue #10) -> 1 / 2; rework D3 (bug key) 1 / 2
+    # D3 failed; releases with changes D2, D3 (the denominator, issue #10; the seed has no change set) -> 1 / 2;
+    # rework D3 (bug key) among the 3 releases -> 1 / 3
     assert january["change_failures"] == 1 and january["change_failure_rate"] == pytest.approx(1 / 2)
     assert january["releases_with_changes"] == 2
-    assert january["rework_deployments"] == 1 and january["rework_rate"] == pytest.approx(1 / 2)
+    assert january["rework_deployments"] == 1 and january["rework_rate"] == pytest.approx(1 / 3)
     assert january["incidents_resolved"] == 1 and january["time_to_restore_median_minutes"] == pytest.approx(
         90
     )
     assert january["failed_deployment_recovery_median_minutes"] == pytest.approx(570.0)
-    # 2023 tiers: 2/31 = 0.065 per day >= 1/30 -> medium; 1860 min <= 1 week -> high; 50 % -> low; 90 min
+    # 2023 tiers: 3/31 = 0.097 per day >= 1/30 -> medium; 1860 min <= 1 week -> high; 50 % -> low; 90 min
     # <= 1 day -> high
     assert (january["deployment_frequency_tier"], january["lead_time_tier"]) == ("medium", "high")
     assert (january["change_failure_rate_tier"], january["time_to_restore_tier"]) == ("low", "high")
@@ -331,8 +332,8 @@ def test_weekly_metrics_start_on_monday_and_cross_the_month_boundary(marts):
     assert week["time_to_restore_median_minutes"] == pytest.approx(105.0)
     assert week["failed_deployment_recovery_median_minutes"] == pytest.approx(307.5)
     first = metric(connection, "dora_metrics", "week", "2024-01-22")
-    # Only the seed D1: no release, no change -> no change failure rate, lead time NULL
-    assert (first["deployments"], first["changes"], first["change_failure_rate"]) == (0, 0, None)
+    # Only the seed D1: a release with no change set -> no change failure rate, lead time NULL
+    assert (first["deployments"], first["changes"], first["change_failure_rate"]) == (1, 0, None)
     assert first["lead_time_median_minutes"] is None and first["time_to_restore_median_minutes"] is None
 
 
@@ -368,8 +369,8 @@ def test_coverage_and_services(marts):
         coverage["merged_pull_requests_in_production"]["numerator"],
         coverage["merged_pull_requests_in_production"]["denominator"],
     ) == (5, 5)
-    # non-seed successes D2 D3 D7 D8 D9 D10 D11; D8 (rollback) ships nothing
-    assert coverage["deployments_with_change_set"]["share"] == pytest.approx(6 / 7)
+    # releases (not the seed, not the rollback D8) D2 D3 D7 D9 D10 D11: each ships a change
+    assert coverage["deployments_with_change_set"]["share"] == pytest.approx(6 / 6)
     assert coverage["incidents_attributed"]["share"] == pytest.approx(3 / 5)
     assert coverage["pagerduty_services_mapped"]["share"] == pytest.approx(1 / 2)
     services = {row["service"]: row for row in rows(connection, "select * from marts.dim_services")}
@@ -433,7 +434,8 @@ def test_settings_change_attribution_window_time_zone_and_benchmark(settings_var
     assert found["10"]["failure_evidence"] == "incident,revert"
     # Tokyo calendar: I1 resolved 01-31 21:30 UTC = 02-01 06:30 local, so January has no restored incident
     january = metric(connection, "dora_metrics", "month", "2024-01-01")
-    assert (january["deployments"], january["change_failures"], january["incidents_resolved"]) == (2, 0, 0)
+    # releases D1 (the seed), D2, D3 are all in January in Tokyo too
+    assert (january["deployments"], january["change_failures"], january["incidents_resolved"]) == (3, 0, 0)
     assert january["change_failure_rate"] == 0.0 and january["time_to_restore_median_minutes"] is None
     february = metric(connection, "dora_metrics", "month", "2024-02-01")
     # I1 90, I2 120, I5 120, I4 30 -> sorted 30 90 120 120 -> median 105

@@ -290,8 +290,8 @@ def test_data_errors_are_counted_in_coverage(messy):
         coverage["incidents_without_data_error"]["denominator"],
     ) == (7, 10)
     assert coverage["changes_without_data_error"]["share"] == 1.0
-    # releases D2 D3 D7 D9 D10 D11 and the failed D4 all lie inside the window
-    assert coverage["deployments_in_reporting_window"]["denominator"] == 7
+    # releases D1 (the seed) D2 D3 D7 D9 D10 D11 and the failed D4 all lie inside the window
+    assert coverage["deployments_in_reporting_window"]["denominator"] == 8
 
 
 def test_jira_done_without_resolution_and_epoch_millisecond_changelogs(messy):

@@ -1,7 +1,8 @@
 {#-
   One row per dated event the DORA metrics count, with the service and team it counts for (no service:
   'unmapped'; no team: 'unassigned') and its instant `occurred_at` (UTC) and `local_at` (reporting calendar):
-    release           a release (fct_deployments.deployment_kind = 'release') at deployed_at
+    release           a release (fct_deployments.deployment_kind 'release', or 'seed': the first release seen,
+                      whose change set is unknown) at deployed_at
     failed_attempt    a failed production deployment at finished_at
     change            a deployed commit of a release at its deployed_at (rewritten copies left out)
     pull_request      a pull request (repository, number) once: first commit authored -> the release that shipped its
@@ -22,7 +23,7 @@ deployments as (
 ),
 
 releases as (
-    select * from deployments where outcome = 'success' and deployment_kind = 'release'
+    select * from deployments where outcome = 'success' and deployment_kind in ('release', 'seed')
 ),
 
 changes as (

@@ -10,7 +10,7 @@ reached as (
 ),
 
 deployments as (
-    select * from {{ ref('fct_deployments') }} where outcome = 'success' and not is_seed
+    select * from {{ ref('fct_deployments') }} where outcome = 'success' and deployment_kind = 'release'
 ),
 
 incidents as (
@@ -34,7 +34,7 @@ measures as (
     union all
     select
         'deployments_with_change_set',
-        'Successful production deployments (seeds excluded) with at least one change',
+        'Releases (seeds, rollout steps, redeploys and rollbacks excluded) with at least one change',
         count(case when change_count > 0 then 1 end),
         count(*)
     from deployments

@@ -121,11 +121,7 @@ complete_periods as (
         on flow.service = dora.service
         and flow.period_grain = dora.period_grain
         and flow.period_start = dora.period_start
-    where dora.period_grain in ('week', 'month')
-        and cast(case dora.period_grain
-            when 'week' then dora.period_start + 7
-            else cast(dora.period_start + interval '1 month' as date)
-        end as date) <= current_date
+    where dora.period_grain in ('week', 'month') and dora.is_complete_period
 ),
 
 period_metrics as (
@@ -151,7 +147,7 @@ compared as (
         period_metrics.metric = 'deployment_frequency_per_day' as is_higher_better,
         baseline_metrics.baseline_start,
         cast(baseline_metrics.baseline_end_exclusive - 1 as date) as baseline_end,
-        baseline_metrics.baseline_end_exclusive <= current_date as is_baseline_complete,
+        baseline_metrics.baseline_end_exclusive <= reporting_window.today as is_baseline_complete,
         cast(baseline_metrics.baseline_value as double precision) as baseline_value,
         period_metrics.previous_period_start,
         period_metrics.previous_value,
@@ -165,6 +161,7 @@ compared as (
     inner join baseline_metrics
         on baseline_metrics.service = period_metrics.service
         and baseline_metrics.metric = period_metrics.metric
+    cross join {{ ref('int_reporting_window') }} as reporting_window
 )
 
 select
