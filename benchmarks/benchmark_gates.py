@@ -181,6 +181,9 @@ def marts_bound(connection) -> int:
                 "ExpectColumnValuesToNotBeNull": lambda k, table=table: (
                     f'select count(*) from {table} where "{k["column"]}" is null'
                 ),
+                "ExpectColumnValuesToBeNull": lambda k, table=table: (
+                    f'select count(*) from {table} where "{k["column"]}" is not null'
+                ),
                 "ExpectColumnValuesToBeUnique": lambda k, table=table: (
                     f'select count(*) from (select "{k["column"]}" from {table} where "{k["column"]}" is not null'
                     " group by 1 having count(*) > 1)"
