@@ -108,14 +108,15 @@ ci_commits as (
 
 production_deployments as (
     select
-        services.service,
-        services.team,
+        coalesce(deployments.production_service, services.service) as service,
+        coalesce(owners.team, services.team) as team,
         'production_deployment' as kind,
         deployments.created_at as event_at,
         cast(deployments.deployment_id as {{ type_text() }}) as evidence_key,
         case when deployments.is_automated then 1 when not deployments.is_automated then 0 end as is_automated
     from {{ ref('int_flow_deployment_creators') }} as deployments
     left join {{ ref('int_repository_primary_services') }} as services on services.repository = deployments.repository
+    left join {{ ref('dim_services') }} as owners on owners.service = deployments.production_service
     where deployments.environment_stage = 'production'
 ),
 
