@@ -68,6 +68,19 @@ def on_failure(
     alert = {**build_alert(context_or_message), **(extra or {})}
     # INFO: the CLI prints the error itself and Airflow logs the exception; this line is for the log trail.
     log.info("doraflow failure: %s", alert["message"])
+    return _post(alert, settings, env)
+
+
+def send_alert(
+    message: str, settings=None, *, env: dict[str, str] | None = None, extra: dict | None = None
+) -> dict:
+    """POST a notice that is not a failure (e.g. regressions against the baseline) the same way as failures."""
+    alert = {**build_alert(message), **(extra or {})}
+    log.info("doraflow notice: %s", alert["message"])
+    return _post(alert, settings, env)
+
+
+def _post(alert: dict, settings, env: dict[str, str] | None) -> dict:
     if env is None and getattr(settings, "alert_webhook_url", None) is not None:
         url = settings.alert_webhook_url.reveal()  # validated with the other settings, `.env` included
     else:

@@ -206,11 +206,14 @@ def step_publish(settings: Settings, handoff: Handoff, progress: Progress = prin
     figures (publish included, or the failure) replace these rows when the run ends.
     """
     from doraflow.publish import publish
+    from doraflow.regressions import report_regressions
 
     require_checked_marts(settings)
     if run_recorder is not None:
         run_recorder.finish("success")
-    return publish(settings, progress=progress)
+    result = publish(settings, progress=progress)
+    report_regressions(settings, progress=progress)  # the feedback loop: a slide against the baseline is said
+    return result
 
 
 def require_checked_marts(settings: Settings) -> None:
