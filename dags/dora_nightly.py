@@ -65,6 +65,14 @@ def _drive(task_id: str, handoff: dict | None = None, *, spool_as: str | None = 
     state.allow_no_source = bool(context["params"].get("allow_no_source"))
     recorder = RunRecorder(settings, "airflow", run_id=run_id)
     run_recorder = RunRecorder.from_spool(settings, run_id) if task_id == "publish" else None
+    if (
+        task_id == "check_landing"
+    ):  # the run's first task that holds the warehouse: as the CLI does at its start
+        from doraflow.warehouse import run_lock
+
+        with run_lock(settings, run_id):
+            for abandoned in recorder.start():  # this run is 'running' until record_ops writes its outcome
+                print(f"run {abandoned} did not finish (killed?): recorded as abandoned")
     try:
         execute(STEP[task_id], settings, state, recorder, print, run_recorder=run_recorder)
     finally:

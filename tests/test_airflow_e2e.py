@@ -64,6 +64,16 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         for args in (["db", "migrate"], ["pools", "set", "dora_warehouse", "1", "doraflow single writer"]):
             done = airflow(args, env, tmp_path)
             assert done.returncode == 0, done.stderr[-3000:]
+        # A run killed earlier (its 'running' row left behind): the DAG run marks it abandoned, as the CLI does.
+        warehouse.parent.mkdir(parents=True)
+        from doraflow.ops import DDL
+
+        with duckdb.connect(str(warehouse)) as con:
+            for statement in DDL:
+                con.execute(statement)
+            con.execute(
+                "insert into ops.pipeline_runs values ('killed-run', 'airflow', 'running', null, now(), null, null)"
+            )
         done = airflow(["dags", "test", "dora_nightly"], env, tmp_path)
         log = done.stdout + done.stderr
         (tmp_path / "dags_test.log").write_text(log, encoding="utf-8")
@@ -81,8 +91,15 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         runs = con.execute(
-            "select run_id, trigger, status, error from ops.pipeline_runs order by started_at"
+            "select run_id, trigger, status, error from ops.pipeline_runs where run_id <> 'killed-run' "
+            "order by started_at"
         ).fetchall()
+        killed = con.execute(
+            "select status, error from ops.pipeline_runs where run_id = 'killed-run'"
+        ).fetchone()
+        assert killed[0] == "abandoned" and killed[1].startswith(
+            "killed or stopped before it finished (found by run airflow-"
+        )
         assert [run[1:] for run in runs] == [("airflow", "success", None), ("cli", "success", None)]
         assert runs[0][0].startswith("airflow-dora_nightly-manual__")
         streams = con.execute("select source, count(*), sum(records) from ops.stream_runs "
@@ -97,7 +114,9 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         from doraflow.pipeline import STEPS
 
         assert steps[runs[0][0]] == steps[runs[1][0]] == [step.name for step in STEPS]
-        figures = con.execute("select * from marts.pipeline_runs order by started_at")
+        figures = con.execute(
+            "select * from marts.pipeline_runs where run_id <> 'killed-run' order by started_at"
+        )
         columns = [d[0] for d in figures.description]
         rows = [dict(zip(columns, row, strict=True)) for row in figures.fetchall()]
         for name in (
@@ -132,7 +151,11 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         published = serving.execute(
             "select run_id, status, is_latest from marts.pipeline_runs order by started_at"
         )
-        assert published.fetchall() == [(runs[0][0], "success", False), (runs[1][0], "success", True)]
+        assert published.fetchall() == [
+            ("killed-run", "abandoned", False),
+            (runs[0][0], "success", False),
+            (runs[1][0], "success", True),
+        ]
     finally:
         serving.close()
     assert (warehouse.parent / "data_docs" / "marts" / "index.html").is_file()
