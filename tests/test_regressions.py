@@ -67,7 +67,9 @@ def test_the_latest_weeks_regressions_are_printed_and_sent_once(tmp_path):
         "+150% vs baseline)",
     ]
     assert len(received) == 1
-    assert received[0]["message"] == "doraflow: 2 regression(s) against the baseline in the week of 2026-11-16"
+    assert (
+        received[0]["message"] == "doraflow: 2 regression(s) against the baseline in the week of 2026-11-16"
+    )
     assert received[0]["kind"] == "regression" and received[0]["regressions"] == lines
 
 
