@@ -97,8 +97,15 @@ def run(settings) -> dict:
     results = extract_sources(settings, ["github"], progress=_quiet)
     seconds = time.monotonic() - clock
     served = [r for r in results if r.stream in GRAPHQL_STREAMS]
+    by_stream: Counter = Counter()
+    records_by_stream: Counter = Counter()
+    for r in results:
+        by_stream[r.stream] += r.requests
+        records_by_stream[r.stream] += r.records
     return {
         "github_requests": sum(r.requests for r in results),
+        "requests_by_stream": dict(sorted(by_stream.items())),
+        "records_by_stream": dict(sorted(records_by_stream.items())),
         "requests": sum(r.requests for r in served),
         "graphql_points": sum(r.graphql_points for r in served),
         "records": sum(r.records for r in served),

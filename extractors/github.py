@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from doraflow.errors import SourceError
 from extractors.core import ChangeFilter, StreamContext, iso, parse_time, payload_hash, unique
 from extractors.github_graphql import GraphQLUnavailable, children, fall_back, use_graphql
+from extractors.github_graphql_compare import compare_ranges
 from extractors.http import RepeatedPageGuard, Response
 from extractors.streams import dig
 
@@ -461,8 +462,48 @@ def comparisons(ctx: StreamContext) -> None:
     fetched_files: dict[str, list[dict]] = {}
     commit_records: list[tuple[str, object]] = []
     pending = 0
-    for pair in todo:
+
+    def land(pair: str, comparison: dict | None, commits: list) -> None:
+        nonlocal commit_records, pending
+        records = [(pair, commit) for commit in commits]
+        if wants_files:
+            for _, commit in records:
+                if isinstance(commit, dict) and "files" not in commit:
+                    commit["files"] = commit_files(ctx, commit.get("sha"), fetched_files)
+        commit_records.extend(records)
+        if comparison is not None:
+            ctx.add(pair, comparison)
+        compared.append(pair)
+        pending += 1
+        if pending >= COMPARISONS_PER_BATCH:
+            ctx.land_other("comparison_commits", commit_records)  # commits first, then the state
+            commit_records, pending = [], 0
+            ctx.flush(current_state())
+
+    over_rest = todo
+    if todo and use_graphql(ctx):
+        left: list[str] = []
+        settled: set[str] = set()
+        try:
+            for pair, comparison, commits in compare_ranges(ctx, todo):
+                settled.add(pair)
+                if comparison is None:
+                    left.append(pair)
+                else:
+                    land(pair, comparison, commits)
+        except GraphQLUnavailable as error:
+            fall_back(ctx, error)
+            left.extend(pair for pair in todo if pair not in settled)
+        else:
+            if left:
+                ctx.progress(
+                    f"github comparisons {ctx.scope}: {len(left)} of {len(todo)} range(s) over REST compare "
+                    "(diverged, or too long for GraphQL history)"
+                )
+        over_rest = left
+    for pair in over_rest:
         comparison = None
+        commits: list = []
         items_of = lambda body: body.get("commits") if isinstance(body, dict) else None  # noqa: E731
         for response in pages(
             ctx,
@@ -478,19 +519,8 @@ def comparisons(ctx: StreamContext) -> None:
                 break
             if comparison is None:
                 comparison = {k: v for k, v in response.body.items() if k not in ("commits", "files")}
-            commit_records.extend((pair, commit) for commit in items_of(response.body))
-        if wants_files:
-            for _, commit in commit_records:
-                if isinstance(commit, dict) and "files" not in commit:
-                    commit["files"] = commit_files(ctx, commit.get("sha"), fetched_files)
-        if comparison is not None:
-            ctx.add(pair, comparison)
-        compared.append(pair)
-        pending += 1
-        if pending >= COMPARISONS_PER_BATCH:
-            ctx.land_other("comparison_commits", commit_records)  # commits first, then the state
-            commit_records, pending = [], 0
-            ctx.flush(current_state())
+            commits.extend(items_of(response.body))
+        land(pair, comparison, commits)
     ctx.land_other("comparison_commits", commit_records)
     ctx.flush(current_state())
 

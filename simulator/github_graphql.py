@@ -27,6 +27,7 @@ import binascii
 import os
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import graphql
@@ -503,8 +504,36 @@ class GraphQLService:
                 "parents": lambda _info, **page: connection(
                     list(found.parents), lambda parent: self.commit(repo, parent), **page
                 ),
+                "history": lambda _info, **args: self.history(repo, found, **args),
             }
         )
+        return out
+
+    def history(
+        self, repo, head, after=None, first=None, since=None, until=None, author=None, path=None, **page
+    ):
+        """`Commit.history`: the ancestry in `git log` order (GitHub: "in the same order as `git log`"); `since`
+        and `until` keep the commits whose committer date is in range, as `git log --since/--until` does."""
+        if author is not None or path is not None:
+            raise GraphQLError(
+                "The simulator does not filter `history` by `author` or `path`.",
+                extensions={"type": "INVALID_ARGUMENTS"},
+            )
+        bounded = since is None and until is None and first is not None and not page.get("last")
+        # only the prefix the page needs (+1 to know hasNextPage) is walked, the total is counted apart
+        limit = (offset_of(after) if after else 0) + first + 1 if bounded else None
+        items = repo.log(head, limit)
+        if since is not None or until is not None:
+            low = _timestamp(since) if since is not None else None
+            high = _timestamp(until) if until is not None else None
+            items = [
+                c
+                for c in items
+                if (low is None or c.committed_at >= low) and (high is None or c.committed_at <= high)
+            ]
+        out = connection(items, lambda c: self.commit(repo, c.sha), after=after, first=first, **page)
+        if bounded:
+            out["totalCount"] = lambda _info: repo.ancestry_size(head)
         return out
 
     def repository(self, base: str, repo) -> dict:
@@ -529,9 +558,15 @@ class GraphQLService:
             items.sort(key=lambda d: (d.created_at, d.id), reverse=order.get("direction") == "DESC")
             return connection(items, lambda d: self.deployment(base, repo, d), **page)
 
+        def git_object(_info, oid=None, expression=None):
+            # GitHub answers null for an object the repository does not hold
+            found = repo.commits.get(oid) if oid else (repo.resolve_ref(expression) if expression else None)
+            return self.commit(repo, found.sha) if found is not None else None
+
         return {
             "__typename": "Repository",
             "id": node_id("Repository", repo.id),
+            "object": git_object,
             "databaseId": repo.id,
             "name": repo.name,
             "nameWithOwner": repo.full_name,
@@ -677,6 +712,19 @@ class GraphQLService:
             "latestStatus": status(latest) if latest else None,
             "statuses": lambda _info, **page: connection(list(deployment.statuses), status, **page),
         }
+
+
+def _timestamp(value: str) -> int:
+    """A GitTimestamp (ISO 8601) as epoch seconds."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        raise GraphQLError(
+            f"`{value}` is not a valid GitTimestamp.", extensions={"type": "INVALID_ARGUMENTS"}
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
 
 
 def _pr_state(pr) -> str:

@@ -6,6 +6,7 @@ other repositories, and moving the clock forward (`advance`) just runs the loops
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class Commit:
     deletions: int = 0
     files: int = 1
     areas: tuple = ()  # monorepo: the services/<area>/ folders it changes (empty: src/<repo>/)
+    gen: int = 0  # generation number: 1 + the largest of its parents' (1 for a root commit)
 
 
 @dataclass(slots=True, eq=False)
@@ -239,6 +241,7 @@ class Repo:
             set()
         )  # deployments that are a later region/service of a sha (no incidents)
         self._sorted_main: list[Commit] | None = None
+        self._ancestry_sizes: dict[str, int] = {}
         self.jira_key = org.jira_plan.project_keys[index % len(org.jira_plan.project_keys)]
         # Flow detail (CI queues and re-runs, drafts, who deploys) draws from its own generator, so the history
         # the DORA figures rest on is the same with or without it.
@@ -278,6 +281,7 @@ class Repo:
             files=1 + int(rng.random() * 9),
             **extra,
         )
+        commit.gen = 1 + max((self.commits[p].gen for p in commit.parents), default=0)
         if self.is_monorepo:  # a separate generator: the other draws stay as without the switch
             roll = random.Random(f"{commit.sha}:areas").random()
             commit.areas = ("api",) if roll < 0.45 else (("web",) if roll < 0.9 else MONOREPO_AREAS)
@@ -721,40 +725,85 @@ class Repo:
                 return matches[0]
         return None
 
-    def _reach_key(self, commit: Commit) -> tuple[int, object, int]:
-        if commit.pr is not None and (commit.reach < 0 or commit.pr.merge_method == "merge"):
-            return commit.pr.base_reach, commit.pr, commit.pos
-        return commit.reach, None, -1
+    def _paint(self, head: Commit, base: Commit) -> tuple[list[Commit], Commit | None]:
+        """(commits reachable from head and not from base, oldest first; their best common ancestor or None).
+
+        git's walk down both ancestries in decreasing generation number: a commit's marks are final when it is
+        taken (its descendants all have larger numbers), and the walk stops once every commit still queued
+        is base's, whose ancestors are all base's too. Exact for any graph (merges, rewritten history)."""
+        head_mark, base_mark = 1, 2
+        marks = {head.sha: head_mark}
+        marks[base.sha] = marks.get(base.sha, 0) | base_mark
+        queue = [(-head.gen, head.seq, head)]
+        if base is not head:
+            queue.append((-base.gen, base.seq, base))
+        heapq.heapify(queue)
+        queued = {c.sha for _, _, c in queue}
+        heads_left = sum(1 for _, _, c in queue if marks[c.sha] == head_mark)
+        only_head: list[Commit] = []
+        merge_base = None
+        while queue and (heads_left or merge_base is None):
+            _, _, commit = heapq.heappop(queue)
+            queued.discard(commit.sha)
+            mark = marks[commit.sha]
+            if mark == head_mark:
+                heads_left -= 1
+                only_head.append(commit)
+            elif mark == head_mark | base_mark and merge_base is None:
+                merge_base = commit  # the common ancestor of largest generation: no other is its descendant
+            for sha in commit.parents:
+                parent = self.commits[sha]
+                before = marks.get(sha, 0)
+                after = before | mark
+                marks[sha] = after
+                if sha not in queued:
+                    if after == before:
+                        continue  # taken already with these marks
+                    queued.add(sha)
+                    heapq.heappush(queue, (-parent.gen, parent.seq, parent))
+                    heads_left += after == head_mark
+                elif before == head_mark and after != head_mark:
+                    heads_left -= 1
+        only_head.sort(key=lambda c: (c.committed_at, c.seq))
+        return only_head, merge_base
 
     def only_in(self, head: Commit, base: Commit) -> list[Commit]:
-        """Commits reachable from head and not from base, oldest first."""
-        h_main, h_pr, h_pos = self._reach_key(head)
-        b_main, b_pr, b_pos = self._reach_key(base)
-        result = []
+        """Commits reachable from head and not from base (git's `base..head`), oldest first."""
+        return self._paint(head, base)[0]
 
-        def in_base(c: Commit) -> bool:
-            if 0 <= c.reach <= b_main:
-                return True
-            return b_pr is not None and c.pr is b_pr and c.pos <= b_pos
+    def merge_base(self, base: Commit, head: Commit) -> Commit | None:
+        return self._paint(head, base)[1]
 
-        for c in self.main_order[b_main + 1 : h_main + 1]:
-            if not in_base(c):
-                result.append(c)
-        if h_pr is not None:
-            for c in h_pr.commits[: h_pos + 1]:
-                if not in_base(c) and not (0 <= c.reach <= h_main):
-                    result.append(c)
-        result.sort(key=lambda c: (c.committed_at, c.seq))
-        return result
+    def log(self, head: Commit, limit: int | None = None) -> list[Commit]:
+        """`git log <head>`: its ancestry newest committer date first (equal dates: the first reached first),
+        the first `limit` of it."""
+        queue = [(-head.committed_at, 0, head)]
+        seen = {head.sha}
+        out: list[Commit] = []
+        reached = 0
+        while queue and (limit is None or len(out) < limit):
+            _, _, commit = heapq.heappop(queue)
+            out.append(commit)
+            for sha in commit.parents:
+                if sha not in seen:
+                    seen.add(sha)
+                    reached += 1
+                    parent = self.commits[sha]
+                    heapq.heappush(queue, (-parent.committed_at, reached, parent))
+        return out
 
-    def merge_base(self, base: Commit, head: Commit) -> Commit:
-        b_main, b_pr, b_pos = self._reach_key(base)
-        h_main, h_pr, h_pos = self._reach_key(head)
-        if b_pr is not None and b_pr is h_pr:
-            return b_pr.commits[min(b_pos, h_pos)]
-        if b_pr is None and h_pr is None:
-            return base if base.reach <= head.reach else head
-        return self.main_order[min(b_main, h_main)]
+    def ancestry_size(self, head: Commit) -> int:
+        """How many commits `git log <head>` lists (cached: a commit's ancestry never changes)."""
+        sizes = self._ancestry_sizes
+        if head.sha not in sizes:
+            seen, stack = {head.sha}, [head]
+            while stack:
+                for sha in stack.pop().parents:
+                    if sha not in seen:
+                        seen.add(sha)
+                        stack.append(self.commits[sha])
+            sizes[head.sha] = len(seen)
+        return sizes[head.sha]
 
 
 class GitHubOrg:
