@@ -5,15 +5,21 @@
 
 One simulated organisation is extracted twice (GITHUB_API_MODE=rest, then graphql, each into its own landing
 folder): a backfill, then, after the clock moved by 1% of the history, a nightly run. For the streams GraphQL
-serves (pull request commits and reviews, deployment statuses) it prints the requests of each mode and, for
-GraphQL, the points GitHub charged (`rateLimit { cost }`), next to the bound counted from the object counts:
+serves (pull request commits and reviews, deployment statuses, comparisons) it prints the requests of each mode
+and, for GraphQL, the points GitHub charged (`rateLimit { cost }`), next to the bound counted from the object
+counts:
 
 - requests bound: per repository and per connection level, ceil(objects / 100) (a page of 100 children);
+  comparisons: ceil(range commits / 100), at least 1 where there is a pair (a page of `history`);
 - points bound: per repository and level, ceil(requests-to-fill / 100) with every `first` sized exactly:
-  one connection per parent (commits, reviews, statuses) plus, for commits, one `parents` connection each.
+  one connection per parent (commits, reviews, statuses) plus, for commits, one `parents` connection each;
+  comparisons: one `history` connection per page plus one `parents` connection per range commit.
 
 Nightly: the same, counting only the objects the run landed (changed) and their parents. The other GitHub
-streams (pull request, commit, deployment, run and release listings; comparisons) are REST in both modes.
+streams (pull request, commit, deployment, run and release listings) are REST in both modes; the requests of
+every stream are in `requests_by_stream` of each phase (printed as JSON, and in --output). All GitHub requests
+are also set beside a bound: the one above plus, per repository and listing, max(1, ceil(landed / 100)) (a page
+of 100, and at least one request to learn that nothing changed).
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ from extractors.landing import ScopeIndex  # noqa: E402
 from simulator import SimulatorConfig  # noqa: E402
 
 GRAPHQL_STREAMS = ("pull_request_commits", "pull_request_reviews", "deployment_statuses")
+COMPARE_STREAMS = ("comparisons", "comparison_commits")  # pairs, and the commits of their ranges
+SERVED = (*GRAPHQL_STREAMS, "comparisons")
+LISTINGS = ("pull_requests", "commits", "deployments", "workflow_runs", "releases")  # REST in both modes
 PARENT = {
     "pull_request_commits": "pull_requests",
     "pull_request_reviews": "pull_requests",
@@ -58,6 +67,12 @@ def _n(value) -> str:
 def bound(children: dict[str, Counter], parents: dict[str, Counter]) -> tuple[int, int]:
     """(requests, points) bound over repositories and levels from child and parent counts."""
     requests = points = 0
+    for repo, pairs in children["comparisons"].items():
+        if pairs == 0:
+            continue
+        pages = max(1, math.ceil(children["comparison_commits"][repo] / 100))
+        requests += pages
+        points += max(1, math.ceil((children["comparison_commits"][repo] + pages) / 100))
     for stream in GRAPHQL_STREAMS:
         for repo, count in children[stream].items():
             if count == 0:
@@ -84,7 +99,7 @@ def landed(settings, stream: str, after: dict[str, str | None]) -> tuple[Counter
 
 def marks(settings) -> dict[str, dict[str, str | None]]:
     out = {}
-    for stream in GRAPHQL_STREAMS:
+    for stream in (*GRAPHQL_STREAMS, *COMPARE_STREAMS, *LISTINGS):
         out[stream] = {}
         for repo in settings.github.repos:
             batches = ScopeIndex(settings.landing_dir, "github", stream, repo).batches_after(None)
@@ -96,7 +111,7 @@ def run(settings) -> dict:
     clock = time.monotonic()
     results = extract_sources(settings, ["github"], progress=_quiet)
     seconds = time.monotonic() - clock
-    served = [r for r in results if r.stream in GRAPHQL_STREAMS]
+    served = [r for r in results if r.stream in SERVED]
     by_stream: Counter = Counter()
     records_by_stream: Counter = Counter()
     for r in results:
@@ -115,11 +130,21 @@ def run(settings) -> dict:
 
 def figures(settings, run_figures: dict, after: dict | None) -> dict:
     children, parents = {}, {}
-    for stream in GRAPHQL_STREAMS:
+    for stream in (*GRAPHQL_STREAMS, *COMPARE_STREAMS):
         records, parent_counts = landed(settings, stream, (after or {}).get(stream, {}))
         children[stream], parents[stream] = records, parent_counts
     requests_bound, points_bound = bound(children, parents)
-    return {**run_figures, "requests_bound": requests_bound, "points_bound": points_bound}
+    # every GitHub request: the listings' pages of 100 (at least one per repository, to learn nothing changed)
+    listing_bound = 0
+    for stream in LISTINGS:
+        records, _parents = landed(settings, stream, (after or {}).get(stream, {}))
+        listing_bound += sum(max(1, math.ceil(records[repo] / 100)) for repo in settings.github.repos)
+    return {
+        **run_figures,
+        "requests_bound": requests_bound,
+        "points_bound": points_bound,
+        "github_requests_bound": requests_bound + listing_bound,
+    }
 
 
 def main() -> None:
@@ -198,6 +223,14 @@ def main() -> None:
         print(
             f"| {phase} | {_n(rest['requests'])} | {graphql['requests']:,} | {graphql['graphql_points']:,} | "
             f"{graphql['requests_bound']:,} / {graphql['points_bound']:,} | {req_ratio:.2f}x / {pts_ratio:.2f}x |"
+        )
+    for phase in ("backfill", "nightly"):
+        graphql = phases[f"{phase} graphql"]
+        print(
+            f"all GitHub requests with GraphQL, {phase}: {graphql['github_requests']:,} vs bound "
+            f"{graphql['github_requests_bound']:,} (listings' pages + the above) = "
+            f"{graphql['github_requests'] / max(graphql['github_requests_bound'], 1):.2f}x; by stream: "
+            + ", ".join(f"{k} {v:,}" for k, v in graphql["requests_by_stream"].items())
         )
     print(
         "all GitHub requests (REST listings included): backfill "

@@ -115,12 +115,14 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                 )
             )
             everything = phases.get(f"{phase} rest", {}).get("github_requests")
+            listed = graphql.get("github_requests_bound")
             table.append(
                 (
                     f"{step}, all GitHub requests (REST listings included)",
-                    f"{graphql['github_requests']:,}",
-                    f"- (REST only: {everything:,})" if everything else "-",
-                    "-",
+                    f"{graphql['github_requests']:,}"
+                    + (f" (REST only: {everything:,})" if everything else ""),
+                    f"{listed:,} (listing pages + the above)" if listed else "-",
+                    _ratio(graphql["github_requests"], listed) if listed else "-",
                     peak("benchmark_github_api"),
                 )
             )

@@ -399,7 +399,9 @@ def comparisons(ctx: StreamContext) -> None:
     case, or GitHub's `production_environment: true` unless USE_GITHUB_PRODUCTION_FLAG is false) ordered by the
     time of their first `success` status. Each comparison lands in
     `comparisons` (without `commits`/`files`) and its paginated commits in `comparison_commits`,
-    both with parent_id `base...head`.
+    both with parent_id `base...head`. Over GraphQL (unless GITHUB_API_MODE=rest) the ranges are worked out
+    from `Commit.history` walks, the same rows exactly (github_graphql_compare.py); REST compare answers the
+    pairs GraphQL leaves (diverged, too long), counted in one line.
 
     Monorepos: when a service catalog entry of this repository has path_prefixes, each listed commit also gets
     `files` (its changed paths as `{"filename": ...}`, from GET commits/{sha}, every page of its files):

@@ -16,7 +16,7 @@ starts again.
 
 Walking. One walk from the newest head reads the history of every pair of a repository at once (consecutive
 deployment pairs share their ends, so the ranges tile the walk); a head the walks never met (a deployment of
-another branch or of a commit rewritten away) gets its own walk once the others stop. Each query asks the next
+another branch or of a commit rewritten away), then a base (a rollback's), gets its own walk once the others stop. Each query asks the next
 page of every active walk (aliases `w<i>`; 1 + 100 requests each, so 1 point a walk, read from `rateLimit`).
 
 A pair is left to REST compare (one line in the debug log, counted in the stream's line) when it is

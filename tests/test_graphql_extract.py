@@ -284,3 +284,17 @@ def test_modes_can_alternate_on_one_state(small_sim, tmp_path):
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         for table in GITHUB_TABLES:
             assert con.execute(f"select count(*) from raw.{table}").fetchone()[0] == truth[table], table
+
+
+@pytest.mark.slow
+def test_compare_ranges_go_over_graphql_history(both):
+    """Comparisons: the same pairs and range commits landed, read by walking `history` (a few queries per
+    repository) instead of one REST compare per pair; the marts and staging tests above hold for their fields."""
+    for scope in both["pulls"]:
+        rest = next(r for r in both["first"]["rest"] if (r.stream, r.scope) == ("comparisons", scope))
+        graphql = next(r for r in both["first"]["graphql"] if (r.stream, r.scope) == ("comparisons", scope))
+        assert graphql.records == rest.records > 0  # pairs + their commits
+        assert 1 <= graphql.graphql_queries == graphql.requests < rest.requests / 4
+    for stream in ("comparisons", "comparison_commits"):
+        keys = {mode: landed_keys(s, stream, {}) for mode, s in both["settings"].items()}
+        assert keys["graphql"] == keys["rest"], stream
