@@ -74,6 +74,11 @@ class Range:
 
 
 UNKNOWN = "unknown"  # more history needed
+WHY = {
+    "diverged": "diverged (history rewritten: a force push)",
+    "root": "reaches a root commit outside base's history",
+    "too long": f"has more than {MAX_RANGE:,} commits on one side",
+}
 
 
 def history_query(walks: list[Walk]) -> str:
@@ -233,10 +238,10 @@ def compare_ranges(ctx: StreamContext, pairs: list[str]) -> Iterator[tuple[str, 
                 yield pair, comparison_record(ctx, graph, pair, result), result.commits
             else:
                 log.debug(
-                    "github comparisons %s: %s is %s over GraphQL; REST compare",
+                    "github comparisons %s: %s %s; REST compare",
                     ctx.scope,
                     pair,
-                    result.status,
+                    WHY.get(result.status, result.status),
                 )
                 yield pair, None, []
         stale = stale + 1 if len(still) == len(open_pairs) else 0

@@ -160,7 +160,7 @@ def test_graphql_compare_lands_what_rest_compare_lands(tmp_path, caplog):
     left = [pair for pair, (comparison, _commits) in got.items() if comparison is None]
     assert left == [forced] and truth[forced][0]["status"] == "diverged"
     said = [r.getMessage() for r in caplog.records if "REST compare" in r.getMessage()]
-    assert len(said) == 1 and forced in said[0]
+    assert len(said) == 1 and forced in said[0] and "diverged" in said[0]
     statuses = {truth[p][0]["status"] for p in pairs}
     assert {"ahead", "behind", "identical", "diverged"} <= statuses
     # the fork-before-base merge: the branch's commits are in the range, the fork point's ancestry is not
