@@ -35,11 +35,30 @@ FLOW_MARTS = (
 ENV = {"DORA_BASELINE_DAYS": "3", "DORA_REGRESSION_THRESHOLD": "0.1"}
 
 
+def team_files(directory: Path) -> dict[str, str]:
+    """pay belongs to team payments; alice and bob (reviewers of PR #1) are payments people; PUSER1, who
+    acknowledged and resolved I1, is dana of team sre; carol (PR #2, never merged) maps to no team."""
+    catalog = directory / "service_catalog.csv"
+    catalog.write_text("service,team,github_repository\npay,payments,acme/pay\n", encoding="utf-8")
+    members = directory / "team_members.csv"
+    members.write_text(
+        "team,github_login,pagerduty_user_id,name\n"
+        "payments,alice,,Alice\n"
+        "payments,Bob,,Bob\n"  # logins are case-insensitive
+        "sre,dana,PUSER1,Dana\n",
+        encoding="utf-8",
+    )
+    return {"SERVICE_CATALOG_PATH": str(catalog), "TEAM_MEMBERS_PATH": str(members)}
+
+
 @pytest.fixture(scope="module")
 def marts(tmp_path_factory):
-    path = tmp_path_factory.mktemp("flow") / "dora.duckdb"
+    directory = tmp_path_factory.mktemp("flow")
+    path = directory / "dora.duckdb"
     golden_scenario.write_duckdb(path, rows=scenario.raw_rows())
-    settings = load_settings({"WAREHOUSE_PATH": str(path), **ENV}, today=date(2024, 3, 11))
+    settings = load_settings(
+        {"WAREHOUSE_PATH": str(path), **ENV, **team_files(directory)}, today=date(2024, 3, 11)
+    )
     result = dbt_build(settings, progress=lambda line: None)
     assert result.failures == []
     connection = duckdb.connect(str(path), read_only=True)
@@ -184,7 +203,7 @@ def test_all_is_the_services_together_and_teams_mirror_services(marts):
     (team,) = rows(
         marts,
         "select * from marts.flow_metrics_by_team where period_grain = 'week' "
-        "and period_start = date '2024-03-04' and team = 'unassigned'",
+        "and period_start = date '2024-03-04' and team = 'payments'",
     )
     assert team["changes"] == 2 and team["bottleneck_stage"] == "review"
 
@@ -203,6 +222,8 @@ def test_signals_with_thresholds_and_evidence(marts):
         "long_ci_feedback",
         "staging_bypass",
         "long_lived_pull_requests",
+        "incidents_handled_outside",
+        "reviews_inside_team",
     }
     manual = found["manual_deployments"]
     assert (manual["measured_value"], manual["threshold"], manual["evidence_keys"]) == (0.5, 0.2, "4")
@@ -214,6 +235,32 @@ def test_signals_with_thresholds_and_evidence(marts):
     assert found["staging_bypass"]["evidence_keys"] == "4"
     assert found["long_lived_pull_requests"]["evidence_keys"] == "acme/pay#2"
     assert found["long_lived_pull_requests"]["threshold"] == 7
+    # siloed operations: I1 (pay, team payments) was acknowledged and resolved by PUSER1 = dana of sre: 1 of 1
+    # judged incidents handled outside, 1.0 > 0.25
+    outside = found["incidents_handled_outside"]
+    assert (outside["measured_value"], outside["threshold"], outside["evidence_keys"]) == (1.0, 0.25, "I1")
+    # PR #1 by alice (payments) merged 03-05: its counted reviewer is bob (payments; alice's own comment and
+    # renovate[bot] do not count), so 1 of 1 merged pull requests was reviewed only inside the team: 1.0 > 0.9
+    inside = found["reviews_inside_team"]
+    assert (inside["measured_value"], inside["threshold"], inside["evidence_keys"]) == (
+        1.0,
+        0.9,
+        "acme/pay#1",
+    )
+
+
+def test_siloed_operations_columns_of_incidents_and_pull_requests(marts):
+    (incident,) = rows(marts, "select * from marts.fct_incidents where incident_id = 'I1'")
+    assert (incident["team"], incident["acknowledged_by_team"], incident["resolved_by_team"]) == (
+        "payments",
+        "sre",
+        "sre",
+    )
+    assert incident["handler_team_scope"] == "outside"
+    (pull_request,) = rows(
+        marts, "select * from marts.fct_value_stream_pull_requests where pull_request_number = 1"
+    )
+    assert (pull_request["author_team"], pull_request["review_team_scope"]) == ("payments", "inside_team")
 
 
 def test_baseline_against_the_latest_and_previous_weeks(marts):
@@ -327,6 +374,7 @@ def test_postgres_gives_the_same_flow_marts(marts, tmp_path, postgres_database):
             "WAREHOUSE_POSTGRES_URL": postgres_database,
             "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),
             **ENV,
+            **team_files(tmp_path),
         },
         today=date(2024, 3, 11),
     )
