@@ -36,10 +36,12 @@ ENV = {"DORA_BASELINE_DAYS": "3", "DORA_REGRESSION_THRESHOLD": "0.1"}
 
 
 def team_files(directory: Path) -> dict[str, str]:
-    """pay belongs to team payments; alice and bob (reviewers of PR #1) are payments people; PUSER1, who
+    """pay (with Jira project PAY) belongs to team payments; alice and bob (reviewers of PR #1) are payments people; PUSER1, who
     acknowledged and resolved I1, is dana of team sre; carol (PR #2, never merged) maps to no team."""
     catalog = directory / "service_catalog.csv"
-    catalog.write_text("service,team,github_repository\npay,payments,acme/pay\n", encoding="utf-8")
+    catalog.write_text(
+        "service,team,github_repository,jira_project_key\npay,payments,acme/pay,PAY\n", encoding="utf-8"
+    )
     members = directory / "team_members.csv"
     members.write_text(
         "team,github_login,pagerduty_user_id,name\n"
@@ -288,6 +290,12 @@ def test_baseline_against_the_latest_and_previous_weeks(marts):
     lead_time = found["lead_time_median_minutes"]
     assert lead_time["baseline_value"] is None and lead_time["latest_value"] == 880
     assert not lead_time["is_regression"]
+    # Jira flow efficiency of PAY's items done: none in the baseline; in the week of 03-04 PAY-1 (2880 active of
+    # 5760 min) and PAY-2 (240 of 360), as flow_framework_metrics sums them; higher is better
+    efficiency = found["flow_efficiency"]
+    assert efficiency["baseline_value"] is None and efficiency["previous_value"] is None
+    assert efficiency["latest_value"] == pytest.approx(3120 / 6120)
+    assert efficiency["is_higher_better"] and not efficiency["is_regression"]
 
 
 def test_jira_flow_framework_work_types_velocity_time_load_efficiency_distribution(marts):
