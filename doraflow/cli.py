@@ -119,25 +119,30 @@ def prepare_demo_dir(demo_dir: Path) -> Path:
 
 
 def _write_demo_catalog(demo_dir: Path, config) -> Path:
-    """The demo organisation's service catalog: two services per team, and the unmapped PagerDuty service
-    ("legacy-billing", no repository) owned by the first team. Shows SERVICE_CATALOG_PATH at work; with the
-    simulator's monorepo, its first repository is listed under two services (simulator.monorepo_catalog_rows)."""
+    """The demo organisation's service catalog: two services per team, the first repositories' Jira projects,
+    and the unmapped PagerDuty service ("legacy-billing", no repository) owned by the first team. Shows
+    SERVICE_CATALOG_PATH at work; with the simulator's monorepo, its first repository is listed under two
+    services (simulator.monorepo_catalog_rows)."""
     from simulator import monorepo_catalog_rows
-    from simulator.teams import (
-        TEAMS,
-        team_of_repository,
-    )  # responders and reviewers are picked by these teams
+    from simulator.config import JIRA_PROJECT_KEYS
+    from simulator.teams import TEAMS, team_of_repository  # the teams responders and reviewers are picked by
 
     demo_dir.mkdir(parents=True, exist_ok=True)
-    rows = ["service,team,github_repository,environment_pattern,path_prefixes"]
+    rows = ["service,team,github_repository,environment_pattern,path_prefixes,jira_project_key"]
     for index in range(config.repositories):
         service = config.service_name(index)
         team = TEAMS[team_of_repository(index)]
+        # the simulator's repository i links issues of Jira project i (mod the projects): the first ones own them
+        jira_key = JIRA_PROJECT_KEYS[index] if index < config.jira_projects else ""
         if index == 0 and config.monorepo:
-            rows.extend(",".join((name, team, *rest)) for name, *rest in monorepo_catalog_rows(config))
+            monorepo = monorepo_catalog_rows(config)
+            rows.extend(
+                ",".join((name, team, *rest, jira_key if number == 0 else ""))
+                for number, (name, *rest) in enumerate(monorepo)
+            )
             continue
-        rows.append(f"{service},{team},{config.owner}/{service},,")
-    rows.append(f"legacy-billing,{TEAMS[0]},,,")
+        rows.append(f"{service},{team},{config.owner}/{service},,,{jira_key}")
+    rows.append(f"legacy-billing,{TEAMS[0]},,,,")
     path = demo_dir / "service_catalog.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
