@@ -429,7 +429,9 @@ def test_report_page_draws_the_stream_names_the_bottleneck_and_shows_evidence(ma
     assert "Manual deployments" in html and "<code>4</code>" in html
     assert "acme/pay#2" in html
     # siloed operations, with their shares (1 of 1 judged each) and evidence
-    assert 'data-signal="incidents_handled_outside">Siloed operations: incidents handled by another team' in html
+    assert (
+        'data-signal="incidents_handled_outside">Siloed operations: incidents handled by another team' in html
+    )
     assert 'data-signal="reviews_inside_team">Siloed operations: reviews only inside the team' in html
     assert "<code>I1</code>" in html
     # baseline: frequency 1/3 -> 2/7 a day is down 14% and, with the 10% threshold, a regression
