@@ -29,6 +29,7 @@ configuration (environment variables, also read from ./.env):
   REWORK_ISSUE_TYPES                Jira issue types of the rework defect-key rule (default Bug,Incident)
   SERVICE_CATALOG_PATH              CSV: service,team,github_repository,environment_pattern,path_prefixes,
                                     pagerduty_service_id,jira_project_key (monorepos: docs/metrics.md)
+  TEAM_MEMBERS_PATH                 CSV: team,github_login,pagerduty_user_id,name (siloed operations)
   EXTRACT_CONCURRENCY, HTTP_TIMEOUT_SECONDS, HTTP_MAX_RETRIES, RATE_LIMIT_MAX_WAIT_SECONDS, DUCKDB_MEMORY_LIMIT
   TARGET_DEPLOYMENTS_PER_DAY, TARGET_LEAD_TIME_MINUTES, TARGET_CHANGE_FAILURE_RATE, TARGET_TIME_TO_RESTORE_MINUTES
   QUALITY_MIN_COVERAGE[_<MEASURE>], QUALITY_VOLUME_TOLERANCE, ALERT_WEBHOOK_URL   quality gate, alerts
@@ -78,6 +79,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             **sim.env(),
             "WAREHOUSE_PATH": str(demo_dir / "dora.duckdb"),
             "SERVICE_CATALOG_PATH": str(_write_demo_catalog(demo_dir, config)),
+            "TEAM_MEMBERS_PATH": str(_write_demo_team_members(demo_dir, config)),
         }
         demo_settings = load_settings(env)
         run_pipeline(demo_settings, trigger="demo", progress=_print)
@@ -88,7 +90,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-DEMO_TEAMS = ("commerce", "discovery", "platform")
 DEMO_MARKER = ".doraflow-demo"  # written into every demo folder: only a folder holding it is ever emptied
 
 
@@ -118,22 +119,43 @@ def prepare_demo_dir(demo_dir: Path) -> Path:
 
 
 def _write_demo_catalog(demo_dir: Path, config) -> Path:
-    """The demo organisation's service catalog: two services per team, and the unmapped PagerDuty service
-    ("legacy-billing", no repository) owned by the first team. Shows SERVICE_CATALOG_PATH at work; with the
-    simulator's monorepo, its first repository is listed under two services (simulator.monorepo_catalog_rows)."""
+    """The demo organisation's service catalog: two services per team, the first repositories' Jira projects,
+    and the unmapped PagerDuty service ("legacy-billing", no repository) owned by the first team. Shows
+    SERVICE_CATALOG_PATH at work; with the simulator's monorepo, its first repository is listed under two
+    services (simulator.monorepo_catalog_rows)."""
     from simulator import monorepo_catalog_rows
+    from simulator.config import JIRA_PROJECT_KEYS
+    from simulator.teams import TEAMS, team_of_repository  # the teams responders and reviewers are picked by
 
     demo_dir.mkdir(parents=True, exist_ok=True)
-    rows = ["service,team,github_repository,environment_pattern,path_prefixes"]
+    rows = ["service,team,github_repository,environment_pattern,path_prefixes,jira_project_key"]
     for index in range(config.repositories):
         service = config.service_name(index)
-        team = DEMO_TEAMS[index // 2 % len(DEMO_TEAMS)]
+        team = TEAMS[team_of_repository(index)]
+        # the simulator's repository i links issues of Jira project i (mod the projects): the first ones own them
+        jira_key = JIRA_PROJECT_KEYS[index] if index < config.jira_projects else ""
         if index == 0 and config.monorepo:
-            rows.extend(",".join((name, team, *rest)) for name, *rest in monorepo_catalog_rows(config))
+            monorepo = monorepo_catalog_rows(config)
+            rows.extend(
+                ",".join((name, team, *rest, jira_key if number == 0 else ""))
+                for number, (name, *rest) in enumerate(monorepo)
+            )
             continue
-        rows.append(f"{service},{team},{config.owner}/{service},,")
-    rows.append(f"legacy-billing,{DEMO_TEAMS[0]},,,")
+        rows.append(f"{service},{team},{config.owner}/{service},,,{jira_key}")
+    rows.append(f"legacy-billing,{TEAMS[0]},,,,")
     path = demo_dir / "service_catalog.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _write_demo_team_members(demo_dir: Path, config) -> Path:
+    """The demo organisation's people by team (TEAM_MEMBERS_PATH at work, for the siloed-operations signal);
+    one person is left out, so unmapped responders and reviewers show up counted apart."""
+    from simulator import team_member_rows
+
+    rows = ["team,github_login,pagerduty_user_id,name"]
+    rows.extend(",".join(row) for row in team_member_rows(config))
+    path = demo_dir / "team_members.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 

@@ -116,6 +116,8 @@ class FlowSettings:
     manual_deployment_share_threshold: float = 0.2
     staging_bypass_rate_threshold: float = 0.0
     batch_changes_threshold: float = 10.0
+    incidents_handled_outside_share_threshold: float = 0.25
+    reviews_inside_team_share_threshold: float = 0.9
     baseline_days: int = 30
     baseline_start_date: date | None = None
     regression_threshold: float = 0.2
@@ -130,6 +132,8 @@ class FlowSettings:
             "flow_manual_deployment_share_threshold": self.manual_deployment_share_threshold,
             "flow_staging_bypass_rate_threshold": self.staging_bypass_rate_threshold,
             "flow_batch_changes_threshold": self.batch_changes_threshold,
+            "flow_incidents_handled_outside_share_threshold": self.incidents_handled_outside_share_threshold,
+            "flow_reviews_inside_team_share_threshold": self.reviews_inside_team_share_threshold,
             "dora_baseline_days": self.baseline_days,
             "dora_baseline_start_date": self.baseline_start_date.isoformat()
             if self.baseline_start_date
@@ -160,6 +164,8 @@ class Settings:
     skipped_sources: tuple[str, ...] = ()  # one line each: why a source is not configured
     service_catalog_path: Path | None = None
     service_catalog: tuple = ()  # doraflow.service_catalog.CatalogEntry rows of service_catalog_path
+    team_members_path: Path | None = None
+    team_members: tuple = ()  # doraflow.team_members.TeamMember rows of team_members_path
     duckdb_memory_limit: str | None = None  # e.g. '4GB' or '50%'; None: DuckDB's default (80% of RAM)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     alert_webhook_url: Secret | None = None  # may hold a token: never logged
@@ -549,6 +555,16 @@ def _service_catalog(env: Mapping[str, str]) -> tuple[Path | None, tuple]:
     return path, read_service_catalog(path)
 
 
+def _team_members(env: Mapping[str, str]) -> tuple[Path | None, tuple]:
+    value = _get(env, "TEAM_MEMBERS_PATH")
+    if value is None:
+        return None, ()
+    from doraflow.team_members import read_team_members  # it imports ConfigError from here
+
+    path = Path(value).expanduser()
+    return path, read_team_members(path)
+
+
 def _start_date(env: Mapping[str, str], today: date) -> date:
     value = _get(env, "EXTRACT_START_DATE")
     if value is None:
@@ -654,6 +670,14 @@ def _flow(env: Mapping[str, str]) -> FlowSettings:
         batch_changes_threshold=_number(
             env, "FLOW_BATCH_CHANGES_THRESHOLD", defaults.batch_changes_threshold, minimum=0
         ),
+        incidents_handled_outside_share_threshold=_share(
+            env,
+            "FLOW_INCIDENTS_HANDLED_OUTSIDE_SHARE_THRESHOLD",
+            defaults.incidents_handled_outside_share_threshold,
+        ),
+        reviews_inside_team_share_threshold=_share(
+            env, "FLOW_REVIEWS_INSIDE_TEAM_SHARE_THRESHOLD", defaults.reviews_inside_team_share_threshold
+        ),
         baseline_days=_number(env, "DORA_BASELINE_DAYS", defaults.baseline_days, minimum=1, integer=True),
         baseline_start_date=baseline_start,
         regression_threshold=_number(
@@ -697,6 +721,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         raise ConfigError("TARGET_CHANGE_FAILURE_RATE is a share between 0 and 1, e.g. 0.15")
 
     service_catalog_path, service_catalog = _service_catalog(env)
+    team_members_path, team_members = _team_members(env)
 
     settings = Settings(
         warehouse_path=warehouse_path,
@@ -728,6 +753,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, today: date | None = 
         skipped_sources=tuple(skipped),
         service_catalog_path=service_catalog_path,
         service_catalog=service_catalog,
+        team_members_path=team_members_path,
+        team_members=team_members,
         duckdb_memory_limit=_memory_limit(env),
         quality=quality_thresholds(env),
         alert_webhook_url=_alert_webhook_url(env),

@@ -51,7 +51,7 @@ class Regression:
 def _value(metric: str, value: float | None) -> str:
     if value is None:
         return "-"
-    if metric == "change_failure_rate":
+    if metric in ("change_failure_rate", "flow_efficiency"):
         return f"{value:.0%}"
     unit = LOWER_IS_BETTER_UNITS.get(metric)
     return f"{value:.0f} {unit}" if unit else f"{value:.2f}"

@@ -137,14 +137,19 @@ def _require_raw_layer(settings: Settings) -> None:
 
 
 def _write_catalog(settings: Settings, progress: Progress) -> None:
-    """The service catalog file goes into raw.service_catalog first, so this build maps services by it."""
+    """The service catalog and team members files go into raw.service_catalog and raw.team_members first, so
+    this build maps services and people by them."""
     from doraflow.service_catalog import write_service_catalog
+    from doraflow.team_members import write_team_members
 
     entries = write_service_catalog(settings)
     if settings.service_catalog_path is not None:
         progress(
             f"service catalog: {entries} entr{'y' if entries == 1 else 'ies'} from {settings.service_catalog_path}"
         )
+    members = write_team_members(settings)
+    if settings.team_members_path is not None:
+        progress(f"team members: {members} from {settings.team_members_path}")
 
 
 def _one_line(text: str | None) -> str:
@@ -440,6 +445,12 @@ def build_inputs(settings: Settings) -> dict[str, str]:
             f"{catalog}: {hashlib.sha256(catalog.read_bytes()).hexdigest()[:16]}"
             if catalog is not None and catalog.is_file()
             else str(catalog)
+        ),
+        "team members file": (
+            f"{settings.team_members_path}: "
+            f"{hashlib.sha256(settings.team_members_path.read_bytes()).hexdigest()[:16]}"
+            if settings.team_members_path is not None and settings.team_members_path.is_file()
+            else str(settings.team_members_path)
         ),
         "warehouse": _warehouse_identity(settings),
         "dbt version": _dbt_version(),

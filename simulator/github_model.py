@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 from simulator.clock import DAY, HOUR, MINUTE, EventLoop
+from simulator.teams import TeamPicks, team_of_repository
 
 WEB_FLOW = -1  # committer "GitHub <noreply@github.com>" (squash/rebase/merge done on github.com)
 
@@ -221,6 +222,7 @@ class Repo:
         self.full_name = f"{org.config.owner}/{name}"
         self.id = 500_000_000 + index
         self.rng = random.Random(f"{org.config.seed}:github:{name}")
+        self.team_picks = TeamPicks(f"{org.config.seed}:github-teams:{name}", len(org.users))
         self.id_base = (index + 1) * 10_000_000
         self._ids = 0
         self._seq = 0
@@ -441,9 +443,10 @@ class Repo:
             return
         rng = self.rng
         state = weighted(rng, ("APPROVED", "COMMENTED", "CHANGES_REQUESTED"), (6, 9, 10))
+        reviewer = self.team_picks.reviewer(team_of_repository(self.index), pr.user, self.other_user(pr.user))
         review = Review(
             self.next_id(),
-            self.other_user(pr.user),
+            reviewer,
             state,
             "" if state == "APPROVED" else "Please have a look at the error handling.",
             int(now),

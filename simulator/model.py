@@ -12,6 +12,7 @@ from simulator.config import SimulatorConfig
 from simulator.github_model import GitHubOrg, is_production
 from simulator.jira_model import JiraPlan, JiraSite
 from simulator.pagerduty_model import PagerDutyAccount
+from simulator.teams import TEAMS, team_of_person
 
 DEPLOY_BOT = -2
 PEOPLE = (
@@ -40,6 +41,30 @@ class Person:
     pd_id: str
 
 
+def people(config: SimulatorConfig) -> list[Person]:
+    """The organisation's people, GitHub users, Jira accounts and PagerDuty users at once."""
+    return [
+        Person(
+            login=f"{first.lower()}-{last.lower()}",
+            id=1_000_000 + i,
+            name=f"{first} {last}",
+            email=f"{first.lower()}.{last.lower()}@{config.owner}.example",
+            account_id=f"5f{(config.seed * 7919 + i * 104729) % 16**6:06x}{i:016x}",
+            pd_id="PU" + "".join("ABCDEFGHJKLMNPQRSTUVWXYZ"[(i * 7 + k * 3) % 24] for k in range(5)),
+        )
+        for i, (first, last) in enumerate(PEOPLE)
+    ]
+
+
+def team_member_rows(config: SimulatorConfig) -> list[tuple[str, str, str, str]]:
+    """(team, github_login, pagerduty_user_id, name) of every person but the last, a contractor the team file
+    leaves out (so the demo shows unmapped responders and reviewers counted apart)."""
+    return [
+        (TEAMS[team_of_person(i)], person.login, person.pd_id, person.name)
+        for i, person in enumerate(people(config)[:-1])
+    ]
+
+
 class Organisation:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
@@ -47,17 +72,7 @@ class Organisation:
         self.end = to_epoch(config.end_at)
         self.start = self.end - config.days * DAY
         self.clock = self.end
-        self.users = [
-            Person(
-                login=f"{first.lower()}-{last.lower()}",
-                id=1_000_000 + i,
-                name=f"{first} {last}",
-                email=f"{first.lower()}.{last.lower()}@{config.owner}.example",
-                account_id=f"5f{(config.seed * 7919 + i * 104729) % 16**6:06x}{i:016x}",
-                pd_id="PU" + "".join("ABCDEFGHJKLMNPQRSTUVWXYZ"[(i * 7 + k * 3) % 24] for k in range(5)),
-            )
-            for i, (first, last) in enumerate(PEOPLE)
-        ]
+        self.users = people(config)
         self.deploy_bot = DEPLOY_BOT
         self.changes = Changes(enabled=False)
         collecting = gc.isenabled()

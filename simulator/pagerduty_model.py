@@ -7,6 +7,7 @@ import string
 from dataclasses import dataclass, field
 
 from simulator.clock import DAY, MINUTE, EventLoop
+from simulator.teams import TeamPicks, team_of_repository
 
 ID_CHARS = string.ascii_uppercase + string.digits
 
@@ -56,6 +57,7 @@ class PagerDutyAccount:
         self.org = org
         config = org.config
         self.rng = random.Random(f"{config.seed}:pagerduty")
+        self.team_picks = TeamPicks(f"{config.seed}:pagerduty-teams", len(org.users))
         self.loop = EventLoop()
         self.services: list[Service] = []
         for index in range(config.services):
@@ -155,11 +157,15 @@ class PagerDutyAccount:
         )
         ack = now + rng.uniform(10, 20) * MINUTE
         resolve = ack + rng.uniform(5, 300) * MINUTE
-        responder = rng.randrange(len(self.org.users))
+        responder = self.team_picks.responder(self._team(service), rng.randrange(len(self.org.users)))
         self.loop.at(ack, self._acknowledge, incident, responder)
         if note:
             self.loop.at(ack + rng.uniform(1, 5) * MINUTE, self._annotate, incident, responder, note)
         self.loop.at(resolve, self._resolve, incident, responder)
+
+    def _team(self, service: int) -> int:
+        """A service of a repository is its team's; the service without one (legacy-billing) is the first's."""
+        return team_of_repository(service) if service < self.org.config.services else 0
 
     def _entry(
         self,

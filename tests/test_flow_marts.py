@@ -35,11 +35,32 @@ FLOW_MARTS = (
 ENV = {"DORA_BASELINE_DAYS": "3", "DORA_REGRESSION_THRESHOLD": "0.1"}
 
 
+def team_files(directory: Path) -> dict[str, str]:
+    """pay (with Jira project PAY) belongs to team payments; alice and bob (reviewers of PR #1) are payments people; PUSER1, who
+    acknowledged and resolved I1, is dana of team sre; carol (PR #2, never merged) maps to no team."""
+    catalog = directory / "service_catalog.csv"
+    catalog.write_text(
+        "service,team,github_repository,jira_project_key\npay,payments,acme/pay,PAY\n", encoding="utf-8"
+    )
+    members = directory / "team_members.csv"
+    members.write_text(
+        "team,github_login,pagerduty_user_id,name\n"
+        "payments,alice,,Alice\n"
+        "payments,Bob,,Bob\n"  # logins are case-insensitive
+        "sre,dana,PUSER1,Dana\n",
+        encoding="utf-8",
+    )
+    return {"SERVICE_CATALOG_PATH": str(catalog), "TEAM_MEMBERS_PATH": str(members)}
+
+
 @pytest.fixture(scope="module")
 def marts(tmp_path_factory):
-    path = tmp_path_factory.mktemp("flow") / "dora.duckdb"
+    directory = tmp_path_factory.mktemp("flow")
+    path = directory / "dora.duckdb"
     golden_scenario.write_duckdb(path, rows=scenario.raw_rows())
-    settings = load_settings({"WAREHOUSE_PATH": str(path), **ENV}, today=date(2024, 3, 11))
+    settings = load_settings(
+        {"WAREHOUSE_PATH": str(path), **ENV, **team_files(directory)}, today=date(2024, 3, 11)
+    )
     result = dbt_build(settings, progress=lambda line: None)
     assert result.failures == []
     connection = duckdb.connect(str(path), read_only=True)
@@ -184,7 +205,7 @@ def test_all_is_the_services_together_and_teams_mirror_services(marts):
     (team,) = rows(
         marts,
         "select * from marts.flow_metrics_by_team where period_grain = 'week' "
-        "and period_start = date '2024-03-04' and team = 'unassigned'",
+        "and period_start = date '2024-03-04' and team = 'payments'",
     )
     assert team["changes"] == 2 and team["bottleneck_stage"] == "review"
 
@@ -203,6 +224,8 @@ def test_signals_with_thresholds_and_evidence(marts):
         "long_ci_feedback",
         "staging_bypass",
         "long_lived_pull_requests",
+        "incidents_handled_outside",
+        "reviews_inside_team",
     }
     manual = found["manual_deployments"]
     assert (manual["measured_value"], manual["threshold"], manual["evidence_keys"]) == (0.5, 0.2, "4")
@@ -214,6 +237,32 @@ def test_signals_with_thresholds_and_evidence(marts):
     assert found["staging_bypass"]["evidence_keys"] == "4"
     assert found["long_lived_pull_requests"]["evidence_keys"] == "acme/pay#2"
     assert found["long_lived_pull_requests"]["threshold"] == 7
+    # siloed operations: I1 (pay, team payments) was acknowledged and resolved by PUSER1 = dana of sre: 1 of 1
+    # judged incidents handled outside, 1.0 > 0.25
+    outside = found["incidents_handled_outside"]
+    assert (outside["measured_value"], outside["threshold"], outside["evidence_keys"]) == (1.0, 0.25, "I1")
+    # PR #1 by alice (payments) merged 03-05: its counted reviewer is bob (payments; alice's own comment and
+    # renovate[bot] do not count), so 1 of 1 merged pull requests was reviewed only inside the team: 1.0 > 0.9
+    inside = found["reviews_inside_team"]
+    assert (inside["measured_value"], inside["threshold"], inside["evidence_keys"]) == (
+        1.0,
+        0.9,
+        "acme/pay#1",
+    )
+
+
+def test_siloed_operations_columns_of_incidents_and_pull_requests(marts):
+    (incident,) = rows(marts, "select * from marts.fct_incidents where incident_id = 'I1'")
+    assert (incident["team"], incident["acknowledged_by_team"], incident["resolved_by_team"]) == (
+        "payments",
+        "sre",
+        "sre",
+    )
+    assert incident["handler_team_scope"] == "outside"
+    (pull_request,) = rows(
+        marts, "select * from marts.fct_value_stream_pull_requests where pull_request_number = 1"
+    )
+    assert (pull_request["author_team"], pull_request["review_team_scope"]) == ("payments", "inside_team")
 
 
 def test_baseline_against_the_latest_and_previous_weeks(marts):
@@ -241,6 +290,12 @@ def test_baseline_against_the_latest_and_previous_weeks(marts):
     lead_time = found["lead_time_median_minutes"]
     assert lead_time["baseline_value"] is None and lead_time["latest_value"] == 880
     assert not lead_time["is_regression"]
+    # Jira flow efficiency of PAY's items done: none in the baseline; in the week of 03-04 PAY-1 (2880 active of
+    # 5760 min) and PAY-2 (240 of 360), as flow_framework_metrics sums them; higher is better
+    efficiency = found["flow_efficiency"]
+    assert efficiency["baseline_value"] is None and efficiency["previous_value"] is None
+    assert efficiency["latest_value"] == pytest.approx(3120 / 6120)
+    assert efficiency["is_higher_better"] and not efficiency["is_regression"]
 
 
 def test_jira_flow_framework_work_types_velocity_time_load_efficiency_distribution(marts):
@@ -327,6 +382,7 @@ def test_postgres_gives_the_same_flow_marts(marts, tmp_path, postgres_database):
             "WAREHOUSE_POSTGRES_URL": postgres_database,
             "WAREHOUSE_PATH": str(tmp_path / "dora.duckdb"),
             **ENV,
+            **team_files(tmp_path),
         },
         today=date(2024, 3, 11),
     )
@@ -372,6 +428,12 @@ def test_report_page_draws_the_stream_names_the_bottleneck_and_shows_evidence(ma
     assert "pay: review is the bottleneck, 41% of a change&#x27;s lead time at the median" in html
     assert "Manual deployments" in html and "<code>4</code>" in html
     assert "acme/pay#2" in html
+    # siloed operations, with their shares (1 of 1 judged each) and evidence
+    assert (
+        'data-signal="incidents_handled_outside">Siloed operations: incidents handled by another team' in html
+    )
+    assert 'data-signal="reviews_inside_team">Siloed operations: reviews only inside the team' in html
+    assert "<code>I1</code>" in html
     # baseline: frequency 1/3 -> 2/7 a day is down 14% and, with the 10% threshold, a regression
     assert "deployment frequency down 14% since baseline, up 100% on the previous week (regression)" in html
     assert "(baseline 2024-03-01 to 2024-03-03, latest week of 2024-03-04)" in html

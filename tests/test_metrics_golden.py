@@ -96,7 +96,9 @@ def deployments(connection):
 def test_build_counts_every_node(marts):
     _, result = marts
     assert result.failures == []
-    assert result.seeds == 4  # service_catalog, dora_benchmarks, flow_work_types, flow_status_activity
+    assert (
+        result.seeds == 5
+    )  # service_catalog, team_members, dora_benchmarks, flow_work_types, flow_status_activity
     assert result.models >= 30 and result.tests >= 150  # data tests and dbt unit tests
 
 

@@ -261,3 +261,32 @@ def test_serve_forever_prints_urls_and_exports_and_stops_on_ctrl_c():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_responders_and_reviewers_belong_to_teams(org):
+    from simulator.model import team_member_rows
+    from simulator.teams import TEAMS, team_of_person, team_of_repository
+
+    rows = team_member_rows(org.config)
+    # every person but the last (left out of the team file: unmapped), teams in turn
+    assert [row[1] for row in rows] == [person.login for person in org.users[:-1]]
+    assert {row[0] for row in rows} == set(TEAMS)
+    assert all(row[2] == person.pd_id for row, person in zip(rows, org.users, strict=False))
+
+    pagerduty = org.pagerduty
+    acknowledged = [i for i in pagerduty.incidents if i.acknowledged_by is not None]
+    outside = [
+        i
+        for i in acknowledged
+        if team_of_person(i.acknowledged_by)
+        != (team_of_repository(i.service) if i.service < org.config.services else 0)
+    ]
+    # the owning team answers most incidents, a central rota the rest: both kinds occur, neither dominates
+    assert 0 < len(outside) < len(acknowledged) / 2
+
+    # repository 0's team reviews almost only inside the author's team; repository 2's (another team) crosses often
+    def inside_share(repo) -> float:
+        reviews = [(pr.user, r.user) for pr in repo.pulls for r in pr.reviews]
+        return sum(team_of_person(a) == team_of_person(b) for a, b in reviews) / len(reviews)
+
+    assert inside_share(org.github.repos[0]) > 0.9 > inside_share(org.github.repos[2])

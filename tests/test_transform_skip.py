@@ -118,6 +118,13 @@ def test_a_changed_service_catalog_file_builds(settings, tmp_path):
     assert decision.build and decision.line == "dbt build: service catalog file changed since the last build"
 
 
+def test_a_changed_team_members_file_builds(settings, tmp_path):
+    members = tmp_path / "team_members.csv"
+    members.write_text("team,github_login,pagerduty_user_id,name\n")
+    decision = build_decision(replace(settings, team_members_path=members))
+    assert decision.build and decision.line == "dbt build: team members file changed since the last build"
+
+
 def test_a_changed_model_file_builds_and_files_dbt_writes_do_not(settings, tmp_path, monkeypatch):
     copy = tmp_path / "dbt_project"
     shutil.copytree(

@@ -41,6 +41,14 @@ SIGNALS = {
         "Long-lived pull requests",
         "pull requests open longer than the threshold (days)",
     ),
+    "incidents_handled_outside": (
+        "Siloed operations: incidents handled by another team",
+        "share of incidents acknowledged or resolved by people outside the service's team",
+    ),
+    "reviews_inside_team": (
+        "Siloed operations: reviews only inside the team",
+        "share of merged pull requests reviewed only by people of the author's team",
+    ),
 }
 BASELINE_METRICS = {
     "lead_time_median_minutes": ("lead time p50", "minutes"),
@@ -48,6 +56,7 @@ BASELINE_METRICS = {
     "change_failure_rate": ("change failure rate", "share"),
     "time_to_restore_median_minutes": ("time to restore p50", "minutes"),
     "ci_feedback_median_minutes": ("CI feedback p50", "minutes"),
+    "flow_efficiency": ("Jira flow efficiency", "share"),
 }
 FLOW_TABLES = ("flow_metrics", "flow_signals", "dora_baseline")
 EVIDENCE_SHOWN = 5  # keys per signal on the page; marts.flow_signals keeps up to 50
@@ -248,7 +257,7 @@ def _ci_table(services: list[dict]) -> str:
 
 
 def _signal_value(signal: str, value: float | None) -> str:
-    if signal in ("manual_deployments", "staging_bypass"):
+    if signal in ("manual_deployments", "staging_bypass", "incidents_handled_outside", "reviews_inside_team"):
         return _share(value)
     if signal in ("long_ci_feedback", "slow_detection"):
         return format_value("minutes", value)

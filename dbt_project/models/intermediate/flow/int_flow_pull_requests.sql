@@ -1,8 +1,7 @@
 {#-
   One row per pull request (repository + number) with its review milestones.
-  A review counts when it was submitted (not PENDING) by someone other than the author and not by a bot
-  (user.type 'Bot' or a login ending in '[bot]'). first_review_at: the first such review of any state;
-  approved_at: the first APPROVED one; review_rounds: the CHANGES_REQUESTED ones.
+  The reviews that count are int_flow_pull_request_reviews' (not the author's, not a bot's). first_review_at:
+  the first such review of any state; approved_at: the first APPROVED one; review_rounds: the CHANGES_REQUESTED ones.
   GitHub's pull request object has no "ready for review" time: ready_for_review_at is created_at (a draft's
   wait before it was marked ready is counted as review time; docs/metrics.md, Flow).
 -#}
@@ -11,21 +10,7 @@ with pull_requests as (
 ),
 
 reviews as (
-    select
-        reviews.repository,
-        reviews.pull_request_number,
-        reviews.state,
-        reviews.submitted_at,
-        reviews.reviewer_login
-    from {{ ref('stg_github__pull_request_reviews') }} as reviews
-    inner join pull_requests
-        on pull_requests.repository = reviews.repository
-        and pull_requests.pull_request_number = reviews.pull_request_number
-    where reviews.submitted_at is not null
-        and upper(coalesce(reviews.state, '')) <> 'PENDING'
-        and coalesce(reviews.reviewer_type, 'User') <> 'Bot'
-        and coalesce(reviews.reviewer_login, '') not like '%[bot]'
-        and coalesce(lower(reviews.reviewer_login), '') <> coalesce(lower(pull_requests.author_login), '-')
+    select * from {{ ref('int_flow_pull_request_reviews') }}
 ),
 
 review_milestones as (

@@ -33,6 +33,13 @@ ci as (
     inner join {{ ref('int_repository_primary_services') }} as services on services.repository = ci.repository
 ),
 
+{#- Jira flow efficiency: active / flow time of the service's items done (flow_framework_metrics' rule). -#}
+work_items as (
+    select service, cast({{ to_reporting_tz('done_at') }} as date) as local_day, flow_time_ms, active_ms
+    from {{ ref('int_flow_work_items') }}
+    where service is not null and done_at is not null and flow_time_ms is not null
+),
+
 windows as (
     select
         service,
@@ -79,7 +86,11 @@ baseline_values as (
         (select {{ percentile_cont('feedback_minutes', 0.5) }} from ci
          where ci.service = baseline_windows.service
             and ci.local_day >= baseline_windows.baseline_start
-            and ci.local_day < baseline_windows.baseline_end_exclusive) as ci_feedback_median_minutes
+            and ci.local_day < baseline_windows.baseline_end_exclusive) as ci_feedback_median_minutes,
+        (select cast(sum(active_ms) as double precision) / nullif(sum(flow_time_ms), 0) from work_items
+         where work_items.service = baseline_windows.service
+            and work_items.local_day >= baseline_windows.baseline_start
+            and work_items.local_day < baseline_windows.baseline_end_exclusive) as flow_efficiency
     from baseline_windows
 ),
 
@@ -101,6 +112,25 @@ baseline_metrics as (
     union all
     select service, baseline_start, baseline_end_exclusive, 'ci_feedback_median_minutes', ci_feedback_median_minutes
     from baseline_values
+    union all
+    select service, baseline_start, baseline_end_exclusive, 'flow_efficiency', flow_efficiency
+    from baseline_values
+),
+
+{#- the same measure per week and month, for the periods compared below -#}
+period_flow_efficiency as (
+    select
+        work_items.service,
+        grains.period_grain,
+        case grains.period_grain
+            when 'week' then {{ period_start('week', 'work_items.local_day') }}
+            else {{ period_start('month', 'work_items.local_day') }}
+        end as period_start,
+        cast(sum(work_items.active_ms) as double precision) / nullif(sum(work_items.flow_time_ms), 0)
+            as flow_efficiency
+    from work_items
+    cross join (select 'week' as period_grain union all select 'month') as grains
+    group by 1, 2, 3
 ),
 
 complete_periods as (
@@ -115,18 +145,23 @@ complete_periods as (
         dora.lead_time_median_minutes,
         dora.change_failure_rate,
         dora.time_to_restore_median_minutes,
-        flow.ci_feedback_median_minutes
+        flow.ci_feedback_median_minutes,
+        efficiency.flow_efficiency
     from {{ ref('dora_metrics') }} as dora
     left join {{ ref('flow_metrics') }} as flow
         on flow.service = dora.service
         and flow.period_grain = dora.period_grain
         and flow.period_start = dora.period_start
+    left join period_flow_efficiency as efficiency
+        on efficiency.service = dora.service
+        and efficiency.period_grain = dora.period_grain
+        and efficiency.period_start = dora.period_start
     where dora.period_grain in ('week', 'month') and dora.is_complete_period
 ),
 
 period_metrics as (
     {%- for metric in ['deployment_frequency_per_day', 'lead_time_median_minutes', 'change_failure_rate',
-                       'time_to_restore_median_minutes', 'ci_feedback_median_minutes'] %}
+                       'time_to_restore_median_minutes', 'ci_feedback_median_minutes', 'flow_efficiency'] %}
     select service, period_grain, '{{ metric }}' as metric,
            max(case when recency = 1 then period_start end) as latest_period_start,
            max(case when recency = 1 then cast({{ metric }} as double precision) end) as latest_value,
@@ -144,7 +179,7 @@ compared as (
         period_metrics.service,
         period_metrics.period_grain,
         period_metrics.metric,
-        period_metrics.metric = 'deployment_frequency_per_day' as is_higher_better,
+        period_metrics.metric in ('deployment_frequency_per_day', 'flow_efficiency') as is_higher_better,
         baseline_metrics.baseline_start,
         cast(baseline_metrics.baseline_end_exclusive - 1 as date) as baseline_end,
         baseline_metrics.baseline_end_exclusive <= reporting_window.today as is_baseline_complete,

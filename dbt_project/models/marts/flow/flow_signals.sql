@@ -21,6 +21,54 @@ events as (
     cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
 ),
 
+{#- Siloed operations (docs/metrics.md): incidents by created_at, merged pull requests by merged_at. -#}
+silo_items as (
+    select
+        service,
+        'incidents_handled_outside' as signal,
+        created_at as event_at,
+        incident_id as evidence_key,
+        case handler_team_scope when 'outside' then 1 when 'inside' then 0 end as is_hit
+    from {{ ref('int_flow_incident_handlers') }}
+    union all
+    select
+        service,
+        'reviews_inside_team',
+        merged_at,
+        repository || '#' || cast(pull_request_number as {{ type_text() }}),
+        case review_team_scope when 'inside_team' then 1 when 'cross_team' then 0 end
+    from {{ ref('int_flow_pull_request_review_teams') }}
+),
+
+silo_events as (
+    select
+        silo_items.*,
+        grains.period_grain,
+        case grains.period_grain
+            when 'day' then {{ period_start('day', to_reporting_tz('silo_items.event_at')) }}
+            when 'week' then {{ period_start('week', to_reporting_tz('silo_items.event_at')) }}
+            else {{ period_start('month', to_reporting_tz('silo_items.event_at')) }}
+        end as period_start
+    from silo_items
+    cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
+    where silo_items.service is not null and silo_items.service not in ('all', 'unmapped')
+        and silo_items.is_hit is not null
+),
+
+{#- the share among the judged items (unmapped people and unreviewed pull requests are not judged) -#}
+silo_shares as (
+    select
+        service, period_grain, period_start, signal,
+        cast(sum(is_hit) as double precision) / count(*) as measured_value,
+        case signal
+            when 'incidents_handled_outside'
+                then cast({{ var('flow_incidents_handled_outside_share_threshold') }} as double precision)
+            else cast({{ var('flow_reviews_inside_team_share_threshold') }} as double precision)
+        end as threshold
+    from silo_events
+    group by 1, 2, 3, 4
+),
+
 measured as (
     select
         service, period_grain, period_start, 'manual_deployments' as signal,
@@ -59,6 +107,10 @@ measured as (
         cast({{ var('flow_long_lived_pull_request_days') }} as double precision)
     from metrics
     where long_lived_pull_requests_open > 0
+    union all
+    select service, period_grain, period_start, signal, measured_value, threshold
+    from silo_shares
+    where measured_value > threshold
 ),
 
 {#- The rows behind each signal: the events (or open pull requests) that make the measured value. -#}
@@ -106,6 +158,9 @@ evidence_rows as (
     ) as pull_requests
         on pull_requests.local_long_lived_from < period_ends.period_end
         and pull_requests.local_open_until >= period_ends.period_end
+    union all
+    select service, period_grain, period_start, signal, evidence_key
+    from silo_events where is_hit = 1
 ),
 
 ranked_evidence as (
