@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import re
 import threading
 import time
@@ -180,6 +181,8 @@ class GitHubApp(BaseApp):
         ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/deployments/(\d+)/statuses/?$"), "deployment_statuses"),
         ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/actions/runs/?$"), "workflow_runs"),
         ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/releases/?$"), "releases"),
+        ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/events/?$"), "issue_events"),
+        ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/actions/runs/(\d+)/jobs/?$"), "workflow_run_jobs"),
     )
 
     def route(self, request: Request) -> Response:
@@ -987,6 +990,104 @@ class GitHubApp(BaseApp):
         body, headers = self.paginate(request, items, build)
         return Response(200, {"total_count": len(items), "workflow_runs": body}, headers)
 
+    def issue_events(self, request: Request, repo: Repo, number: str) -> Response:
+        """`GET issues/{n}/events` (not in the specs: GitHub's public docs, "Issue events"): a pull request's
+        labeled, ready_for_review, convert_to_draft, merged and closed events, oldest first."""
+        pr = self._pr(repo, number)
+        if pr is None:
+            return self.not_found()
+        base = request.base_url
+        api = f"{base}/repos/{repo.full_name}"
+        events = [
+            ("labeled", pr.created_at, 5_000_000_000 + pr.id * 10 + i, pr.user)
+            for i, _ in enumerate(pr.labels)
+        ]
+        events += [(event, at, identity, pr.user) for event, at, identity in pr.draft_events]
+        if pr.merged_at is not None:
+            events.append(("merged", pr.merged_at, 5_000_000_000 + pr.id * 10 + 8, pr.merged_by))
+        if pr.closed_at is not None:
+            events.append(("closed", pr.closed_at, 5_000_000_000 + pr.id * 10 + 9, pr.merged_by or pr.user))
+        events.sort(key=lambda e: (e[1], e[2]))
+
+        def build(event):
+            name, at, identity, actor = event
+            item = {
+                "id": identity,
+                "node_id": node_id(_EVENT_TYPES.get(name, "IssueEvent"), identity),
+                "url": f"{api}/issues/events/{identity}",
+                "actor": self.user(base, actor),
+                "event": name,
+                "commit_id": pr.merge_commit_sha if name == "merged" else None,
+                "commit_url": f"{api}/commits/{pr.merge_commit_sha}" if name == "merged" else None,
+                "created_at": iso_z(at),
+                "performed_via_github_app": None,
+            }
+            if name == "labeled":
+                item["label"] = {"name": pr.labels[identity % 10], "color": "f29513"}
+            return item
+
+        body, headers = self.paginate(request, events, build)
+        return Response(200, body, headers)
+
+    def workflow_run_jobs(self, request: Request, repo: Repo, run_id: str) -> Response:
+        """`GET actions/runs/{id}/jobs` (not in the specs: GitHub's public docs, "Workflow jobs"): the jobs of
+        the latest attempt (`filter=latest`, the default) or of every attempt (`filter=all`), with steps."""
+        run = next((r for r in repo.runs if r.id == int(run_id)), None)
+        if run is None:
+            return self.not_found()
+        which = request.arg("filter") or "latest"
+        if which not in ("latest", "all"):
+            return self.bad_request(f"filter must be latest or all, got {which!r}")
+        attempts = list(enumerate(run.attempts, start=1))
+        if which == "latest":
+            attempts = attempts[-1:]
+        jobs = [job for number, attempt in attempts for job in _jobs_of_attempt(run, number, attempt)]
+        base = request.base_url
+        api = f"{base}/repos/{repo.full_name}"
+
+        def build(job):
+            url = f"{api}/actions/jobs/{job['id']}"
+            return {
+                "id": job["id"],
+                "run_id": run.id,
+                "workflow_name": run.name,
+                "head_branch": run.head_branch,
+                "run_url": f"{api}/actions/runs/{run.id}",
+                "run_attempt": job["attempt"],
+                "node_id": node_id("CheckRun", job["id"]),
+                "head_sha": run.head_sha,
+                "url": url,
+                "html_url": f"{WEB}/{repo.full_name}/actions/runs/{run.id}/job/{job['id']}",
+                "status": job["status"],
+                "conclusion": job["conclusion"],
+                "created_at": iso_z(job["created_at"]),
+                "started_at": iso_z(job["started_at"]),
+                "completed_at": iso_z(job["completed_at"]) if job["completed_at"] is not None else None,
+                "name": job["name"],
+                "steps": [
+                    {
+                        "name": step["name"],
+                        "status": step["status"],
+                        "conclusion": step["conclusion"],
+                        "number": number,
+                        "started_at": iso_z(step["started_at"]),
+                        "completed_at": iso_z(step["completed_at"])
+                        if step["completed_at"] is not None
+                        else None,
+                    }
+                    for number, step in enumerate(job["steps"], start=1)
+                ],
+                "check_run_url": f"{api}/check-runs/{job['id']}",
+                "labels": ["ubuntu-latest"],
+                "runner_id": job["runner_id"],
+                "runner_name": f"GitHub Actions {job['runner_id']}",
+                "runner_group_id": 1,
+                "runner_group_name": "GitHub Actions",
+            }
+
+        body, headers = self.paginate(request, jobs, build)
+        return Response(200, {"total_count": len(jobs), "jobs": body}, headers)
+
     def releases(self, request: Request, repo: Repo) -> Response:
         base = request.base_url
         api = f"{base}/repos/{repo.full_name}"
@@ -1017,6 +1118,71 @@ class GitHubApp(BaseApp):
 
         body, headers = self.paginate(request, self_sorted(repo.releases), build)
         return Response(200, body, headers)
+
+
+_EVENT_TYPES = {"ready_for_review": "ReadyForReviewEvent", "convert_to_draft": "ConvertToDraftEvent"}
+CI_JOBS = (  # name, share of the attempt after `build`, steps
+    ("build", 0.0, ("Set up job", "Checkout", "Install dependencies", "Build")),
+    ("unit-tests", 0.55, ("Set up job", "Checkout", "Run unit tests")),
+    ("integration-tests", 1.0, ("Set up job", "Checkout", "Start services", "Run integration tests")),
+    ("security-scan", 0.4, ("Set up job", "Checkout", "Scan dependencies")),
+)
+DEPLOY_JOBS = (("deploy", 0.0, ("Set up job", "Checkout", "Deploy", "Health check")),)
+
+
+def _jobs_of_attempt(run, number: int, attempt: list) -> list[dict]:
+    """The jobs of one attempt, drawn from the run id (the history does not move): `build` first, then the
+    test and scan jobs side by side, each after a runner queue of seconds to a minute; the longest ends with
+    the attempt. A failed CI attempt failed in `integration-tests` (the flaky one), the others passed."""
+    rng = random.Random(run.id * 31 + number)
+    started, completed, conclusion = attempt
+    end = completed if completed is not None else max(started + 60, run.updated_at)
+    span = max(end - started, 60)
+    specs = CI_JOBS if run.name == "CI" else DEPLOY_JOBS
+    build_end = started + int(span * (0.35 if len(specs) > 1 else 1.0))
+    jobs = []
+    for index, (name, share, steps) in enumerate(specs):
+        if (
+            index == 0
+        ):  # queued with the run (a re-run: when it was asked for), picked up as the attempt starts
+            created = run.created_at if number == 1 else started - rng.randint(5, 40)
+            begin = started
+        else:
+            created = build_end
+            begin = created + rng.randint(2, 60)
+        finish = build_end if index == 0 else max(begin + 20, begin + int((end - begin) * share))
+        if index == 0 and len(specs) == 1:
+            finish = end
+        done = completed is not None
+        failed = done and conclusion == "failure" and (name == "integration-tests" or len(specs) == 1)
+        outcome = ("failure" if failed else "success") if done else None
+        step_times = [begin + (finish - begin) * i // len(steps) for i in range(len(steps) + 1)]
+        jobs.append(
+            {
+                "id": run.id * 100 + number * 10 + index,
+                "attempt": number,
+                "name": name,
+                "status": "completed" if done else "in_progress",
+                "conclusion": outcome,
+                "created_at": created,
+                "started_at": begin,
+                "completed_at": finish if done else None,
+                "runner_id": 1000 + rng.randint(1, 40),
+                "steps": [
+                    {
+                        "name": step,
+                        "status": "completed" if done else "in_progress",
+                        "conclusion": (
+                            ("failure" if failed and i == len(steps) - 1 else "success") if done else None
+                        ),
+                        "started_at": step_times[i],
+                        "completed_at": step_times[i + 1] if done else None,
+                    }
+                    for i, step in enumerate(steps)
+                ],
+            }
+        )
+    return jobs
 
 
 def self_sorted(releases):

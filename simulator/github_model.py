@@ -107,6 +107,8 @@ class PullRequest:
     merge_method: str = "squash"
     draft: bool = False  # opened as a draft and not marked ready for review yet
     ready_at: int | None = None  # when a draft was marked ready for review
+    # (event, at, id): ready_for_review / convert_to_draft, for REST issue events and GraphQL timelineItems
+    draft_events: list = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)
@@ -153,6 +155,7 @@ class WorkflowRun:
     conclusion: str | None = None
     run_attempt: int = 1
     run_started_at: int | None = None  # the latest attempt's start; None: not started (queued)
+    attempts: list = field(default_factory=list)  # [started_at, completed_at, conclusion] per attempt: jobs
 
 
 @dataclass(slots=True, eq=False)
@@ -425,12 +428,29 @@ class Repo:
             self.loop.at(now + lead, self._merge_pr, pr, method, hotfix)
         return pr
 
+    def _draft_event(self, now, pr: PullRequest, event: str) -> None:
+        # own id space (not next_id), so the rest of the history keeps its ids
+        pr.draft_events.append((event, int(now), 4_000_000_000 + pr.id * 10 + len(pr.draft_events)))
+
     def _ready_for_review(self, now, pr: PullRequest) -> None:
         if pr.state != "open" or not pr.draft:
             return
         pr.draft = False
         pr.ready_at = pr.updated_at = int(now)
+        self._draft_event(now, pr, "ready_for_review")
         self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
+        if len(pr.draft_events) == 1 and pr.number % 3 == 0:
+            # one in three drafts goes back to draft for a while (no draw: the history does not move)
+            self.loop.at(now + (1 + pr.number % 4) * HOUR, self._convert_to_draft, pr)
+
+    def _convert_to_draft(self, now, pr: PullRequest) -> None:
+        if pr.state != "open" or pr.draft:
+            return
+        pr.draft = True
+        pr.updated_at = int(now)
+        self._draft_event(now, pr, "convert_to_draft")
+        self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
+        self.loop.at(now + (2 + pr.number % 5) * HOUR, self._ready_for_review, pr)
 
     def _review(self, now, pr: PullRequest) -> None:
         if pr.state != "open":
@@ -459,6 +479,7 @@ class Repo:
         if pr.draft:  # a draft cannot be merged: it was marked ready just before
             pr.draft = False
             pr.ready_at = int(now)
+            self._draft_event(now, pr, "ready_for_review")
         merger = self.other_user(pr.user) if pr.reviews and self.rng.random() < 0.3 else pr.user
         if method == "squash":
             lines = "\n".join(f"* {c.message.splitlines()[0]}" for c in pr.commits)
@@ -533,6 +554,7 @@ class Repo:
             return
         run.status = "in_progress"
         run.run_started_at = run.updated_at = int(now)
+        run.attempts.append([int(now), None, None])
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
 
     def _finish_run(self, now, run: WorkflowRun, slower: float = 0.0) -> None:
@@ -548,6 +570,9 @@ class Repo:
         run.status = "completed"
         run.conclusion = conclusion
         run.updated_at = int(now)
+        if not run.attempts:
+            run.attempts.append([run.run_started_at or run.created_at, None, None])
+        run.attempts[-1][1:] = [int(now), conclusion]
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
         if run.conclusion == "failure" and run.name == "CI" and self.flow_rng.random() < 0.6:
             # a flaky failure: someone re-runs the failed jobs a few minutes later
@@ -556,6 +581,7 @@ class Repo:
     def _rerun(self, now, run: WorkflowRun) -> None:
         run.run_attempt += 1
         run.run_started_at = run.updated_at = int(now)
+        run.attempts.append([int(now), None, None])
         run.status = "in_progress"
         run.conclusion = None
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
@@ -565,6 +591,7 @@ class Repo:
         run.status = "completed"
         run.conclusion = "success" if self.flow_rng.random() < 0.85 else "failure"
         run.updated_at = int(now)
+        run.attempts[-1][1:] = [int(now), run.conclusion]
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
 
     # ----- deployments
