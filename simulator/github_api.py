@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import random
 import re
 import threading
 import time
@@ -13,7 +12,7 @@ from urllib.parse import urlencode
 from simulator.clock import iso_z, parse_iso
 from simulator.config import GITHUB_TOKEN
 from simulator.github_graphql import GraphQLService
-from simulator.github_model import WEB_FLOW, Commit, PullRequest, Repo
+from simulator.github_model import WEB_FLOW, Commit, PullRequest, Repo, jobs_of_attempt
 from simulator.http import BaseApp, Request, Response, page_slice
 from simulator.model import DEPLOY_BOT
 
@@ -1041,7 +1040,7 @@ class GitHubApp(BaseApp):
         attempts = list(enumerate(run.attempts, start=1))
         if which == "latest":
             attempts = attempts[-1:]
-        jobs = [job for number, attempt in attempts for job in _jobs_of_attempt(run, number, attempt)]
+        jobs = [job for number, attempt in attempts for job in jobs_of_attempt(run, number, attempt)]
         base = request.base_url
         api = f"{base}/repos/{repo.full_name}"
 
@@ -1121,68 +1120,6 @@ class GitHubApp(BaseApp):
 
 
 _EVENT_TYPES = {"ready_for_review": "ReadyForReviewEvent", "convert_to_draft": "ConvertToDraftEvent"}
-CI_JOBS = (  # name, share of the attempt after `build`, steps
-    ("build", 0.0, ("Set up job", "Checkout", "Install dependencies", "Build")),
-    ("unit-tests", 0.55, ("Set up job", "Checkout", "Run unit tests")),
-    ("integration-tests", 1.0, ("Set up job", "Checkout", "Start services", "Run integration tests")),
-    ("security-scan", 0.4, ("Set up job", "Checkout", "Scan dependencies")),
-)
-DEPLOY_JOBS = (("deploy", 0.0, ("Set up job", "Checkout", "Deploy", "Health check")),)
-
-
-def _jobs_of_attempt(run, number: int, attempt: list) -> list[dict]:
-    """The jobs of one attempt, drawn from the run id (the history does not move): `build` first, then the
-    test and scan jobs side by side, each after a runner queue of seconds to a minute; the longest ends with
-    the attempt. A failed CI attempt failed in `integration-tests` (the flaky one), the others passed."""
-    rng = random.Random(run.id * 31 + number)
-    started, completed, conclusion = attempt
-    end = completed if completed is not None else max(started + 60, run.updated_at)
-    span = max(end - started, 60)
-    specs = CI_JOBS if run.name == "CI" else DEPLOY_JOBS
-    build_end = started + int(span * (0.35 if len(specs) > 1 else 1.0))
-    jobs = []
-    for index, (name, share, steps) in enumerate(specs):
-        if (
-            index == 0
-        ):  # queued with the run (a re-run: when it was asked for), picked up as the attempt starts
-            created = run.created_at if number == 1 else started - rng.randint(5, 40)
-            begin = started
-        else:
-            created = build_end
-            begin = created + rng.randint(2, 60)
-        finish = build_end if index == 0 else max(begin + 20, begin + int((end - begin) * share))
-        if index == 0 and len(specs) == 1:
-            finish = end
-        done = completed is not None
-        failed = done and conclusion == "failure" and (name == "integration-tests" or len(specs) == 1)
-        outcome = ("failure" if failed else "success") if done else None
-        step_times = [begin + (finish - begin) * i // len(steps) for i in range(len(steps) + 1)]
-        jobs.append(
-            {
-                "id": run.id * 100 + number * 10 + index,
-                "attempt": number,
-                "name": name,
-                "status": "completed" if done else "in_progress",
-                "conclusion": outcome,
-                "created_at": created,
-                "started_at": begin,
-                "completed_at": finish if done else None,
-                "runner_id": 1000 + rng.randint(1, 40),
-                "steps": [
-                    {
-                        "name": step,
-                        "status": "completed" if done else "in_progress",
-                        "conclusion": (
-                            ("failure" if failed and i == len(steps) - 1 else "success") if done else None
-                        ),
-                        "started_at": step_times[i],
-                        "completed_at": step_times[i + 1] if done else None,
-                    }
-                    for i, step in enumerate(steps)
-                ],
-            }
-        )
-    return jobs
 
 
 def self_sorted(releases):
