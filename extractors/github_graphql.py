@@ -53,7 +53,8 @@ fragment StatusFields on DeploymentStatus {
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
 # Asked with the reviews' first pass (no extra query: +1 point per 100 pull requests for the nested
 # connection): lines changed and the draft <-> ready events the Development stage ends with. 100 events
-# per pull request are read; one with more is named in a progress line (docs/extractors.md#graphql).
+# per pull request are read; one with more is named in a progress line (docs/extractors.md, "Pull request
+# details and CI jobs").
 TIMELINE_FIRST = 100
 PR_DETAIL_FIELDS = (
     "additions deletions changedFiles "
