@@ -19,6 +19,8 @@ configuration (environment variables, also read from ./.env):
   WAREHOUSE_TARGET                  duckdb (default) or postgres
   WAREHOUSE_POSTGRES_URL            postgresql://user:password@host:port/db (target postgres)
   GITHUB_API_URL, GITHUB_TOKEN, GITHUB_REPOS          API root; token; owner/name,owner/name
+  GITHUB_PULL_REQUEST_DETAILS, GITHUB_CI_JOBS  REST sizes/draft events (2 requests per PR), CI jobs
+                                    (1 request per run); both default false (demo: CI jobs on)
   JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECTS   https://x.atlassian.net; basic auth; KEY,KEY
   PAGERDUTY_API_URL, PAGERDUTY_TOKEN, PAGERDUTY_SERVICE_IDS  API root; REST token; ids (all when unset)
   EXTRACT_START_DATE                first run reaches back to this ISO date (default 180 days ago);
@@ -75,6 +77,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             f"simulator: github {sim.urls['github']}  jira {sim.urls['jira']}  pagerduty {sim.urls['pagerduty']}"
         )
         env = {
+            "GITHUB_CI_JOBS": "true",  # the demo shows fct_ci_jobs (1 request per run; set false to skip)
             **environment(),
             **sim.env(),
             "WAREHOUSE_PATH": str(demo_dir / "dora.duckdb"),

@@ -64,6 +64,12 @@ class GitHubSettings:
     token: Secret
     repos: tuple[str, ...]
     api_mode: str = "auto"  # GITHUB_API_MODE: graphql | rest | auto (GraphQL, REST when /graphql is refused)
+    # GITHUB_PULL_REQUEST_DETAILS: over REST, lines changed and ready-for-review events cost 2 requests per PR
+    # (GraphQL fetches them with the reviews query whatever this says)
+    pull_request_details: bool = False
+    ci_jobs: bool = (
+        False  # GITHUB_CI_JOBS: the jobs and steps of each completed workflow run (1 request per run)
+    )
 
 
 @dataclass(frozen=True)
@@ -604,7 +610,14 @@ def _github(env: Mapping[str, str], skipped: list[str]) -> GitHubSettings | None
     if missing:
         skipped.append(_incomplete("github", missing))
         return None
-    return GitHubSettings(api_url=api_url, token=Secret(token), repos=repos, api_mode=api_mode)
+    return GitHubSettings(
+        api_url=api_url,
+        token=Secret(token),
+        repos=repos,
+        api_mode=api_mode,
+        pull_request_details=_flag(env, "GITHUB_PULL_REQUEST_DETAILS", False),
+        ci_jobs=_flag(env, "GITHUB_CI_JOBS", False),
+    )
 
 
 def _jira(env: Mapping[str, str], skipped: list[str]) -> JiraSettings | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from doraflow.errors import SourceError
 from extractors.core import ChangeFilter, StreamContext, iso, parse_time, payload_hash, unique
-from extractors.github_graphql import GraphQLUnavailable, children, fall_back, use_graphql
+from extractors.github_graphql import TIMELINE_FIRST, GraphQLUnavailable, children, fall_back, use_graphql
 from extractors.github_graphql_compare import compare_ranges
 from extractors.http import RepeatedPageGuard, Response
 from extractors.streams import dig
@@ -249,12 +249,14 @@ def _children_of_changed_prs(ctx: StreamContext, kind: str) -> None:
             ):
                 node_ids[str(pr["number"])] = pr.get("node_id")
         over_rest = list(node_ids)
+        details: dict[str, tuple[dict, list[dict], bool]] | None = {} if kind == "reviews" else None
         if use_graphql(ctx):
             known = [(n, node) for n, node in node_ids.items() if isinstance(node, str) and node]
             try:
-                fetched = list(children(ctx, kind, known))
+                fetched = list(children(ctx, kind, known, details))
             except GraphQLUnavailable as error:
                 fall_back(ctx, error)
+                details = {} if kind == "reviews" else None
             else:
                 for number, items in fetched:
                     for item in items:
@@ -264,7 +266,54 @@ def _children_of_changed_prs(ctx: StreamContext, kind: str) -> None:
             for response in pages(ctx, f"{_repo(ctx)}/pulls/{number}/{kind}", {"per_page": PER_PAGE}):
                 for item in response.body:
                     ctx.add(number, item)
+            if details is not None and ctx.settings.github.pull_request_details:
+                details[number] = _pull_request_details_over_rest(ctx, number)
+        if details:
+            _land_pull_request_details(ctx, details)
         ctx.flush({"parent_cursor": batch_id})
+
+
+def _pull_request_details_over_rest(ctx: StreamContext, number: str) -> tuple[dict, list[dict], bool]:
+    """GITHUB_PULL_REQUEST_DETAILS over REST: `GET pulls/{n}` for the sizes the list omits, and the issue
+    events filtered to draft <-> ready (the list's `draft` is the current state only, so a pull request that
+    was a draft once cannot be told apart: every changed pull request costs these 2 requests)."""
+    size: dict = {"number": int(number), "additions": None, "deletions": None, "changed_files": None}
+    response = ctx.client.get(f"{_repo(ctx)}/pulls/{number}", allow_status=(404,))
+    if response.status == 200 and isinstance(response.body, dict):
+        size.update({k: response.body.get(k) for k in ("additions", "deletions", "changed_files")})
+    events: list[dict] = []
+    path = f"{_repo(ctx)}/issues/{number}/events"
+    for response in pages(ctx, path, {"per_page": PER_PAGE}, allow_status=(404,)):
+        if response.status != 200:
+            break
+        events.extend(
+            {k: e.get(k) for k in ("id", "node_id", "event", "actor", "created_at")}
+            for e in response.body
+            if isinstance(e, dict) and e.get("event") in ("ready_for_review", "convert_to_draft")
+        )
+    for event in events:
+        actor = event.get("actor")
+        event["actor"] = (
+            {"login": actor.get("login"), "type": actor.get("type")} if isinstance(actor, dict) else None
+        )
+    return size, events, True
+
+
+def _land_pull_request_details(ctx: StreamContext, details: dict[str, tuple[dict, list[dict], bool]]) -> None:
+    """Sizes and draft events land before the reviews' state moves past their batch (one contract: the
+    payload shapes of `github_graphql.rest_size` / `rest_issue_event`, whichever path fetched them)."""
+    sizes: list[tuple[str | None, object]] = []
+    events: list[tuple[str | None, object]] = []
+    for number, (size, found, complete) in details.items():
+        sizes.append((number, size))
+        events.extend((number, event) for event in found)
+        if not complete:
+            ctx.progress(
+                f"github pull_request_events {ctx.scope}: pull request #{number} has more than "
+                f"{TIMELINE_FIRST} draft/ready events; the first {TIMELINE_FIRST} landed"
+            )
+    ctx.land_other("pull_request_sizes", sizes)
+    ctx.land_other("pull_request_events", events)
 
 
 def pull_request_commits(ctx: StreamContext) -> None:
@@ -273,6 +322,32 @@ def pull_request_commits(ctx: StreamContext) -> None:
 
 def pull_request_reviews(ctx: StreamContext) -> None:
     _children_of_changed_prs(ctx, "reviews")
+
+
+def workflow_jobs(ctx: StreamContext) -> None:
+    """GITHUB_CI_JOBS: `GET actions/runs/{id}/jobs?filter=all` (every attempt, steps included) for each run
+    that landed completed since our cursor; a run landed again (re-run) is read again. Off: no request."""
+    if not ctx.settings.github.ci_jobs:
+        return
+    parent = ctx.parent_index("workflow_runs")
+    cursor = ctx.state.get("parent_cursor")
+    items_of = lambda body: body.get("jobs") if isinstance(body, dict) else None  # noqa: E731
+    for batch_id in parent.batches_after(cursor):
+        runs = {
+            str(run["id"]): run
+            for _, run in parent.read_batch(batch_id)
+            if isinstance(run, dict) and run.get("status") == "completed" and isinstance(run.get("id"), int)
+        }
+        for run_id in runs:
+            path = f"{_repo(ctx)}/actions/runs/{run_id}/jobs"
+            for response in pages(
+                ctx, path, {"filter": "all", "per_page": PER_PAGE}, allow_status=(404,), items_of=items_of
+            ):
+                if response.status != 200:
+                    break  # the run was deleted since it was listed
+                for job in items_of(response.body):
+                    ctx.add(run_id, job)
+        ctx.flush({"parent_cursor": batch_id})
 
 
 def _latest_status(statuses: list) -> str | None:
@@ -561,6 +636,7 @@ STREAM_FUNCTIONS = {
     "deployments": deployments,
     "deployment_statuses": deployment_statuses,
     "workflow_runs": workflow_runs,
+    "workflow_jobs": workflow_jobs,
     "releases": releases,
     "comparisons": comparisons,
 }

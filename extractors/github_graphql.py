@@ -51,6 +51,19 @@ fragment StatusFields on DeploymentStatus {
   creator { __typename login }
 }"""
 PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+# Asked with the reviews' first pass (no extra query: +1 point per 100 pull requests for the nested
+# connection): lines changed and the draft <-> ready events the Development stage ends with. 100 events
+# per pull request are read; one with more is named in a progress line (docs/extractors.md, "Pull request
+# details and CI jobs").
+TIMELINE_FIRST = 100
+PR_DETAIL_FIELDS = (
+    "additions deletions changedFiles "
+    f"timelineItems(itemTypes: [READY_FOR_REVIEW_EVENT, CONVERT_TO_DRAFT_EVENT], first: {TIMELINE_FIRST}) "
+    "{ totalCount nodes { __typename "
+    "... on ReadyForReviewEvent { id createdAt actor { __typename login } } "
+    "... on ConvertToDraftEvent { id createdAt actor { __typename login } } } }"
+)
+TIMELINE_EVENTS = {"ReadyForReviewEvent": "ready_for_review", "ConvertToDraftEvent": "convert_to_draft"}
 
 
 class GraphQLUnavailable(Exception):
@@ -247,6 +260,40 @@ def rest_status(node: dict) -> dict:
     }
 
 
+def rest_size(number: object, node: dict) -> dict:
+    """The size fields of REST `GET pulls/{n}` (the list omits them): the `pull_request_sizes` payload."""
+    return {
+        "number": _int(number),
+        "additions": _int(node.get("additions")),
+        "deletions": _int(node.get("deletions")),
+        "changed_files": _int(node.get("changedFiles")),
+    }
+
+
+def rest_issue_event(node: dict) -> dict | None:
+    """A timeline event as REST `GET issues/{n}/events` shapes it (the `pull_request_events` payload)."""
+    event = TIMELINE_EVENTS.get(node.get("__typename"))
+    if event is None:
+        return None
+    return {
+        "id": database_id(node.get("id")),
+        "node_id": node.get("id"),
+        "event": event,
+        "actor": _login(node.get("actor")),
+        "created_at": node.get("createdAt"),
+    }
+
+
+def pull_request_details(number: object, node: dict) -> tuple[dict, list[dict], bool]:
+    """(size, events, complete) of one pull request node of the reviews' first pass."""
+    timeline = node.get("timelineItems") or {}
+    events = [
+        e for e in (rest_issue_event(n) for n in timeline.get("nodes") or [] if isinstance(n, dict)) if e
+    ]
+    total = timeline.get("totalCount")
+    return rest_size(number, node), events, not isinstance(total, int) or total <= TIMELINE_FIRST
+
+
 # ----- children of many parents ----------------------------------------------------------------------
 CONNECTIONS = {
     # kind: (parent type, connection, node fields, fragment, reshape, first page size)
@@ -280,10 +327,11 @@ def first_pass_query(kind: str, first: int | None = None) -> str:
     """The first page (`first` children, default the kind's) of `kind` for each of `$ids` (up to 100 parents)."""
     parent_type, field, fields, fragment, _reshape_fn, default = CONNECTIONS[kind]
     first = default if first is None else first
+    extra = f" {PR_DETAIL_FIELDS}" if kind == "reviews" else ""
     return (
         f"query($ids: [ID!]!) {{ rateLimit {{ cost remaining resetAt }} nodes(ids: $ids) {{ "
-        f"... on {parent_type} {{ id {field}(first: {first}) {{ totalCount {PAGE_INFO} nodes {{ {fields} }} }} }} }} }}"
-        f"{fragment}"
+        f"... on {parent_type} {{ id {field}(first: {first}) {{ totalCount {PAGE_INFO} nodes {{ {fields} }} }}"
+        f"{extra} }} }} }}{fragment}"
     )
 
 
@@ -299,11 +347,12 @@ def follow_up_query(kind: str, parents: list[tuple[str, int, str]]) -> str:
 
 
 def children(
-    ctx: StreamContext, kind: str, parents: list[tuple[str, str]]
+    ctx: StreamContext, kind: str, parents: list[tuple[str, str]], details: dict | None = None
 ) -> Iterator[tuple[str, list[dict]]]:
     """(parent key, REST-shaped children) for each (parent key, node id); a parent gone (NOT_FOUND) yields
     nothing. First pass: `nodes(ids:)` for 100 parents at a time (`first_page_size`); then the unfinished
-    parents, each with `first` = what is left, packed into aliased queries of up to one point each."""
+    parents, each with `first` = what is left, packed into aliased queries of up to one point each.
+    `details` (reviews only) receives `pull_request_details` of each pull request found, by parent key."""
     field = CONNECTIONS[kind][1]
     cap = PR_COMMITS_CAP if kind == "commits" else None
     pending: list[tuple[str, str, str, int, list[dict]]] = []  # key, node id, cursor, left, collected
@@ -313,6 +362,8 @@ def children(
         for (key, node), found in zip(group, data.get("nodes") or [], strict=False):
             if not isinstance(found, dict):
                 continue  # deleted since it was listed: nothing to land
+            if details is not None and kind == "reviews":
+                details[key] = pull_request_details(key, found)
             page = found.get(field) or {}
             items = [_reshape(kind, n) for n in page.get("nodes") or [] if isinstance(n, dict)]
             total = page.get("totalCount") if isinstance(page.get("totalCount"), int) else len(items)

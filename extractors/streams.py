@@ -82,6 +82,26 @@ STREAMS: tuple[StreamSpec, ...] = (
     ),
     StreamSpec(
         "github",
+        "pull_request_sizes",
+        (),
+        True,
+        True,
+        landed_by="pull_request_reviews",
+        description="additions, deletions, changed_files of each changed pull request (GraphQL with the reviews; "
+        "REST GET pulls/{n} when GITHUB_PULL_REQUEST_DETAILS is true)",
+    ),
+    StreamSpec(
+        "github",
+        "pull_request_events",
+        (_k("id", types=INT),),
+        True,
+        False,
+        landed_by="pull_request_reviews",
+        description="ready_for_review / convert_to_draft events of each changed pull request (GraphQL "
+        "timelineItems with the reviews; REST issue events when GITHUB_PULL_REQUEST_DETAILS is true)",
+    ),
+    StreamSpec(
+        "github",
         "commits",
         (_k("sha", types=STR),),
         True,
@@ -115,6 +135,15 @@ STREAMS: tuple[StreamSpec, ...] = (
         False,
         cursor="created_at",
         description="Actions workflow runs; in-progress runs are re-read until completed",
+    ),
+    StreamSpec(
+        "github",
+        "workflow_jobs",
+        (_k("id", types=INT),),
+        True,
+        False,
+        ("workflow_runs",),
+        description="jobs (with steps) of each completed workflow run, all attempts (only when GITHUB_CI_JOBS is true)",
     ),
     StreamSpec(
         "github", "releases", (_k("id", types=INT),), True, False, cursor="created_at", description="releases"

@@ -68,10 +68,17 @@ KEEP: dict[str, tuple[str, ...] | None] = {  # type -> fields kept (None: all of
         "resourcePath",
         "reviews",
         "state",
+        "timelineItems",
         "title",
         "updatedAt",
         "url",
     ),
+    "PullRequestTimelineItemsConnection": CONNECTION,
+    "PullRequestTimelineItemsEdge": EDGE,
+    "PullRequestTimelineItems": None,  # a union: only the member types kept here stay
+    "PullRequestTimelineItemsItemType": ("CONVERT_TO_DRAFT_EVENT", "READY_FOR_REVIEW_EVENT"),
+    "ReadyForReviewEvent": ("actor", "createdAt", "id", "resourcePath", "url"),
+    "ConvertToDraftEvent": ("actor", "createdAt", "id", "resourcePath", "url"),
     "PullRequestConnection": CONNECTION,
     "PullRequestEdge": EDGE,
     "PullRequestCommit": ("commit", "id", "resourcePath", "url"),
@@ -208,6 +215,8 @@ def subset(full_sdl: str) -> str:
                 if i.name.value in KEEP
                 and (wanted is None or set(KEEP[i.name.value] or ("id",)) <= set(wanted))
             )
+        if isinstance(definition, graphql.language.UnionTypeDefinitionNode):
+            definition.types = tuple(t for t in definition.types if t.name.value in KEEP)
         for attribute in ("fields", "values"):
             items = getattr(definition, attribute, None)
             if not items:

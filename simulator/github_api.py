@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from simulator.clock import iso_z, parse_iso
 from simulator.config import GITHUB_TOKEN
 from simulator.github_graphql import GraphQLService
-from simulator.github_model import WEB_FLOW, Commit, PullRequest, Repo
+from simulator.github_model import WEB_FLOW, Commit, PullRequest, Repo, jobs_of_attempt
 from simulator.http import BaseApp, Request, Response, page_slice
 from simulator.model import DEPLOY_BOT
 
@@ -180,6 +180,8 @@ class GitHubApp(BaseApp):
         ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/deployments/(\d+)/statuses/?$"), "deployment_statuses"),
         ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/actions/runs/?$"), "workflow_runs"),
         ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/releases/?$"), "releases"),
+        ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/events/?$"), "issue_events"),
+        ("GET", re.compile(r"^/repos/([^/]+)/([^/]+)/actions/runs/(\d+)/jobs/?$"), "workflow_run_jobs"),
     )
 
     def route(self, request: Request) -> Response:
@@ -987,6 +989,104 @@ class GitHubApp(BaseApp):
         body, headers = self.paginate(request, items, build)
         return Response(200, {"total_count": len(items), "workflow_runs": body}, headers)
 
+    def issue_events(self, request: Request, repo: Repo, number: str) -> Response:
+        """`GET issues/{n}/events` (not in the specs: GitHub's public docs, "Issue events"): a pull request's
+        labeled, ready_for_review, convert_to_draft, merged and closed events, oldest first."""
+        pr = self._pr(repo, number)
+        if pr is None:
+            return self.not_found()
+        base = request.base_url
+        api = f"{base}/repos/{repo.full_name}"
+        events = [
+            ("labeled", pr.created_at, 5_000_000_000 + pr.id * 10 + i, pr.user)
+            for i, _ in enumerate(pr.labels)
+        ]
+        events += [(event, at, identity, pr.user) for event, at, identity in pr.draft_events]
+        if pr.merged_at is not None:
+            events.append(("merged", pr.merged_at, 5_000_000_000 + pr.id * 10 + 8, pr.merged_by))
+        if pr.closed_at is not None:
+            events.append(("closed", pr.closed_at, 5_000_000_000 + pr.id * 10 + 9, pr.merged_by or pr.user))
+        events.sort(key=lambda e: (e[1], e[2]))
+
+        def build(event):
+            name, at, identity, actor = event
+            item = {
+                "id": identity,
+                "node_id": node_id(_EVENT_TYPES.get(name, "IssueEvent"), identity),
+                "url": f"{api}/issues/events/{identity}",
+                "actor": self.user(base, actor),
+                "event": name,
+                "commit_id": pr.merge_commit_sha if name == "merged" else None,
+                "commit_url": f"{api}/commits/{pr.merge_commit_sha}" if name == "merged" else None,
+                "created_at": iso_z(at),
+                "performed_via_github_app": None,
+            }
+            if name == "labeled":
+                item["label"] = {"name": pr.labels[identity % 10], "color": "f29513"}
+            return item
+
+        body, headers = self.paginate(request, events, build)
+        return Response(200, body, headers)
+
+    def workflow_run_jobs(self, request: Request, repo: Repo, run_id: str) -> Response:
+        """`GET actions/runs/{id}/jobs` (not in the specs: GitHub's public docs, "Workflow jobs"): the jobs of
+        the latest attempt (`filter=latest`, the default) or of every attempt (`filter=all`), with steps."""
+        run = next((r for r in repo.runs if r.id == int(run_id)), None)
+        if run is None:
+            return self.not_found()
+        which = request.arg("filter") or "latest"
+        if which not in ("latest", "all"):
+            return self.bad_request(f"filter must be latest or all, got {which!r}")
+        attempts = list(enumerate(run.attempts, start=1))
+        if which == "latest":
+            attempts = attempts[-1:]
+        jobs = [job for number, attempt in attempts for job in jobs_of_attempt(run, number, attempt)]
+        base = request.base_url
+        api = f"{base}/repos/{repo.full_name}"
+
+        def build(job):
+            url = f"{api}/actions/jobs/{job['id']}"
+            return {
+                "id": job["id"],
+                "run_id": run.id,
+                "workflow_name": run.name,
+                "head_branch": run.head_branch,
+                "run_url": f"{api}/actions/runs/{run.id}",
+                "run_attempt": job["attempt"],
+                "node_id": node_id("CheckRun", job["id"]),
+                "head_sha": run.head_sha,
+                "url": url,
+                "html_url": f"{WEB}/{repo.full_name}/actions/runs/{run.id}/job/{job['id']}",
+                "status": job["status"],
+                "conclusion": job["conclusion"],
+                "created_at": iso_z(job["created_at"]),
+                "started_at": iso_z(job["started_at"]),
+                "completed_at": iso_z(job["completed_at"]) if job["completed_at"] is not None else None,
+                "name": job["name"],
+                "steps": [
+                    {
+                        "name": step["name"],
+                        "status": step["status"],
+                        "conclusion": step["conclusion"],
+                        "number": number,
+                        "started_at": iso_z(step["started_at"]),
+                        "completed_at": iso_z(step["completed_at"])
+                        if step["completed_at"] is not None
+                        else None,
+                    }
+                    for number, step in enumerate(job["steps"], start=1)
+                ],
+                "check_run_url": f"{api}/check-runs/{job['id']}",
+                "labels": ["ubuntu-latest"],
+                "runner_id": job["runner_id"],
+                "runner_name": f"GitHub Actions {job['runner_id']}",
+                "runner_group_id": 1,
+                "runner_group_name": "GitHub Actions",
+            }
+
+        body, headers = self.paginate(request, jobs, build)
+        return Response(200, {"total_count": len(jobs), "jobs": body}, headers)
+
     def releases(self, request: Request, repo: Repo) -> Response:
         base = request.base_url
         api = f"{base}/repos/{repo.full_name}"
@@ -1017,6 +1117,9 @@ class GitHubApp(BaseApp):
 
         body, headers = self.paginate(request, self_sorted(repo.releases), build)
         return Response(200, body, headers)
+
+
+_EVENT_TYPES = {"ready_for_review": "ReadyForReviewEvent", "convert_to_draft": "ConvertToDraftEvent"}
 
 
 def self_sorted(releases):

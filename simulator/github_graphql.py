@@ -611,6 +611,11 @@ class GraphQLService:
                 **page,
             )
 
+        def timeline_items(_info, itemTypes=None, since=None, skip=None, **page):  # noqa: N803
+            wanted = {_TIMELINE_TYPES[t] for t in itemTypes} if itemTypes else None
+            items = [e for e in pr.draft_events if (wanted is None or e[0] in wanted)]
+            return connection(items, lambda e: self.draft_event(repo, pr, e), **page)
+
         merged = pr.merged_at is not None
         return {
             "__typename": "PullRequest",
@@ -644,6 +649,19 @@ class GraphQLService:
             "commits": commits,
             "reviews": reviews,
             "labels": labels,
+            "timelineItems": timeline_items,
+        }
+
+    def draft_event(self, repo, pr, event) -> dict:
+        name, at, identity = event
+        kind = "ReadyForReviewEvent" if name == "ready_for_review" else "ConvertToDraftEvent"
+        return {
+            "__typename": kind,
+            "id": node_id(kind, identity),
+            "createdAt": iso_z(at),
+            "actor": self.actor(pr.user),
+            "url": f"{WEB}/{repo.full_name}/pull/{pr.number}#event-{identity}",
+            "resourcePath": f"/{repo.full_name}/pull/{pr.number}#event-{identity}",
         }
 
     def review(self, repo, pr, review) -> dict:
@@ -725,6 +743,8 @@ def _timestamp(value: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
+# the item types the simulator keeps (the other types of timelineItems are empty here)
+_TIMELINE_TYPES = {"READY_FOR_REVIEW_EVENT": "ready_for_review", "CONVERT_TO_DRAFT_EVENT": "convert_to_draft"}
 
 
 def _pr_state(pr) -> str:

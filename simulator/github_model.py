@@ -110,6 +110,8 @@ class PullRequest:
     merge_method: str = "squash"
     draft: bool = False  # opened as a draft and not marked ready for review yet
     ready_at: int | None = None  # when a draft was marked ready for review
+    # (event, at, id): ready_for_review / convert_to_draft, for REST issue events and GraphQL timelineItems
+    draft_events: list = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)
@@ -156,6 +158,7 @@ class WorkflowRun:
     conclusion: str | None = None
     run_attempt: int = 1
     run_started_at: int | None = None  # the latest attempt's start; None: not started (queued)
+    attempts: list = field(default_factory=list)  # [started_at, completed_at, conclusion] per attempt: jobs
 
 
 @dataclass(slots=True, eq=False)
@@ -431,12 +434,29 @@ class Repo:
             self.loop.at(now + lead, self._merge_pr, pr, method, hotfix)
         return pr
 
+    def _draft_event(self, now, pr: PullRequest, event: str) -> None:
+        # own id space (not next_id), so the rest of the history keeps its ids
+        pr.draft_events.append((event, int(now), 4_000_000_000 + pr.id * 10 + len(pr.draft_events)))
+
     def _ready_for_review(self, now, pr: PullRequest) -> None:
         if pr.state != "open" or not pr.draft:
             return
         pr.draft = False
         pr.ready_at = pr.updated_at = int(now)
+        self._draft_event(now, pr, "ready_for_review")
         self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
+        if len(pr.draft_events) == 1 and pr.number % 3 == 0:
+            # one in three drafts goes back to draft for a while (no draw: the history does not move)
+            self.loop.at(now + (1 + pr.number % 4) * HOUR, self._convert_to_draft, pr)
+
+    def _convert_to_draft(self, now, pr: PullRequest) -> None:
+        if pr.state != "open" or pr.draft:
+            return
+        pr.draft = True
+        pr.updated_at = int(now)
+        self._draft_event(now, pr, "convert_to_draft")
+        self.org.changes.update("github__pull_requests", (self.full_name, pr.number))
+        self.loop.at(now + (2 + pr.number % 5) * HOUR, self._ready_for_review, pr)
 
     def _review(self, now, pr: PullRequest) -> None:
         if pr.state != "open":
@@ -466,6 +486,7 @@ class Repo:
         if pr.draft:  # a draft cannot be merged: it was marked ready just before
             pr.draft = False
             pr.ready_at = int(now)
+            self._draft_event(now, pr, "ready_for_review")
         merger = self.other_user(pr.user) if pr.reviews and self.rng.random() < 0.3 else pr.user
         if method == "squash":
             lines = "\n".join(f"* {c.message.splitlines()[0]}" for c in pr.commits)
@@ -540,6 +561,7 @@ class Repo:
             return
         run.status = "in_progress"
         run.run_started_at = run.updated_at = int(now)
+        run.attempts.append([int(now), None, None])
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
 
     def _finish_run(self, now, run: WorkflowRun, slower: float = 0.0) -> None:
@@ -555,6 +577,9 @@ class Repo:
         run.status = "completed"
         run.conclusion = conclusion
         run.updated_at = int(now)
+        if not run.attempts:
+            run.attempts.append([run.run_started_at or run.created_at, None, None])
+        run.attempts[-1][1:] = [int(now), conclusion]
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
         if run.conclusion == "failure" and run.name == "CI" and self.flow_rng.random() < 0.6:
             # a flaky failure: someone re-runs the failed jobs a few minutes later
@@ -563,6 +588,7 @@ class Repo:
     def _rerun(self, now, run: WorkflowRun) -> None:
         run.run_attempt += 1
         run.run_started_at = run.updated_at = int(now)
+        run.attempts.append([int(now), None, None])
         run.status = "in_progress"
         run.conclusion = None
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
@@ -572,6 +598,7 @@ class Repo:
         run.status = "completed"
         run.conclusion = "success" if self.flow_rng.random() < 0.85 else "failure"
         run.updated_at = int(now)
+        run.attempts[-1][1:] = [int(now), run.conclusion]
         self.org.changes.update("github__workflow_runs", (self.full_name, run.id))
 
     # ----- deployments
@@ -824,3 +851,67 @@ class GitHubOrg:
 
     def repo(self, owner: str, name: str) -> Repo | None:
         return self.by_name.get(f"{owner}/{name}".lower())
+
+
+CI_JOBS = (  # name, share of the attempt after `build`, steps
+    ("build", 0.0, ("Set up job", "Checkout", "Install dependencies", "Build")),
+    ("unit-tests", 0.55, ("Set up job", "Checkout", "Run unit tests")),
+    ("integration-tests", 1.0, ("Set up job", "Checkout", "Start services", "Run integration tests")),
+    ("security-scan", 0.4, ("Set up job", "Checkout", "Scan dependencies")),
+)
+DEPLOY_JOBS = (("deploy", 0.0, ("Set up job", "Checkout", "Deploy", "Health check")),)
+
+
+def jobs_of_attempt(run, number: int, attempt: list) -> list[dict]:
+    """The jobs of one attempt, drawn from the run id (the history does not move): `build` first, then the
+    test and scan jobs side by side, each after a runner queue of seconds to a minute; the longest ends with
+    the attempt. A failed CI attempt failed in `integration-tests` (the flaky one), the others passed."""
+    rng = random.Random(run.id * 31 + number)
+    started, completed, conclusion = attempt
+    end = completed if completed is not None else max(started + 60, run.updated_at)
+    span = max(end - started, 60)
+    specs = CI_JOBS if run.name == "CI" else DEPLOY_JOBS
+    build_end = started + int(span * (0.35 if len(specs) > 1 else 1.0))
+    jobs = []
+    for index, (name, share, steps) in enumerate(specs):
+        if (
+            index == 0
+        ):  # queued with the run (a re-run: when it was asked for), picked up as the attempt starts
+            created = run.created_at if number == 1 else started - rng.randint(5, 40)
+            begin = started
+        else:
+            created = build_end
+            begin = created + rng.randint(2, 60)
+        finish = build_end if index == 0 else max(begin + 20, begin + int((end - begin) * share))
+        if index == 0 and len(specs) == 1:
+            finish = end
+        done = completed is not None
+        failed = done and conclusion == "failure" and (name == "integration-tests" or len(specs) == 1)
+        outcome = ("failure" if failed else "success") if done else None
+        step_times = [begin + (finish - begin) * i // len(steps) for i in range(len(steps) + 1)]
+        jobs.append(
+            {
+                "id": run.id * 100 + number * 10 + index,
+                "attempt": number,
+                "name": name,
+                "status": "completed" if done else "in_progress",
+                "conclusion": outcome,
+                "created_at": created,
+                "started_at": begin,
+                "completed_at": finish if done else None,
+                "runner_id": 1000 + rng.randint(1, 40),
+                "steps": [
+                    {
+                        "name": step,
+                        "status": "completed" if done else "in_progress",
+                        "conclusion": (
+                            ("failure" if failed and i == len(steps) - 1 else "success") if done else None
+                        ),
+                        "started_at": step_times[i],
+                        "completed_at": step_times[i + 1] if done else None,
+                    }
+                    for i, step in enumerate(steps)
+                ],
+            }
+        )
+    return jobs

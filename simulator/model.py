@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from simulator.changes import Changes
 from simulator.clock import DAY, HOUR, to_epoch
 from simulator.config import SimulatorConfig
-from simulator.github_model import GitHubOrg, is_production
+from simulator.github_model import GitHubOrg, is_production, jobs_of_attempt
 from simulator.jira_model import JiraPlan, JiraSite
 from simulator.pagerduty_model import PagerDutyAccount
 from simulator.teams import TEAMS, team_of_person
@@ -158,6 +158,19 @@ class Organisation:
                     for c in r.only_in(r.commits[h], r.commits[b]):
                         keys.add((r.full_name, f"{b}...{h}", c.sha))
             return keys
+        if table == "github__pull_request_sizes":
+            return {(r.full_name, pr.number) for r in repos for pr in r.pulls}
+        if table == "github__pull_request_events":
+            return {(r.full_name, e[2]) for r in repos for pr in r.pulls for e in pr.draft_events}
+        if table == "github__workflow_jobs":
+            return {
+                (r.full_name, job["id"])
+                for r in repos
+                for run in r.runs
+                for number, attempt in enumerate(run.attempts, start=1)
+                if attempt[1] is not None  # completed attempts (a re-run's earlier ones too)
+                for job in jobs_of_attempt(run, number, attempt)
+            }
         if table == "jira__projects":
             return {p["id"] for p in self.jira.projects}
         if table == "jira__issues":
@@ -190,6 +203,10 @@ class Organisation:
         "pagerduty__incidents",
         "pagerduty__incident_log_entries",
     )
+
+    # landed only when a setting or the GraphQL path asks for them (GITHUB_PULL_REQUEST_DETAILS, GITHUB_CI_JOBS):
+    # truth_keys() knows them, truth() leaves them out
+    DETAIL_TABLES = ("github__pull_request_sizes", "github__pull_request_events", "github__workflow_jobs")
 
     def truth(self) -> dict[str, int]:
         with self.lock:

@@ -54,11 +54,18 @@ def sim():
 def test_first_run_second_run_and_changes(sim, tmp_path):
     # REST's request accounting (304s for watched deployments); GraphQL's: tests/test_graphql_extract.py
     settings = settings_for(sim, tmp_path, "main", GITHUB_API_MODE="rest")
-    assert len(plan_streams(settings)) == 2 * 9 + 1 * 3 + 3  # 9 GitHub streams per repo, 3 Jira, 3 PagerDuty
+    assert (
+        len(plan_streams(settings)) == 2 * 10 + 1 * 3 + 3
+    )  # 10 GitHub streams per repo, 3 Jira, 3 PagerDuty
 
     results, loaded = run(settings)
     truth = sim.truth()
-    assert counts(settings) == {table: truth[table] for table in counts(settings)}
+    # the detail tables stay empty: GITHUB_PULL_REQUEST_DETAILS and GITHUB_CI_JOBS are off by default
+    assert counts(settings) == {table: truth.get(table, 0) for table in counts(settings)}
+    # ... and cost nothing: no jobs request, one reviews listing per pull request (no GET pulls/{n}, no events)
+    assert [r.requests for r in results if r.stream == "workflow_jobs"] == [0, 0]
+    reviews = sum(r.requests for r in results if r.stream == "pull_request_reviews")
+    assert reviews == truth["github__pull_requests"]
     assert loaded.quarantined == 0 and loaded.inserted == sum(truth.values())
     assert sum(r.records for r in results) >= sum(truth.values())
 
@@ -96,14 +103,68 @@ def test_first_run_second_run_and_changes(sim, tmp_path):
     changes = sim.advance(hours=30)
     _, loaded = run(settings)
     truth = sim.truth()
-    assert counts(settings) == {table: truth[table] for table in counts(settings)}
+    assert counts(settings) == {table: truth.get(table, 0) for table in counts(settings)}
     for spec in STREAMS:
         figures = loaded.per_table.get(spec.table, {"inserted": 0, "updated": 0})
-        assert figures["inserted"] == truth[spec.table] - truth_before[spec.table], spec.table
+        expected = truth.get(spec.table, 0) - truth_before.get(spec.table, 0)
+        assert figures["inserted"] == expected, spec.table
         tracked = changes.get(spec.table)
         if tracked is not None:  # the simulator tracks updates of the objects it mutates
             assert figures["updated"] == tracked["updated"], spec.table
     assert loaded.quarantined == 0
+
+
+def test_pull_request_details_and_ci_jobs_over_rest(tmp_path, monkeypatch):
+    """GITHUB_PULL_REQUEST_DETAILS and GITHUB_CI_JOBS: a backfill lands the simulator's truth (pages of 3 jobs
+    or events, so pagination is followed), a run without changes asks nothing more, and after the clock moves
+    only the runs landed completed since are read (one listing each, ceil(jobs / 3) pages)."""
+    from extractors import github
+    from simulator.github_model import jobs_of_attempt
+
+    monkeypatch.setattr(github, "PER_PAGE", 3)
+    with Simulator(SimulatorConfig(seed=5, repositories=1, days=6)) as small:
+        settings = settings_for(
+            small,
+            tmp_path,
+            "details",
+            GITHUB_API_MODE="rest",
+            GITHUB_PULL_REQUEST_DETAILS="true",
+            GITHUB_CI_JOBS="true",
+        )
+        results, loaded = run(settings)
+        assert loaded.quarantined == 0
+        detail_tables = ("github__pull_request_sizes", "github__pull_request_events", "github__workflow_jobs")
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            for table in detail_tables:
+                landed = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+                assert landed == len(small.truth_keys(table)) > 0, table
+        jobs_requests = sum(r.requests for r in results if r.stream == "workflow_jobs")
+        assert jobs_requests > len(
+            [run for run in small.org.github.repos[0].runs if run.status == "completed"]
+        )
+
+        results, _ = run(settings)  # nothing changed: no new parent batch, no detail request
+        assert sum(r.requests for r in results if r.stream in ("workflow_jobs", "pull_request_reviews")) == 0
+
+        repo = small.org.github.repos[0]
+        completed_before = {run.id: run.run_attempt for run in repo.runs if run.status == "completed"}
+        small.advance(hours=12)
+        results, loaded = run(settings)
+        newly = [
+            run
+            for run in repo.runs
+            if run.status == "completed" and completed_before.get(run.id) != run.run_attempt
+        ]
+        # one listing per newly completed run (or attempt), ceil(jobs of its completed attempts / 3) pages each
+        pages = 0
+        for newly_completed in newly:
+            attempts = enumerate(newly_completed.attempts, start=1)
+            jobs = [j for n, a in attempts if a[1] for j in jobs_of_attempt(newly_completed, n, a)]
+            pages += -(-len(jobs) // 3)
+        assert sum(r.requests for r in results if r.stream == "workflow_jobs") == pages > 0
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            landed = con.execute("select count(*) from raw.github__workflow_jobs").fetchone()[0]
+        assert landed == len(small.truth_keys("github__workflow_jobs"))
 
 
 def test_faults_converge_to_a_clean_run(sim, tmp_path, monkeypatch):

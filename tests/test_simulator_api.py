@@ -622,3 +622,28 @@ def test_same_seed_serves_the_same_payloads():
         third = snapshot(other)
     assert first == second
     assert first != third
+
+
+def test_issue_events_and_run_jobs_follow_githubs_public_docs(sim):
+    """Not in the specs: shapes after GitHub's REST docs ("Issue events", "Workflow jobs")."""
+    repo = sim.org.github.repos[0]
+    draft = next(pr for pr in repo.pulls if pr.draft_events)
+    events = gh(sim, f"/repos/{repo.full_name}/issues/{draft.number}/events", per_page=100).json()
+    mine = [e for e in events if e["event"] in ("ready_for_review", "convert_to_draft")]
+    assert [(e["event"], e["id"]) for e in mine] == [(name, ident) for name, _at, ident in draft.draft_events]
+    assert [e["created_at"] for e in events] == sorted(e["created_at"] for e in events)  # oldest first
+    assert {"id", "node_id", "actor", "event", "created_at", "commit_id"} <= set(events[0])
+    pull = gh(sim, f"/repos/{repo.full_name}/pulls/{draft.number}").json()
+    assert pull["additions"] == sum(c.additions for c in draft.commits) and "changed_files" in pull
+
+    rerun = next(run for run in repo.runs if run.run_attempt > 1 and run.status == "completed")
+    path = f"/repos/{repo.full_name}/actions/runs/{rerun.id}/jobs"
+    latest, every = gh(sim, path).json(), gh(sim, path, filter="all").json()
+    assert {job["run_attempt"] for job in latest["jobs"]} == {rerun.run_attempt}
+    assert {job["run_attempt"] for job in every["jobs"]} == set(range(1, rerun.run_attempt + 1))
+    assert every["total_count"] == len(every["jobs"]) > latest["total_count"]
+    job = every["jobs"][0]
+    assert job["run_id"] == rerun.id and job["steps"] and job["steps"][0]["number"] == 1
+    assert job["created_at"] <= job["started_at"] <= job["completed_at"]
+    assert gh(sim, path, filter="nope").status_code == 422  # validation failed, as GitHub answers
+    assert gh(sim, f"/repos/{repo.full_name}/actions/runs/1/jobs").status_code == 404
