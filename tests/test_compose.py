@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import posixpath
 import re
 import shlex
 import subprocess
@@ -237,3 +238,121 @@ def test_commands_exist(compose):
                                text=True).stdout  # fmt: skip
     for flag in [word for word in simulator if word.startswith("--")]:
         assert flag in help_text, f"doraflow simulate has no {flag} option"
+
+
+# What `docker compose build` would do, checked without a Docker engine (none on the machines this suite runs on;
+# the image build itself is unverified here: docs/airflow.md, "Docker Compose").
+
+
+def _image_layout() -> tuple[dict[str, str], str]:
+    """Replay the Dockerfile's file-system steps: {folder or copied path: owner} and the final USER.
+
+    Understands the instructions this Dockerfile uses (USER, WORKDIR, `RUN mkdir -p`, `RUN ... chown -R`, COPY
+    --chown); the base image's own folders are not known, so a mounted path must be one the Dockerfile makes.
+    """
+    owners: dict[str, str] = {}
+    user, workdir = "root", "/"
+    for line in _dockerfile():
+        word, _, rest = line.partition(" ")
+        if word == "USER":
+            user = rest.strip()
+        elif word == "WORKDIR":
+            workdir = rest.strip()
+            owners.setdefault(workdir, "0:0")
+        elif word == "RUN":
+            for command in rest.split("&&"):
+                argv = shlex.split(command)
+                if argv[:2] == ["mkdir", "-p"]:
+                    for folder in argv[2:]:
+                        owners[folder] = "0:0" if user == "root" else f"{user}:0"
+                elif argv[:2] == ["chown", "-R"]:
+                    owner, targets = argv[2], argv[3:]
+                    for path in list(owners):
+                        if any(path == target or path.startswith(target + "/") for target in targets):
+                            owners[path] = owner
+        elif word == "COPY":
+            argv = shlex.split(rest)
+            chown = next((a.split("=", 1)[1] for a in argv if a.startswith("--chown=")), "0:0")
+            *sources, target = [a for a in argv if not a.startswith("--")]
+            destination = posixpath.join(workdir, target)
+            for source in sources:  # `COPY a b ./` puts a and b in the folder; `COPY a ./a` names the target
+                path = posixpath.join(destination, source) if target.endswith("/") else destination
+                owners[posixpath.normpath(path)] = chown
+    return owners, user
+
+
+def _normalised_pins(name: str) -> dict[str, str]:
+    """_pins with PEP 503 names (great_expectations and great-expectations are one package)."""
+    return {re.sub(r"[-_.]+", "-", package): version for package, version in _pins(REPO / name).items()}
+
+
+def test_the_image_installs_exactly_the_runtime_pins_with_the_constraints():
+    instructions = _dockerfile()
+    installs = [line for line in instructions if "pip install" in line]
+    # one dependency install (requirements.txt resolved against constraints.txt), then the project without deps
+    assert installs == [
+        "RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt",
+        "RUN pip install --no-cache-dir --no-deps -e .",
+    ], installs
+    copied_before = [
+        line for line in instructions[: instructions.index(installs[0])] if line.startswith(("COPY", "ADD"))
+    ]
+    assert copied_before == ["COPY --chown=50000:0 requirements.txt constraints.txt ./"], copied_before
+    # requirements.txt includes no other file, and constraints.txt pins each of its packages at the same version
+    requirements = (REPO / "requirements.txt").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*-[rc]\s", requirements, re.MULTILINE)
+    runtime, constraints = _normalised_pins("requirements.txt"), _normalised_pins("constraints.txt")
+    assert {name: constraints.get(name) for name in runtime} == runtime
+    assert "ADD " not in "\n".join(instructions)  # nothing fetched from outside the build context
+
+
+def test_mounted_folders_exist_in_the_image_owned_by_the_airflow_uid(compose):
+    owners, final_user = _image_layout()
+    assert final_user == "50000"  # the containers run as the airflow user (compose: user 50000:0)
+    for name, service in compose["services"].items():
+        if not name.startswith("airflow") and name != "simulator":
+            continue
+        for container_path in _mounts(service):
+            # A new named volume takes the owner of the image's folder it is mounted on.
+            assert owners.get(container_path) == "50000:0", (name, container_path, owners.get(container_path))
+    # every file the project COPYs is the airflow user's too (the editable install writes beside them)
+    copied = {path: owner for path, owner in owners.items() if path.startswith("/opt/doraflow/")}
+    assert copied and set(copied.values()) == {"50000:0"}, copied
+
+
+@pytest.mark.slow
+def test_the_runtime_pins_resolve_without_conflict_for_the_image_python(tmp_path):
+    """`pip install --dry-run -r requirements.txt -c constraints.txt` as the image's RUN line, on the image's
+    Python minor (python3.11 of the FROM line), against the package index pip is configured with here."""
+    base = _dockerfile()[0]
+    image_python = re.search(r"-python(\d+)\.(\d+)$", base)
+    assert image_python, base
+    if sys.version_info[:2] != tuple(int(part) for part in image_python.groups()):
+        pytest.skip(
+            f"the image's Python is {'.'.join(image_python.groups())}, this one {sys.version.split()[0]}"
+        )
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet"]
+        + ["--disable-pip-version-check", "--report", str(report)]
+        + ["-r", "requirements.txt", "-c", "constraints.txt"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    chosen = {
+        re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower(): item["metadata"]["version"]
+        for item in json.loads(report.read_text(encoding="utf-8"))["install"]
+    }
+    constraints, runtime = _normalised_pins("constraints.txt"), set(_normalised_pins("requirements.txt"))
+    assert runtime <= set(chosen)
+    # every package the image would install is pinned by constraints.txt, at that version: a reproducible image
+    assert {name: version for name, version in chosen.items() if constraints.get(name) != version} == {}
+    tools = {
+        name
+        for name in _normalised_pins("requirements-dev.txt")
+        if name.startswith("pytest") or name == "ruff"
+    }
+    assert tools and not tools & set(chosen), tools & set(chosen)  # no test or lint tool reaches the image

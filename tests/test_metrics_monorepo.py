@@ -13,24 +13,20 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from doraflow.config import load_settings
 from doraflow.transform import dbt_build
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import monorepo_scenario as scenario  # noqa: E402
 from golden_scenario import sha, write_duckdb, write_postgres  # noqa: E402
 from marts_compare import assert_same_marts  # noqa: E402
+from scenario_settings import scenario_settings as settings_for  # noqa: E402
 
 TODAY = date(2024, 3, 20)
 LABELS = {sha(label): label for label, _, _ in scenario.COMMITS}
 
 
 def scenario_settings(tmp_path, **env):
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(scenario.CATALOG_CSV)
-    values = {"EXTRACT_START_DATE": "2024-02-01", "SERVICE_CATALOG_PATH": str(catalog)}
-    values.update(env)
-    return load_settings(values, today=TODAY)
+    return settings_for(tmp_path, scenario.CATALOG_CSV, TODAY, **env)
 
 
 @pytest.fixture(scope="module")
@@ -55,13 +51,13 @@ def test_deployments_map_to_services_by_environment_each_with_its_own_seed(wareh
     }
     assert got == {
         1: ("payments", "money", "seed", "1"),
-        2: ("search", "find", "seed", "2"),
+        2: ("search", "money", "seed", "2"),
         3: ("platform", "ops", "seed", "3"),  # "production" matches no pattern: the fallback entry
         4: ("payments", "money", "release", "4"),
         # the same sha x4 as D4, but another service: its own release, not a rollout step of D4
-        5: ("search", "find", "release", "5"),
+        5: ("search", "money", "release", "5"),
         6: ("payments", "money", "release", "6"),
-        7: ("search", "find", "release", "7"),
+        7: ("search", "money", "release", "7"),
         8: ("platform", "ops", "release", "8"),
         9: ("unmapped", None, "seed", "9"),  # acme/tools: no pattern matches "production", no fallback entry
     }
@@ -130,6 +126,25 @@ def test_the_repository_level_count_takes_each_commit_once(warehouse):
         "from marts.dora_metrics where period_grain = 'month'"
     ).fetchone()
     assert (in_all, in_services) == (6, 13)
+
+
+def test_a_team_owning_two_services_counts_a_shared_commit_once(warehouse):
+    # money owns payments and search. Its change rows: payments D4 {x1, x3}, D6 {x5, x6}; search D5 {x2, x3},
+    # D7 {x6}: seven rows, five commits. x3 and x6 count once, on the team's earliest release that shipped them:
+    # x3 from D4 (09:00 -> 10:10 = 70 min, not D5's 100), x6 from D6 (08:30 -> 10:10 = 100 min, not D7's 130).
+    # Lead times x1 130, x2 130, x3 70, x5 130, x6 100: n 5, mean 560 / 5 = 112, median 130.
+    # ops owns platform only: D8's six commits, once each.
+    got = {
+        team: (changes, n, mean, median)
+        for team, changes, n, mean, median in warehouse.execute(
+            "select team, changes, lead_time_n, lead_time_mean_minutes, lead_time_median_minutes "
+            "from marts.dora_metrics_by_team where period_grain = 'month' and period_start = date '2024-03-01'"
+        ).fetchall()
+    }
+    assert got["money"] == (5, 5, 112.0, 130.0)
+    assert got["ops"][:2] == (6, 6)
+    # 'all' still counts each of the six commits once; the services count their thirteen rows
+    assert got["all"][:2] == (6, 6)
 
 
 @pytest.mark.postgres

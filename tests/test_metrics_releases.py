@@ -13,23 +13,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from doraflow.config import load_settings
 from doraflow.transform import dbt_build
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import releases_scenario as scenario  # noqa: E402
 from golden_scenario import sha, write_duckdb, write_postgres  # noqa: E402
 from marts_compare import MARTS, assert_same_marts  # noqa: E402
+from scenario_settings import scenario_settings as settings_for  # noqa: E402
 
 TODAY = date(2024, 3, 19)  # the build's now is the end of that day: 2024-03-20 00:00 UTC
 
 
 def scenario_settings(tmp_path, **env):
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_text(scenario.CATALOG_CSV)
-    values = {"EXTRACT_START_DATE": "2024-02-01", "SERVICE_CATALOG_PATH": str(catalog)}
-    values.update(env)
-    return load_settings(values, today=TODAY)
+    return settings_for(tmp_path, scenario.CATALOG_CSV, TODAY, **env)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import re
 import duckdb
 import pytest
 from test_quality import make_marts, write_batch
-from test_report_browser import _open_page, browser  # noqa: F401 - the fixture
+from test_report_browser import _open_page, browser, phone_layout_in_chromium  # noqa: F401 - the fixture
 
 from doraflow.config import load_settings
 from doraflow.quality import check_batches, check_marts
@@ -249,6 +249,11 @@ def test_data_docs_render_offline_in_chromium(settings, browser):  # noqa: F811 
             assert page.errors() == []
         finally:
             page.close()
+    # The report links the Data Docs, so a phone opens them too: laid out for its width, not blank, no text below
+    # the legible size, and the page never scrolls sideways (the results table scrolls in bootstrap-table's own
+    # box). Screenshots: <warehouse folder>/data-docs-phone-<n>.png.
+    phone = phone_layout_in_chromium(browser, index, settings.warehouse_path.parent / "data-docs-phone.png")
+    assert phone["layout"] == phone["page"] == 390 and phone["textLength"] > 0 and phone["small"] == [], phone
 
 
 def test_results_history_is_capped_per_suite(settings, monkeypatch):

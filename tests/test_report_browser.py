@@ -302,3 +302,151 @@ def test_report_layout_at_desktop_and_phone_width(tmp_path, browser, width):
         assert label["overlapsPlotArea"] is False, label
         assert not label["overlapsBar"], label
         assert label["insidePlot"], label  # not cut off at the chart's right edge either
+
+
+# A phone, not a narrow window: Chromium's own mobile emulation (layout viewport from <meta name=viewport>,
+# device pixels 3x, touch, a phone's user agent), as a person opening the report on their phone sees it.
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
+PHONE_USER_AGENT = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Mobile Safari/537.36"
+)
+MIN_FONT_PX = 12  # the smallest legible text on a phone (Lighthouse's "legible font sizes" audit uses 12 px)
+
+PHONE_PROBE = """
+(async () => {
+  if (window.doraflowChartsReady) await window.doraflowChartsReady;
+  const layout = document.documentElement.clientWidth;  // the layout viewport, whatever the pinch zoom
+  const box = (el) => { const r = el.getBoundingClientRect();
+    return {left: r.left + scrollX, right: r.right + scrollX, width: r.width, height: r.height}; };
+  const shown = (el) => { const b = el.getBoundingClientRect(); const s = getComputedStyle(el);
+    return b.width > 0 && b.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + (typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const outside = Array.from(document.querySelectorAll('body *'))
+    .filter((el) => shown(el) && !el.closest('.tablewrap') && box(el).right > layout + 0.5)
+    .slice(0, 5).map((el) => name(el) + ' right ' + box(el).right);
+  const wraps = Array.from(document.querySelectorAll('.tablewrap')).map((el) => ({
+    table: (el.querySelector('table') || {dataset: {}}).dataset.table || null, right: box(el).right,
+    client: el.clientWidth, scroll: el.scrollWidth, overflowX: getComputedStyle(el).overflowX}));
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const rect = (el) => el.getBoundingClientRect();
+  const charts = Array.from(document.querySelectorAll('.js-plotly-plot')).map((plot) => {
+    const svg = plot.querySelector('.main-svg');
+    const legend = plot.querySelector('.legend .bg');
+    const scrollbar = plot.querySelector('.legend .scrollbar');
+    const texts = ['.gtitle', '.xtitle', '.ytitle', '.xtick text', '.ytick text']
+      .flatMap((selector) => Array.from(plot.querySelectorAll(selector)));
+    return {chart: plot.dataset.chart || plot.id, left: box(plot).left, right: box(plot).right,
+            svgWidth: svg ? svg.getBoundingClientRect().width : null, width: box(plot).width,
+            traces: plot.querySelectorAll('.trace').length,
+            // the legend must not cover the title, axis titles or tick labels, nor need its own scrollbar
+            legendCovers: legend ? texts.filter((el) => overlap(rect(legend), rect(el)))
+              .map((el) => el.textContent.slice(0, 30)) : [],
+            legendScrolls: !!scrollbar && rect(scrollbar).height > 0};
+  });
+  const small = [];
+  const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (texts.nextNode()) {
+    const node = texts.currentNode; const el = node.parentElement;
+    if (!node.textContent.trim() || !el || !shown(el)) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    const found = name(el) + ' ' + size + 'px: ' + node.textContent.trim().slice(0, 30);
+    if (size < MIN_FONT_PX && !small.includes(found)) small.push(found);
+  }
+  return JSON.stringify({layout: layout, page: document.documentElement.scrollWidth, outside: outside,
+    height: document.documentElement.scrollHeight, wraps: wraps, charts: charts, small: small.slice(0, 10),
+    dpr: window.devicePixelRatio, touchPoints: navigator.maxTouchPoints, touch: 'ontouchstart' in window,
+    mobileAgent: /Mobile/.test(navigator.userAgent), textLength: document.body.innerText.trim().length,
+    valueStream: !!document.querySelector('#value-stream .js-plotly-plot')});
+})()
+""".replace("MIN_FONT_PX", str(MIN_FONT_PX))
+
+
+def phone_layout_in_chromium(browser_url: str, page_file: Path, screenshot: Path | None = None) -> dict:
+    """Open `page_file` on an emulated phone (PHONE), measure it (PHONE_PROBE), save full-page screenshots."""
+    page = _open_page(browser_url)
+    try:
+        page.call("Runtime.enable")
+        page.call("Page.enable")
+        page.call("Emulation.setUserAgentOverride", userAgent=PHONE_USER_AGENT, platform="Android")
+        page.call("Emulation.setDeviceMetricsOverride", **PHONE)
+        page.call("Emulation.setTouchEmulationEnabled", enabled=True, maxTouchPoints=5)
+        page.call("Page.navigate", url=page_file.resolve().as_uri())
+        page.wait_for("Page.loadEventFired")
+        result = page.call("Runtime.evaluate", expression=PHONE_PROBE, awaitPromise=True, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        layout = json.loads(result["result"]["value"])
+        assert page.errors() == []
+        if (
+            screenshot is not None
+        ):  # the whole page in parts: <name>-1.png, -2.png, ... (3 device pixels a px)
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            part_height = PHONE["height"]
+            for index, top in enumerate(
+                range(0, min(layout["height"], 12 * part_height), part_height), start=1
+            ):
+                shot = page.call(
+                    "Page.captureScreenshot",
+                    format="png",
+                    captureBeyondViewport=True,
+                    clip={"x": 0, "y": top, "width": PHONE["width"], "height": part_height, "scale": 1},
+                )
+                path = screenshot.with_name(f"{screenshot.stem}-{index}{screenshot.suffix}")
+                path.write_bytes(base64.b64decode(shot["data"]))
+        return layout
+    finally:
+        page.close()
+
+
+def assert_fits_a_phone(layout: dict) -> None:
+    emulated = (layout["dpr"], layout["touchPoints"], layout["touch"], layout["mobileAgent"])
+    assert emulated == (3, 5, True, True), layout
+    assert layout["layout"] == PHONE["width"], layout  # <meta name=viewport>: the page is laid out for 390 px
+    assert layout["page"] <= PHONE["width"], layout  # the page never scrolls sideways...
+    assert layout["outside"] == [], layout  # ...and nothing sticks out of it (tables scroll in their own box)
+    for wrap in layout["wraps"]:
+        assert wrap["right"] <= PHONE["width"] + 0.5, wrap
+        if wrap["scroll"] > wrap["client"]:
+            assert wrap["overflowX"] in ("auto", "scroll"), wrap
+    for chart in layout["charts"]:
+        assert chart["left"] >= -0.5 and chart["right"] <= PHONE["width"] + 0.5, chart  # each chart fits...
+        drawn = chart["svgWidth"]
+        assert drawn is not None and drawn <= chart["width"] + 0.5, chart  # ...and is drawn inside its box
+        assert chart["legendCovers"] == [] and not chart["legendScrolls"], chart
+    assert layout["small"] == [], layout["small"]  # no text below MIN_FONT_PX
+
+
+def test_report_on_a_phone(tmp_path, browser):
+    """The report with its value-stream page on an emulated phone. Screenshots: <tmp>/report-phone-<n>.png."""
+    from datetime import date
+
+    from test_serving_support import (
+        REPORT_ANCHOR,
+        REPORT_MONTHS,
+        REPORT_WEEKS_FROM,
+        flow_marts_statements,
+        marts_statements,
+    )
+
+    warehouse = tmp_path / "dora.duckdb"
+    # the report's period is October 2026 (test_report.py): the flow marts' sample month and quarter
+    october = date(2026, 10, 1)
+    statements = marts_statements(
+        REPORT_ANCHOR, weeks_from=REPORT_WEEKS_FROM, weeks=9, months=REPORT_MONTHS
+    ) + flow_marts_statements(october, october)
+    build_duckdb_marts(warehouse, statements)
+    settings = sample_settings(warehouse)
+    from doraflow.publish import build_serving_copy
+    from doraflow.report import write_report
+
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    report = write_report(settings, today=REPORT_TODAY)
+    layout = phone_layout_in_chromium(browser, report, tmp_path / "report-phone.png")
+    assert layout["valueStream"], "the value-stream page drew its chart"
+    # organisation 5 + services 5 + teams 5 trend charts and the value stream: every one measured
+    assert len(layout["charts"]) == 16 and all(chart["traces"] > 0 for chart in layout["charts"]), layout
+    assert {"ci-health", "flow-signals"} <= {wrap["table"] for wrap in layout["wraps"]}, layout["wraps"]
+    assert any(wrap["scroll"] > wrap["client"] for wrap in layout["wraps"]), "no wide table was tried"
+    assert_fits_a_phone(layout)
+    assert (tmp_path / "report-phone-1.png").stat().st_size > 20_000

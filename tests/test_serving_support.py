@@ -9,6 +9,7 @@ Every figure the tests expect is worked out by hand from the rows below, in the 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 DDL = {
     "dim_services": """(service text, team text, github_repository text, pagerduty_service_id text,
@@ -403,3 +404,255 @@ def sample_settings(warehouse_path, **env: str):
     from doraflow.config import load_settings
 
     return load_settings({"WAREHOUSE_PATH": str(warehouse_path), **env})
+
+
+# The flow marts: their columns and types come from their YAML contract (never copied here); a sample row names
+# only the columns it fills, the others are NULL. `quarter` is the first day of a quarter, `month` the first day of
+# a month in it (the same day when the quarter has just begun); `before` is the month before the quarter.
+FLOW_CONTRACT = (
+    Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "marts" / "flow" / "_flow__models.yml"
+)
+
+
+def flow_contract_columns() -> dict[str, list[tuple[str, str]]]:
+    """Each flow mart's (column, data_type) in contract order."""
+    import yaml
+
+    document = yaml.safe_load(FLOW_CONTRACT.read_text(encoding="utf-8"))
+    return {
+        model["name"]: [(column["name"], column["data_type"]) for column in model["columns"]]
+        for model in document["models"]
+    }
+
+
+def _month_before(day: date) -> date:
+    return date(day.year - 1, 12, 1) if day.month == 1 else date(day.year, day.month - 1, 1)
+
+
+def ci_health(*, runs: int, success: float, reruns: float, feedback: float, automated: float) -> dict:
+    """flow_metrics' CI health and deployment automation columns (the report's CI table shows them)."""
+    return {
+        "ci_runs": runs,
+        "ci_success_rate": success,
+        "ci_rerun_rate": reruns,
+        "ci_run_median_minutes": 8.0,
+        "ci_run_p90_minutes": 21.0,
+        "ci_queue_median_minutes": 1.5,
+        "ci_feedback_n": runs,
+        "ci_feedback_median_minutes": feedback,
+        "deployment_automation_share": automated,
+    }
+
+
+def flow_rows(quarter: date, month: date) -> dict[str, list[dict]]:
+    """Sample rows of the flow marts the cookbook reads, in the organisation above (checkout, search, billing)."""
+    before = _month_before(quarter)
+    metrics = [
+        # this month: checkout's review stage is its bottleneck; search's development stage is
+        {
+            "period_grain": "month",
+            "period_start": month,
+            "service": "checkout",
+            "changes": 4,
+            "lead_time_median_minutes": 400.0,
+            "stage_development_median_minutes": 60.0,
+            "stage_review_median_minutes": 240.0,
+            "stage_testing_median_minutes": 20.0,
+            "stage_staging_median_minutes": 30.0,
+            "stage_production_median_minutes": 10.0,
+            "stage_review_share_median": 0.6,
+            "bottleneck_stage": "review",
+            **ci_health(runs=12, success=0.75, reruns=0.25, feedback=14.0, automated=0.5),
+        },
+        {
+            "period_grain": "month",
+            "period_start": month,
+            "service": "search",
+            "changes": 2,
+            "lead_time_median_minutes": 90.0,
+            "stage_development_median_minutes": 50.0,
+            "stage_review_median_minutes": 20.0,
+            "stage_testing_median_minutes": 15.0,
+            "stage_production_median_minutes": 5.0,
+            "stage_development_share_median": 0.55,
+            "bottleneck_stage": "development",
+            **ci_health(runs=5, success=1.0, reruns=0.0, feedback=6.0, automated=1.0),
+        },
+        # dense: a service that shipped nothing, and the 'all' and 'unmapped' rows
+        {"period_grain": "month", "period_start": month, "service": "billing", "changes": 0},
+        {"period_grain": "month", "period_start": month, "service": "all", "changes": 6},
+        {"period_grain": "month", "period_start": month, "service": "unmapped", "changes": 0},
+        # another month, and this month at another grain
+        {"period_grain": "month", "period_start": before, "service": "checkout", "changes": 9},
+        {"period_grain": "week", "period_start": month, "service": "checkout", "changes": 1},
+    ]
+    signals = [
+        {
+            "service": "checkout",
+            "period_grain": "month",
+            "period_start": before,
+            "signal": "large_batches",
+            "measured_value": 9.0,
+            "threshold": 5.0,
+            "evidence_count": 1,
+            "evidence_keys": "d0",
+        },
+        {
+            "service": "checkout",
+            "period_grain": "month",
+            "period_start": quarter,
+            "signal": "long_ci_feedback",
+            "measured_value": 14.0,
+            "threshold": 10.0,
+            "evidence_count": 2,
+            "evidence_keys": "acme/checkout@c11,acme/checkout@c12",
+        },
+        {
+            "service": "checkout",
+            "period_grain": "month",
+            "period_start": month,
+            "signal": "manual_deployments",
+            "measured_value": 0.5,
+            "threshold": 0.2,
+            "evidence_count": 1,
+            "evidence_keys": "d3",
+        },
+        {
+            "service": "search",
+            "period_grain": "month",
+            "period_start": quarter,
+            "signal": "staging_bypass",
+            "measured_value": 1.0,
+            "threshold": 0.0,
+            "evidence_count": 1,
+            "evidence_keys": "d4",
+        },
+        {
+            "service": "search",
+            "period_grain": "week",
+            "period_start": quarter,
+            "signal": "large_batches",
+            "measured_value": 7.0,
+            "threshold": 5.0,
+            "evidence_count": 1,
+            "evidence_keys": "d5",
+        },
+    ]
+    baseline_days = {
+        "baseline_start": _month_before(before),
+        "baseline_end": _month_before(before) + timedelta(days=29),
+        "is_baseline_complete": True,
+        "latest_period_start": before,
+    }
+    baseline = [
+        {
+            "service": "checkout",
+            "period_grain": "month",
+            "metric": "deployment_frequency_per_day",
+            "is_higher_better": True,
+            **baseline_days,
+            "baseline_value": 0.5,
+            "previous_value": 0.6,
+            "latest_value": 0.75,
+            "change_vs_baseline": 0.5,
+            "change_vs_previous": 0.25,
+            "regression_threshold": 0.2,
+            "is_regression": False,
+        },
+        {
+            "service": "checkout",
+            "period_grain": "month",
+            "metric": "lead_time_median_minutes",
+            "is_higher_better": False,
+            **baseline_days,
+            "baseline_value": 300.0,
+            "previous_value": 320.0,
+            "latest_value": 450.0,
+            "change_vs_baseline": 0.5,
+            "change_vs_previous": 0.40625,
+            "regression_threshold": 0.2,
+            "is_regression": True,
+        },
+        {
+            "service": "search",
+            "period_grain": "month",
+            "metric": "change_failure_rate",
+            "is_higher_better": False,
+            **baseline_days,
+            "baseline_value": 0.1,
+            "previous_value": 0.1,
+            "latest_value": 0.05,
+            "change_vs_baseline": -0.5,
+            "change_vs_previous": -0.5,
+            "regression_threshold": 0.2,
+            "is_regression": False,
+        },
+        {
+            "service": "search",
+            "period_grain": "week",
+            "metric": "lead_time_median_minutes",
+            "is_higher_better": False,
+            **baseline_days,
+            "baseline_value": 60.0,
+            "latest_value": 200.0,
+            "change_vs_baseline": 2.333,
+            "regression_threshold": 0.2,
+            "is_regression": True,
+        },
+    ]
+    work = [  # (month, project, work type, items done)
+        (quarter, "PAY", "feature", 3),
+        (quarter, "PAY", "defect", 1),
+        (quarter, "PAY", "debt", 0),
+        (quarter, "PAY", "all", 4),
+        (quarter, "SRCH", "feature", 2),
+        (quarter, "SRCH", "all", 2),
+        (quarter, "all", "all", 6),
+        (before, "PAY", "defect", 5),
+    ]
+    if month != quarter:
+        work += [(month, "PAY", "defect", 2), (month, "PAY", "all", 2), (month, "all", "all", 2)]
+    framework = [
+        {
+            "period_grain": "month",
+            "period_start": start,
+            "project_key": project,
+            "work_type": kind,
+            "flow_velocity": n,
+        }
+        for start, project, kind, n in work
+    ]
+    framework.append(
+        {
+            "period_grain": "week",
+            "period_start": quarter,
+            "project_key": "PAY",
+            "work_type": "risk",
+            "flow_velocity": 7,
+        }
+    )
+    return {
+        "flow_metrics": metrics,
+        "flow_signals": signals,
+        "dora_baseline": baseline,
+        "flow_framework_metrics": framework,
+    }
+
+
+def flow_marts_statements(quarter: date, month: date) -> list[str]:
+    """SQL creating the flow marts from their contract and filling them with flow_rows; DuckDB and PostgreSQL."""
+    contract = flow_contract_columns()
+    statements = ["create schema if not exists marts"]
+    for name, rows in flow_rows(quarter, month).items():
+        columns = contract[name]
+        known = {column for column, _ in columns}
+        for row in rows:
+            unknown = set(row) - known
+            assert not unknown, f"{name} has no column {sorted(unknown)}: see {FLOW_CONTRACT.name}"
+        ddl = ", ".join(f"{column} {data_type}" for column, data_type in columns)
+        statements.append(f"create table marts.{name} ({ddl})")
+        values = ", ".join(
+            "(" + ", ".join(_literal(row.get(column)) for column, _ in columns) + ")" for row in rows
+        )
+        statements.append(f"insert into marts.{name} values {values}")
+    return statements

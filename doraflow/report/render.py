@@ -51,6 +51,10 @@ h3 { font-size: 16px; margin: 24px 0 8px; }
 .chart { background:var(--panel); border:1px solid var(--line); border-radius:12px; padding:6px 8px;
          overflow:hidden; }
 .plot { width:100%; height:290px; }
+.legend { display:flex; flex-wrap:wrap; gap:4px 14px; list-style:none; margin:0 8px 8px; padding:0;
+          font-size:13px; color:#374151; }
+.legend .swatch { display:inline-block; width:12px; height:12px; border-radius:2px; margin-right:6px;
+                  vertical-align:-1px; }
 table { border-collapse: collapse; width:100%; background:var(--panel); font-size:13px;
         font-variant-numeric: tabular-nums; }
 th, td { text-align:left; padding:6px 10px; border-bottom:1px solid var(--line); white-space:nowrap; }
@@ -328,7 +332,7 @@ def _trend_figure(
             yref="y",
             y=target / divisor,
             showarrow=False,
-            font=dict(size=11, color="#6b7280"),
+            font=dict(size=12, color="#6b7280"),  # 12 px: the smallest legible on a phone
         )
     return figure
 

@@ -191,10 +191,12 @@ def stream_figure(services: list[dict]) -> go.Figure:
             title=dict(text="Value stream: median of each stage", font=dict(size=15), x=0.02),
             template="none",
             barmode="stack",
-            margin=dict(l=110, r=16, t=56, b=48),
+            margin=dict(l=110, r=16, t=44, b=48),
             paper_bgcolor="#ffffff",
             plot_bgcolor="#ffffff",
-            legend=dict(orientation="h", x=0.3, xanchor="left", y=1.0, yanchor="bottom", traceorder="normal"),
+            # The legend is HTML under the chart (stream_legend): it wraps at any width, where plotly's own
+            # turned into a column over the title, with a scrollbar, on a phone.
+            showlegend=False,
             xaxis=dict(title=dict(text=unit), gridcolor="#eef0f3", rangemode="tozero"),
             yaxis=dict(autorange="reversed"),
             height=_chart_height(len(names)),
@@ -216,6 +218,17 @@ def stream_figure(services: list[dict]) -> go.Figure:
             )
         )
     return figure
+
+
+def stream_legend() -> str:
+    """The chart's legend, stream order, each stage's meaning on hover: a list that wraps with the width."""
+    columns = [*STAGES, MONITORING]
+    items = "".join(
+        f'<li title="{escape(help_text)}"><span class="swatch" style="background:{PALETTE[index % len(PALETTE)]}">'
+        f"</span>{escape(label)}</li>"
+        for index, (_, label, help_text) in enumerate(columns)
+    )
+    return f'<ul class="legend">{items}</ul>'
 
 
 def _table(header: list[str], rows: list[list[str]], kind: str) -> str:
@@ -314,7 +327,7 @@ def render_value_stream(value_stream: dict | None, charts: list[dict]) -> str:
         height = _chart_height(len(services))
         html += (
             f'<div class="chart"><div class="plot" id="{chart_id}" data-chart="value-stream" '
-            f'style="height:{height}px"></div></div>'
+            f'style="height:{height}px"></div>{stream_legend()}</div>'
         )
         html += (
             "<h3>Bottlenecks</h3><ul>"

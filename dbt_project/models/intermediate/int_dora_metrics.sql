@@ -1,8 +1,8 @@
 {#-
   The DORA metrics of every period (int_metric_periods) for each value of two dimensions: 'service' and 'team'
   ('all' = every value, so 'all' is the sum of the values, except that a monorepo commit shipped to two services
-  counts once in 'all': int_metric_events.counts_in_all). The marts dora_metrics and dora_metrics_by_team each
-  select one dimension: every rule is written once, here. Events with a data_error are left out (they are counted
+  counts once in 'all' and once in a team owning both: int_metric_events.counts_in_all and counts_in_team). The
+  marts dora_metrics and dora_metrics_by_team each select one dimension: every rule is written once, here. Events with a data_error are left out (they are counted
   in dora_coverage). Releases, changes, pull requests, change failures, rework and recovery are bucketed by
   deployed_at, failed attempts by finished_at, incidents by created_at and resolved_at, on the reporting calendar.
 -#}
@@ -25,7 +25,7 @@ services as (
 dimensioned as (
     select 'service' as dimension, service as dimension_value, events.* from events
     union all
-    select 'team', team, events.* from events
+    select 'team', team, events.* from events where counts_in_team
     union all
     select 'service', 'all', events.* from events where counts_in_all
     union all

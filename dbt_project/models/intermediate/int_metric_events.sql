@@ -10,7 +10,9 @@
     incident_created  an incident at created_at (ends_at: its resolution, NULL while open)
     incident_resolved an incident at resolved_at
   counts_in_all is false only for a monorepo commit's later shipments to other services (fct_changes
-  .is_first_shipment): each service counts it, 'all' once.
+  .is_first_shipment): each service counts it, 'all' once. counts_in_team is the same rule within a team: a commit
+  shipped to two services of one team counts once for the team, on the team's earliest release that shipped it
+  (same order as is_first_shipment), so a team row is never more than the sum of its distinct commits.
   data_error is the source row's flag, else 'before_extract_start' / 'in_future' when the event lies outside the
   reporting window (int_reporting_window): such events are counted in dora_coverage, never in a figure.
 -#}
@@ -27,7 +29,14 @@ releases as (
 ),
 
 changes as (
-    select changes.*, releases.service as release_service, releases.team as release_team
+    select
+        changes.*,
+        releases.service as release_service,
+        releases.team as release_team,
+        row_number() over (
+            partition by changes.repository, changes.commit_sha, coalesce(releases.team, 'unassigned')
+            order by changes.deployed_at, releases.created_at, changes.deployment_id
+        ) = 1 as is_first_team_shipment
     from {{ ref('fct_changes') }} as changes
     inner join releases on releases.deployment_id = changes.deployment_id
     where not changes.is_duplicate_change
@@ -68,40 +77,41 @@ events as (
         case when is_change_failure then failed_deployment_recovery_minutes end as recovery_minutes,
         cast(null as double precision) as lead_time_minutes,
         cast(null as double precision) as time_to_restore_minutes,
-        true as counts_in_all
+        true as counts_in_all,
+        true as counts_in_team
     from releases
     union all
     select
         'failed_attempt', deployment_id, service, team, finished_at, cast(null as timestamp),
         cast(null as {{ type_text() }}), false, false, false, cast(null as double precision),
-        cast(null as double precision), cast(null as double precision), true
+        cast(null as double precision), cast(null as double precision), true, true
     from deployments
     where outcome = 'failure'
     union all
     select
         'change', repository || ':' || commit_sha, release_service, release_team, deployed_at,
         cast(null as timestamp), data_error, false, false, false, cast(null as double precision),
-        lead_time_minutes, cast(null as double precision), is_first_shipment
+        lead_time_minutes, cast(null as double precision), is_first_shipment, is_first_team_shipment
     from changes
     union all
     select
         'pull_request', repository || '#' || cast(pull_request_number as {{ type_text() }}), release_service,
         release_team, deployed_at, cast(null as timestamp), cast(null as {{ type_text() }}), false, false,
         false, cast(null as double precision), {{ minutes_between('first_started_at', 'deployed_at') }},
-        cast(null as double precision), true
+        cast(null as double precision), true, true
     from pull_requests
     where recency = 1
     union all
     select
         'incident_created', incident_id, service, team, created_at, resolved_at, data_error, false, false,
         false, cast(null as double precision), cast(null as double precision), cast(null as double precision),
-        true
+        true, true
     from incidents
     union all
     select
         'incident_resolved', incident_id, service, team, resolved_at, cast(null as timestamp), data_error,
         false, false, false, cast(null as double precision), cast(null as double precision),
-        time_to_restore_minutes, true
+        time_to_restore_minutes, true, true
     from incidents
     where resolved_at is not null
 ),
@@ -128,7 +138,8 @@ final as (
         cast(events.recovery_minutes as double precision) as recovery_minutes,
         cast(events.lead_time_minutes as double precision) as lead_time_minutes,
         cast(events.time_to_restore_minutes as double precision) as time_to_restore_minutes,
-        events.counts_in_all
+        events.counts_in_all,
+        events.counts_in_team
     from events
     cross join reporting_window
 )
