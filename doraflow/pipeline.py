@@ -336,9 +336,9 @@ def execute(
                 # a held, read-only or unreachable warehouse: one line, before any work
                 ensure_writable(settings)
                 result = step.function(settings, handoff, **kwargs)
-        elif handoff.stream_task is not None and step.function is step_extract:
-            # Airflow's mapped extract tasks share the extract lock; a run (the CLI's) holds it alone
-            with extract_lock(settings, recorder.run_id):
+        elif step.function is step_extract:
+            # Airflow's mapped extract tasks share the extract lock; a run, or `doraflow extract`, holds it alone
+            with extract_lock(settings, recorder.run_id, shared=handoff.stream_task is not None):
                 result = step.function(settings, handoff, **kwargs)
         else:
             result = step.function(settings, handoff, **kwargs)

@@ -215,8 +215,10 @@ def run_lock(settings: Settings, run_id: str) -> Iterator[None]:
 
 
 @contextmanager
-def extract_lock(settings: Settings, run_id: str) -> Iterator[None]:
+def extract_lock(settings: Settings, run_id: str, *, shared: bool = True) -> Iterator[None]:
     """The extract lock, shared: held by each mapped extract task of one Airflow run, all at once.
+
+    `shared=False`: held alone, by an extract outside a run (`doraflow extract`).
 
     A run (`run_lock`: the CLI's whole run, a DAG task that writes the warehouse) holds it exclusively, so a
     `doraflow run` started while a DAG run's tasks extract is refused in one line naming that run, and those
@@ -227,9 +229,9 @@ def extract_lock(settings: Settings, run_id: str) -> Iterator[None]:
         yield
         return
     if settings.warehouse_target == "postgres":
-        handle = _lock_extract_postgres(settings, run_id)
+        handle = _lock_extract_postgres(settings, run_id, shared=shared)
     else:
-        handle = _lock_extract_duckdb(settings, run_id, shared=True)
+        handle = _lock_extract_duckdb(settings, run_id, shared=shared)
     try:
         yield
     finally:
@@ -338,7 +340,7 @@ def _postgres_holders(cursor, key: int) -> list[dict | None]:
     return found
 
 
-def _lock_extract_postgres(settings: Settings, run_id: str):
+def _lock_extract_postgres(settings: Settings, run_id: str, *, shared: bool = True):
     """pg_advisory_lock_shared for an extract task; refused when a run, or another run's tasks, hold it."""
     holder = _holder(run_id)
     try:
@@ -349,7 +351,8 @@ def _lock_extract_postgres(settings: Settings, run_id: str):
             cursor.execute(
                 "create table if not exists ops.run_lock_holders (backend_pid integer, holder varchar)"
             )
-            cursor.execute("select pg_try_advisory_lock_shared(%s)", (POSTGRES_EXTRACT_KEY,))
+            take = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+            cursor.execute(f"select {take}(%s)", (POSTGRES_EXTRACT_KEY,))
             acquired = cursor.fetchone()[0]
             others = [
                 h

@@ -196,6 +196,12 @@ def test_a_cli_run_during_a_dag_runs_extract_is_refused_and_the_runs_extract_tas
             assert f"airflow-dora_nightly-x (pid {os.getpid()} on {socket.gethostname()}, started 20" in line
             assert line.endswith(", extracting: wait for it to finish, then rerun")
             assert not settings.landing_dir.exists()  # the API budget is not spent twice
+            done = doraflow("extract", env=env, cwd=tmp_path)  # an extract alone, too
+            assert done.returncode == 1 and len(done.stderr.splitlines()) == 1
+            assert (
+                "is in use by run airflow-dora_nightly-x (pid" in done.stderr
+                and not settings.landing_dir.exists()
+            )
             with pytest.raises(RunLocked, match="is in use by run airflow-dora_nightly-x "):
                 with extract_lock(settings, "airflow-dora_nightly-y"):  # another run's task
                     pass
@@ -248,6 +254,9 @@ def test_postgres_extract_lock_is_a_shared_advisory_lock_of_one_run(postgres_dat
     with extract_lock(settings, "dag-1"), extract_lock(settings, "dag-1"):  # two mapped tasks of one run
         with pytest.raises(RunLocked, match=r"is in use by run dag-1 \(pid .*\), extracting: wait"):
             with run_lock(settings, "cli"):
+                pass
+        with pytest.raises(RunLocked, match="is in use by run dag-1 "):  # `doraflow extract` alone
+            with extract_lock(settings, "cli-extract", shared=False):
                 pass
         with pytest.raises(RunLocked, match="is in use by run dag-1 "):
             with extract_lock(settings, "dag-2"):
