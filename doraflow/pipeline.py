@@ -42,6 +42,7 @@ class Handoff:
         False  # the landing gate refuses a run with no source (Airflow: extract is its own tasks)
     )
     full_build: bool = False  # build even when nothing changed since the last build (`--full-build`)
+    build_skipped: bool = False  # transform found nothing changed: the marts are the last build's
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,16 +162,21 @@ def step_transform(
         decision = build_decision(settings)
         progress(decision.line)
         if not decision.build:
+            handoff.build_skipped = True
             return TransformResult(skipped=True)
     record_marts_event(settings, "building", run_id)
     return dbt_build(settings, progress=progress, run_id=run_id)
 
 
 def step_source_freshness(settings: Settings, handoff: Handoff, progress: Progress = print):
-    """`dbt source freshness` on the raw tables: recorded in ops.dbt_source_freshness, never stops the run."""
-    from doraflow.transform import dbt_source_freshness
+    """The sources' freshness rules on the raw tables: recorded in ops.dbt_source_freshness, never stops the run.
 
-    rows = dbt_source_freshness(settings)
+    The rules are dbt's (the sources' YAML), evaluated in SQL as `dbt source freshness` does (doraflow.freshness),
+    without dbt's start-up.
+    """
+    from doraflow.freshness import source_freshness
+
+    rows = source_freshness(settings)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -186,15 +192,45 @@ def step_source_freshness(settings: Settings, handoff: Handoff, progress: Progre
 def step_check_marts(
     settings: Settings, handoff: Handoff, progress: Progress = print, run_id: str | None = None
 ):
-    """Great Expectations on the marts; records the verdict publish requires, stops the run on a critical failure."""
-    from doraflow.ops import record_marts_event
-    from doraflow.quality import check_marts
+    """Great Expectations on the marts; records the verdict publish requires, stops the run on a critical failure.
 
+    Not run again, in one line, when this run's build was skipped and the gate already passed these very marts
+    (`marts_already_passed`): the gate's log stays as it was, so publish's rule is unchanged.
+    """
+    from doraflow.ops import record_marts_event
+    from doraflow.quality import QualityResult, check_marts
+
+    if handoff.build_skipped:
+        line = marts_already_passed(settings)
+        if line:
+            progress(line)
+            return QualityResult()
     result = check_marts(settings)
     progress(f"checked marts: {_quality_line(result)}")
     record_marts_event(settings, "failed" if result.critical_failures else "passed", run_id)
     result.raise_for_critical()
     return result
+
+
+def marts_already_passed(settings: Settings) -> str | None:
+    """The line saying the marts gate need not run again, or None when it must.
+
+    Only after a skipped build (nothing changed since the last successful build, its marts' row counts as it
+    left them): the gate's latest event must be "passed" (every build records "building" before it starts, so
+    no build ran since) and no older than the last successful build. The marts' contract is part of the dbt
+    project the build decision hashes, so a changed contract builds, and checks, again.
+    """
+    from doraflow.ops import latest_build, latest_marts_event
+
+    event, build = latest_marts_event(settings), latest_build(settings)
+    if event is None or event[0] != "passed" or build is None or build["status"] != "success":
+        return None
+    if event[1] < build["started_at"]:
+        return None
+    return (
+        f"marts gate skipped: the build was skipped and these marts passed the gate at "
+        f"{event[1]:%Y-%m-%d %H:%M:%S} UTC (run {event[2]}); publish still requires that pass"
+    )
 
 
 def step_publish(settings: Settings, handoff: Handoff, progress: Progress = print, run_recorder=None):
@@ -284,7 +320,7 @@ def execute(
     `run_recorder` is the whole run's recorder (publish writes it before swapping the copy in); `run_pipeline`
     passes the same object as `recorder`, an Airflow task its own recorder and the one rebuilt from the spool.
     """
-    from doraflow.warehouse import ensure_writable, run_lock
+    from doraflow.warehouse import ensure_writable, extract_lock, run_lock
 
     progress(f"== {step.name}")
     started = datetime.now(UTC)
@@ -299,6 +335,10 @@ def execute(
             with run_lock(settings, recorder.run_id):
                 # a held, read-only or unreachable warehouse: one line, before any work
                 ensure_writable(settings)
+                result = step.function(settings, handoff, **kwargs)
+        elif step.function is step_extract:
+            # Airflow's mapped extract tasks share the extract lock; a run, or `doraflow extract`, holds it alone
+            with extract_lock(settings, recorder.run_id, shared=handoff.stream_task is not None):
                 result = step.function(settings, handoff, **kwargs)
         else:
             result = step.function(settings, handoff, **kwargs)

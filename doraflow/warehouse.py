@@ -12,7 +12,7 @@ import os
 import re
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -160,7 +160,7 @@ def _holder(run_id: str) -> dict[str, object]:
     }
 
 
-def _holder_line(settings: Settings, holder: dict | None) -> str:
+def _holder_line(settings: Settings, holder: dict | None, doing: str = "") -> str:
     where = _postgres_where(settings) if settings.warehouse_target == "postgres" else settings.warehouse_path
     if not holder:
         who = "another doraflow run"
@@ -169,16 +169,23 @@ def _holder_line(settings: Settings, holder: dict | None) -> str:
             f"run {holder.get('run_id')} (pid {holder.get('pid')} on {holder.get('host')}, "
             f"started {holder.get('started_at')})"
         )
-    return f"the warehouse {where} is in use by {who}: wait for it to finish, then rerun"
+    return f"the warehouse {where} is in use by {who}{doing}: wait for it to finish, then rerun"
 
 
 def lock_path(settings: Settings) -> Path:
     return settings.warehouse_path.with_name(settings.warehouse_path.name + ".run.lock")
 
 
+def extract_lock_path(settings: Settings) -> Path:
+    return settings.warehouse_path.with_name(settings.warehouse_path.name + ".extract.lock")
+
+
 @contextmanager
 def run_lock(settings: Settings, run_id: str) -> Iterator[None]:
-    """Hold the warehouse's run lock, or raise RunLocked at once naming the holder (re-entrant)."""
+    """Hold the warehouse's run lock, or raise RunLocked at once naming the holder (re-entrant).
+
+    It holds the extract lock too, exclusively: a run never starts while another run's extract tasks work.
+    """
     key = _lock_key(settings)
     if key in _held:
         yield
@@ -187,16 +194,48 @@ def run_lock(settings: Settings, run_id: str) -> Iterator[None]:
         handle = _lock_postgres(settings, run_id)
     else:
         handle = _lock_duckdb(settings, run_id)
+        try:
+            extract = _lock_extract_duckdb(settings, run_id, shared=False)
+        except BaseException:
+            handle.truncate(0)
+            handle.close()
+            raise
     _held[key] = handle
     try:
         yield
     finally:
         del _held[key]
         if settings.warehouse_target == "postgres":
-            handle.close()  # ends the session: the advisory lock goes with it
+            handle.close()  # ends the session: the advisory locks go with it
         else:
+            extract.truncate(0)
+            extract.close()
             handle.truncate(0)
             handle.close()  # closing the file drops the flock
+
+
+@contextmanager
+def extract_lock(settings: Settings, run_id: str, *, shared: bool = True) -> Iterator[None]:
+    """The extract lock, shared: held by each mapped extract task of one Airflow run, all at once.
+
+    `shared=False`: held alone, by an extract outside a run (`doraflow extract`).
+
+    A run (`run_lock`: the CLI's whole run, a DAG task that writes the warehouse) holds it exclusively, so a
+    `doraflow run` started while a DAG run's tasks extract is refused in one line naming that run, and those
+    tasks are refused while a run holds the warehouse; the tasks of another run are refused too (its holder
+    is named), so the API budget is never spent twice. Re-entrant under the run lock (`airflow dags test`).
+    """
+    if _lock_key(settings) in _held:
+        yield
+        return
+    if settings.warehouse_target == "postgres":
+        handle = _lock_extract_postgres(settings, run_id, shared=shared)
+    else:
+        handle = _lock_extract_duckdb(settings, run_id, shared=shared)
+    try:
+        yield
+    finally:
+        handle.close()  # the last task of the run to let go leaves the holder's record: the next taker rewrites it
 
 
 def _lock_key(settings: Settings) -> str:
@@ -229,6 +268,110 @@ def _lock_duckdb(settings: Settings, run_id: str):
     return handle
 
 
+def _read_holder(handle) -> dict | None:
+    handle.seek(0)
+    try:
+        holder = json.loads(handle.read() or "null")
+    except ValueError:
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+def _lock_extract_duckdb(settings: Settings, run_id: str, *, shared: bool):
+    """flock on `<warehouse>.extract.lock`: LOCK_EX for a run, LOCK_SH for the extract tasks of one run.
+
+    Who holds it is written in the file by its first taker; a guard file, held for the instant of the decision,
+    makes "take it, read or write who holds it" one step between doraflow processes.
+    """
+    path = extract_lock_path(settings)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open while extracting
+        guard = open(path.with_name(path.name + ".guard"), "a")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise WarehouseUnavailable(describe_open_error(settings, error)) from None
+    with guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # blocks only while another process decides
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(handle)
+            joined = shared and holder is not None and holder.get("run_id") == run_id
+            if joined:  # a task of the same run holds it shared
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    joined = False
+            if not joined:
+                handle.close()
+                doing = ", extracting" if (holder or {}).get("extracting") else ""
+                raise RunLocked(_holder_line(settings, holder, doing)) from None
+            return handle
+        try:
+            handle.seek(0)
+            handle.truncate(0)
+            handle.write(json.dumps({**_holder(run_id), "extracting": shared}))
+            handle.flush()
+        except OSError as error:  # e.g. a full disk: one line, as for the run lock's own folder
+            with suppress(OSError):
+                handle.close()  # flushes what could not be written: the file is closed all the same
+            raise WarehouseUnavailable(describe_open_error(settings, error)) from None
+        if shared:  # the run's other extract tasks may join: every taker passes the guard, so none slips in
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    return handle
+
+
+# the extract lock's key on PostgreSQL ("dorb"): taken shared by extract tasks, exclusively with the run lock
+POSTGRES_EXTRACT_KEY = 0x646F7262
+
+
+def _postgres_holders(cursor, key: int) -> list[dict | None]:
+    cursor.execute(
+        "select h.holder from pg_locks l join ops.run_lock_holders h on h.backend_pid = l.pid"
+        " where l.locktype = 'advisory' and l.objid = %s and l.granted and l.pid <> pg_backend_pid()",
+        (key,),
+    )
+    found = []
+    for (text,) in cursor.fetchall():
+        try:
+            found.append(json.loads(text))
+        except ValueError:
+            found.append(None)
+    return found
+
+
+def _lock_extract_postgres(settings: Settings, run_id: str, *, shared: bool = True):
+    """pg_advisory_lock_shared for an extract task; refused when a run, or another run's tasks, hold it."""
+    holder = _holder(run_id)
+    try:
+        connection = postgres_connect(settings, application_name=f"doraflow extract {run_id}"[:63])
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("create schema if not exists ops")
+            cursor.execute(
+                "create table if not exists ops.run_lock_holders (backend_pid integer, holder varchar)"
+            )
+            take = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+            cursor.execute(f"select {take}(%s)", (POSTGRES_EXTRACT_KEY,))
+            acquired = cursor.fetchone()[0]
+            others = [
+                h
+                for h in _postgres_holders(cursor, POSTGRES_EXTRACT_KEY)
+                if (h or {}).get("run_id") != run_id
+            ]
+            if acquired and not others:
+                cursor.execute("delete from ops.run_lock_holders where backend_pid = pg_backend_pid()"
+                               " or backend_pid not in (select pid from pg_stat_activity)")  # fmt: skip
+                cursor.execute(
+                    "insert into ops.run_lock_holders values (pg_backend_pid(), %s)", (json.dumps(holder),)
+                )
+                return connection
+    except Exception as error:  # noqa: BLE001 - psycopg2.Error: the server is down or refuses us
+        raise WarehouseUnavailable(describe_open_error(settings, error)) from None
+    connection.close()
+    raise RunLocked(_holder_line(settings, others[0] if others else None, ", extracting"))
+
+
 def _lock_postgres(settings: Settings, run_id: str):
     holder = _holder(run_id)
     try:
@@ -237,6 +380,11 @@ def _lock_postgres(settings: Settings, run_id: str):
         with connection.cursor() as cursor:
             cursor.execute("select pg_try_advisory_lock(%s)", (POSTGRES_LOCK_KEY,))
             acquired = cursor.fetchone()[0]
+            key = POSTGRES_LOCK_KEY
+            if acquired:  # and the extract lock, exclusively: no extract task of another run is at work
+                cursor.execute("select pg_try_advisory_lock(%s)", (POSTGRES_EXTRACT_KEY,))
+                if not cursor.fetchone()[0]:
+                    acquired, key = False, POSTGRES_EXTRACT_KEY
             # the holder's name, keyed by its session: a killed holder's row is ignored (its session is gone)
             cursor.execute("create schema if not exists ops")
             cursor.execute(
@@ -251,8 +399,8 @@ def _lock_postgres(settings: Settings, run_id: str):
                 return connection
             cursor.execute(
                 "select h.holder from pg_locks l join ops.run_lock_holders h on h.backend_pid = l.pid"
-                " where l.locktype = 'advisory' and l.objid = %s and l.granted",
-                (POSTGRES_LOCK_KEY,),
+                " where l.locktype = 'advisory' and l.objid = %s and l.granted and l.pid <> pg_backend_pid()",
+                (key,),
             )
             row = cursor.fetchone()
     except Exception as error:  # noqa: BLE001 - psycopg2.Error: the server is down or refuses us
@@ -262,4 +410,4 @@ def _lock_postgres(settings: Settings, run_id: str):
         found = json.loads(row[0]) if row else None
     except ValueError:
         found = None
-    raise RunLocked(_holder_line(settings, found))
+    raise RunLocked(_holder_line(settings, found, ", extracting" if key == POSTGRES_EXTRACT_KEY else ""))

@@ -271,3 +271,18 @@ def test_results_history_is_capped_per_suite(settings, monkeypatch):
         "landing.batch_headers": 2,
         "landing.jira__projects": 2,
     }
+
+
+def test_the_gates_benchmark_bound_writes_every_check_of_the_marts_contract():
+    """benchmarks/benchmark_gates.py's plain-SQL bound reads the same contract: a new test kind in the marts'
+    YAML fails here, not in the nightly benchmark."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import benchmark_gates
+
+    expectations = {check.expectation for c in marts_gate.read_contract() for _, check in c.checks}
+    assert expectations and expectations <= set(benchmark_gates.BOUND_SQL)
+    filtered = next(check for c in marts_gate.read_contract() for _, check in c.checks if check.row_filter)
+    assert f"where {filtered.row_filter}" in benchmark_gates.bound_query(filtered, "marts.x")

@@ -20,7 +20,7 @@ from doraflow.errors import PublishError, QualityGateError
 from doraflow.ops import RunRecorder, record_marts_event
 from doraflow.pipeline import NO_SOURCE, RUN_LOG, Handoff, execute, run_step, step_check_landing, step_load
 from doraflow.raw_loader import pending_batches
-from doraflow.warehouse import RunLocked, run_lock
+from doraflow.warehouse import RunLocked, extract_lock, run_lock
 from extractors.landing import ScopeIndex
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -181,6 +181,46 @@ def test_the_lock_is_reentrant_in_its_process_and_exclusive_between_runs(tmp_pat
         pass
 
 
+def test_a_cli_run_during_a_dag_runs_extract_is_refused_and_the_runs_extract_tasks_share_the_lock(tmp_path):
+    settings = make_settings(tmp_path)
+    env = {"WAREHOUSE_PATH": str(settings.warehouse_path), "PAGERDUTY_TOKEN": "t",
+           "PAGERDUTY_API_URL": "http://127.0.0.1:9"}  # fmt: skip
+    with extract_lock(settings, "airflow-dora_nightly-x"):  # a mapped extract task of a DAG run
+        with extract_lock(settings, "airflow-dora_nightly-x"):  # a second one of the same run, at once
+            done = doraflow("run", env=env, cwd=tmp_path)
+            assert done.returncode == 1
+            [line] = done.stderr.splitlines()
+            assert line.startswith(
+                f"doraflow run: error: the warehouse {settings.warehouse_path} is in use by run "
+            )
+            assert f"airflow-dora_nightly-x (pid {os.getpid()} on {socket.gethostname()}, started 20" in line
+            assert line.endswith(", extracting: wait for it to finish, then rerun")
+            assert not settings.landing_dir.exists()  # the API budget is not spent twice
+            done = doraflow("extract", env=env, cwd=tmp_path)  # an extract alone, too
+            assert done.returncode == 1 and len(done.stderr.splitlines()) == 1
+            assert (
+                "is in use by run airflow-dora_nightly-x (pid" in done.stderr
+                and not settings.landing_dir.exists()
+            )
+            with pytest.raises(RunLocked, match="is in use by run airflow-dora_nightly-x "):
+                with extract_lock(settings, "airflow-dora_nightly-y"):  # another run's task
+                    pass
+    with run_lock(settings, "cli-run"):  # the tasks are done: a run takes it, and a task waits for the run
+        task = subprocess.run(
+            [sys.executable, "-c", "import sys; from doraflow.config import load_settings; "
+             "from doraflow.warehouse import extract_lock; s = load_settings({'WAREHOUSE_PATH': sys.argv[1]});\n"
+             "with extract_lock(s, 'airflow-dora_nightly-z'): pass", str(settings.warehouse_path)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert (
+            task.returncode == 1
+            and "RunLocked" in task.stderr
+            and "is in use by run cli-run (pid" in task.stderr
+        )
+    with extract_lock(settings, "airflow-dora_nightly-z"):  # and after the run, free again
+        pass
+
+
 def test_postgres_run_lock_is_an_advisory_lock(postgres_database, tmp_path):
     settings = make_settings(tmp_path, WAREHOUSE_TARGET="postgres", WAREHOUSE_POSTGRES_URL=postgres_database)
     code = (
@@ -207,6 +247,22 @@ def test_postgres_run_lock_is_an_advisory_lock(postgres_database, tmp_path):
         except RunLocked:
             assert time.monotonic() < deadline
             time.sleep(0.2)
+
+
+def test_postgres_extract_lock_is_a_shared_advisory_lock_of_one_run(postgres_database, tmp_path):
+    settings = make_settings(tmp_path, WAREHOUSE_TARGET="postgres", WAREHOUSE_POSTGRES_URL=postgres_database)
+    with extract_lock(settings, "dag-1"), extract_lock(settings, "dag-1"):  # two mapped tasks of one run
+        with pytest.raises(RunLocked, match=r"is in use by run dag-1 \(pid .*\), extracting: wait"):
+            with run_lock(settings, "cli"):
+                pass
+        with pytest.raises(RunLocked, match="is in use by run dag-1 "):  # `doraflow extract` alone
+            with extract_lock(settings, "cli-extract", shared=False):
+                pass
+        with pytest.raises(RunLocked, match="is in use by run dag-1 "):
+            with extract_lock(settings, "dag-2"):
+                pass
+    with run_lock(settings, "cli"):  # released with the tasks' sessions
+        pass
 
 
 # -- item 6: a run with no source fails unless asked ---------------------------------------------------------------

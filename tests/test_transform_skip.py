@@ -20,7 +20,7 @@ import pytest
 from doraflow import transform
 from doraflow.config import load_settings
 from doraflow.errors import TransformError
-from doraflow.ops import latest_build, latest_marts_event, record_build_start
+from doraflow.ops import latest_build, latest_marts_event, record_build_start, record_marts_event
 from doraflow.pipeline import Handoff, run_pipeline, run_step
 from doraflow.transform import build_decision, built_tables, dbt_build, reporting_date
 from simulator import Simulator, SimulatorConfig
@@ -68,9 +68,23 @@ def test_a_run_with_nothing_new_skips_the_build_in_one_line_and_still_publishes(
     )
     assert "--full-build" in dbt_lines[0]
     assert builds(settings) == before  # no build recorded
-    # The marts gate still checked the (unchanged) marts, and publish served them.
-    assert latest_marts_event(settings)[0] == "passed"
+    # The marts gate passed these very marts after the first run's build: not checked again, in one line; its
+    # log is unchanged (still that run's pass), so publish's rule let them through.
+    gate_lines = [line for line in lines if line.startswith("marts gate skipped")]
+    assert gate_lines == [line for line in lines if "marts gate" in line or line.startswith("checked marts")]
+    assert len(gate_lines) == 1 and f"(run {before[0][1]})" in gate_lines[0]
+    assert latest_marts_event(settings)[0] == "passed" and latest_marts_event(settings)[2] == before[0][1]
     assert run.publish_result is not None
+
+
+def test_a_skipped_build_still_checks_marts_the_gate_has_not_passed(settings):
+    record_marts_event(settings, "failed", "by-hand")  # e.g. a gate that failed on these marts
+    lines: list[str] = []
+    run = run_pipeline(settings, progress=lines.append)
+    assert run.status == "success" and run.transform_result.skipped
+    assert not any(line.startswith("marts gate skipped") for line in lines)
+    assert any(line.startswith("checked marts: 0 critical failure(s)") for line in lines)
+    assert latest_marts_event(settings)[:3:2] == ("passed", run.run_id)
 
 
 def test_full_build_forces_a_build_and_the_setting_too(settings):
@@ -238,3 +252,4 @@ def test_full_build_reaches_the_step_from_the_cli_and_through_an_xcom():
     assert build_parser().parse_args(["run"]).full_build is False
     assert build_parser().parse_args(["transform", "--full-build"]).full_build is True
     assert Handoff.from_dict(Handoff(full_build=True).to_dict()).full_build is True
+    assert Handoff.from_dict(Handoff(build_skipped=True).to_dict()).build_skipped is True

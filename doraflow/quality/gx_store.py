@@ -186,21 +186,27 @@ def _result(gx_core, suite, outcome: TargetOutcome, run_id):
     )
 
 
-def record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | None = None) -> Path | None:
+def record(
+    settings, gate: str, outcomes: list[TargetOutcome], run_name: str | None = None, *, render: bool = True
+) -> Path | None:
     """Store the outcomes through the gate's Checkpoint and update its Data Docs; returns the docs' index.
 
     Never raises: the results are a by-product of the gate's decision, which the caller already holds.
+    `render=False` stores the results without updating the Data Docs (benchmarks/benchmark_gates.py: the cost of
+    rendering apart).
     """
     if not outcomes:
         return None
     try:
-        return _record(settings, gate, outcomes, run_name)
+        return _record(settings, gate, outcomes, run_name, render)
     except Exception as error:  # noqa: BLE001 - docs and history must never fail the gate
         log.warning("could not store Great Expectations results of the %s gate: %s", gate, error)
         return None
 
 
-def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | None) -> Path:
+def _record(
+    settings, gate: str, outcomes: list[TargetOutcome], run_name: str | None, render: bool = True
+) -> Path:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
@@ -242,6 +248,8 @@ def _record(settings, gate: str, outcomes: list[TargetOutcome], run_name: str | 
     _prune(store, {s.name for s in suites})
     # The Checkpoint's own result handling and actions, on the results computed in SQL.
     result = checkpoint._construct_result(run_id=run_id, run_results=run_results)
+    if not render:
+        return settings.data_docs_dir / gate / "index.html"
     rendered_from = time.time() - 1  # file times may be coarser than the clock
     _run_actions(context, checkpoint, result, changed_suites)
     from doraflow.quality.offline_docs import make_offline
