@@ -17,7 +17,9 @@ compiled SQL, as its materialization says, and each data and unit test as `selec
 SQL, as dbt runs them. Seeds stay as the build left them (four small CSV files). Reported per build:
 `compiled_sql_seconds` (the bound's wall time), the ratio, and where the difference goes: the bound's seconds per
 layer beside dbt's thread-seconds, dbt's mean cost per node above the bound's, and the time outside the nodes
-(Python start, dbt's import, parse, the build-state record). With `--repeat N`, builds and bounds alternate N
+(Python start, dbt's import, parse, the build-state record). CPU seconds (user + system, all threads) are
+reported beside wall seconds for both: on a shared machine they move far less with other jobs' load. With
+`--repeat N`, builds and bounds alternate N
 times and the fastest of each is reported.
 """
 
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -98,6 +101,7 @@ def _build(warehouse: Path, memory_limit: str | None) -> dict:
         "nodes": {node["unique_id"]: node["execution_time"] for node in results["results"]},
         "memory_limit": memory_limit or "default (80% of RAM)",
         "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "dbt_elapsed_seconds": round(results["elapsed_time"], 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "thread_seconds_by_layer": layers,
@@ -120,6 +124,7 @@ def _bound(warehouse: Path, memory_limit: str | None) -> dict:
         if memory_limit:
             connection.execute(f"set memory_limit = '{memory_limit}'")
         seconds: dict[str, float] = {}
+        before = resource.getrusage(resource.RUSAGE_SELF)
         started = time.monotonic()
         try:
             for result in results:
@@ -139,9 +144,11 @@ def _bound(warehouse: Path, memory_limit: str | None) -> dict:
                 connection.execute(statement).fetchall()
                 seconds[unique_id] = time.monotonic() - node_started
             wall = time.monotonic() - started
+            after = resource.getrusage(resource.RUSAGE_SELF)
         finally:
             connection.close()
-    return {"wall_seconds": wall, "nodes": seconds}
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"wall_seconds": wall, "cpu_seconds": cpu, "nodes": seconds}
 
 
 def _compare(build: dict, bound: dict, paths: dict[str, str]) -> dict:
@@ -161,6 +168,9 @@ def _compare(build: dict, bound: dict, paths: dict[str, str]) -> dict:
     return {
         "compiled_sql_seconds": round(bound["wall_seconds"], 2),
         "ratio": round(build["wall_seconds"] / bound["wall_seconds"], 2),
+        # CPU seconds (all threads, DuckDB's included) barely move with other jobs' load on a shared machine
+        "compiled_sql_cpu_seconds": round(bound["cpu_seconds"], 2),
+        "cpu_ratio": round(build["cpu_seconds"] / bound["cpu_seconds"], 2),
         "dbt_elapsed_ratio": round(build["dbt_elapsed_seconds"] / bound["wall_seconds"], 2),
         "nodes_compared": len(extra),
         "dbt_thread_seconds_by_layer": {key: round(value, 2) for key, value in dbt_layers.items()},
@@ -213,6 +223,8 @@ def main() -> None:
         bound = min(bounds, key=lambda run: run["wall_seconds"])
         build["wall_seconds_runs"] = [run["wall_seconds"] for run in runs]
         build["compiled_sql_seconds_runs"] = [round(run["wall_seconds"], 2) for run in bounds]
+        build["cpu_seconds_runs"] = [run["cpu_seconds"] for run in runs]
+        build["compiled_sql_cpu_seconds_runs"] = [round(run["cpu_seconds"], 2) for run in bounds]
         build.update(_compare(build, bound, _node_paths(warehouse)))
         del build["nodes"]
         print(json.dumps(build), flush=True)
