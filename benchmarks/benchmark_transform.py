@@ -13,14 +13,13 @@ counts the build worked on. With `--memory-limits`, one build per DUCKDB_MEMORY_
 The bound beside each build, run right after it in the same script: the compiled SQL alone. On a copy of the
 warehouse the build left, one DuckDB connection (Python API, no dbt) runs the build's own compiled SQL in the
 order the build finished its nodes (a valid DAG order): each model as `create or replace view|table ... as` its
-compiled SQL, as its materialization says, and each data and unit test as `select count(*)` over its compiled
-SQL, as dbt runs them. Seeds stay as the build left them (four small CSV files). Reported per build:
+compiled SQL, as its materialization says, each data test as `select count(*)` over its compiled SQL (as dbt
+runs it) and each unit test's compiled SQL (the model over its fixtures) the same way. Seeds stay as the build left them (four small CSV files). Reported per build:
 `compiled_sql_seconds` (the bound's wall time), the ratio, and where the difference goes: the bound's seconds per
 layer beside dbt's thread-seconds, dbt's mean cost per node above the bound's, and the time outside the nodes
 (Python start, dbt's import, parse, the build-state record). CPU seconds (user + system, all threads) are
 reported beside wall seconds for both: on a shared machine they move far less with other jobs' load. With
-`--repeat N`, builds and bounds alternate N
-times and the fastest of each is reported.
+`--repeat N`, builds and bounds alternate N times and the fastest of each is reported.
 """
 
 from __future__ import annotations
