@@ -257,7 +257,9 @@ def main() -> None:
     )
     if (nightly / "dora.duckdb").is_file():
         results["benchmark_transform"] = run_script(
-            "benchmark_transform", ["--warehouse", str(nightly / "dora.duckdb")], workdir
+            "benchmark_transform",
+            ["--warehouse", str(nightly / "dora.duckdb"), "--repeat", str(args.repeat)],
+            workdir,
         )
     if args.airflow:
         results["benchmark_airflow"] = run_script("benchmark_airflow", [*size, "--seed", "2026"], workdir)

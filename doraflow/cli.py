@@ -410,8 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     transform = command(
         "transform",
         cmd_transform,
-        "dbt build: staging, intermediate and marts, with all dbt tests (skipped when nothing changed since the "
-        "last successful build).",
+        "dbt build: staging, intermediate and marts, with all dbt data tests (dbt's unit tests run in CI; skipped "
+        "when nothing changed since the last successful build).",
     )
     _add_full_build_option(transform)
     check = command(

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from doraflow.config import load_settings
-from doraflow.transform import dbt_build
+from doraflow.transform import dbt_build, dbt_unit_tests
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import golden_scenario as scenario  # noqa: E402
@@ -31,8 +31,10 @@ def marts(tmp_path_factory):
     scenario.write_duckdb(path)
     settings = load_settings(GRID | {"WAREHOUSE_PATH": str(path)}, today=date(2024, 3, 1))
     result = dbt_build(settings, progress=lambda line: None)
+    # the nightly build leaves dbt's unit tests out (doraflow/transform.py): they run here, on the built warehouse
+    unit_tests = dbt_unit_tests(settings, progress=lambda line: None)
     connection = duckdb.connect(str(path), read_only=True)
-    yield connection, result
+    yield connection, (result, unit_tests)
     connection.close()
 
 
@@ -55,6 +57,8 @@ def test_postgres_gives_the_same_marts_and_never_logs_the_password(marts, tmp_pa
     progress_lines: list[str] = []
     result = dbt_build(settings, progress=progress_lines.append)
     assert result.failures == []
+    unit_tests = dbt_unit_tests(settings, progress=progress_lines.append)
+    assert unit_tests.failures == [] and unit_tests.tests >= 18
 
     import psycopg2
 
@@ -94,12 +98,14 @@ def deployments(connection):
 
 
 def test_build_counts_every_node(marts):
-    _, result = marts
+    _, (result, unit_tests) = marts
     assert result.failures == []
     assert (
         result.seeds == 5
     )  # service_catalog, team_members, dora_benchmarks, flow_work_types, flow_status_activity
-    assert result.models >= 30 and result.tests >= 150  # data tests and dbt unit tests
+    assert result.models >= 30 and result.tests >= 150  # data tests
+    # dbt's unit tests (dbt_project/models/**/*.yml `unit_tests:`), 18 when this was written, all passing
+    assert unit_tests.failures == [] and unit_tests.tests >= 18
 
 
 def test_only_production_deployments_with_terminal_outcome_are_rows(marts):

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from doraflow.transform import dbt_build
+from doraflow.transform import dbt_build, dbt_unit_tests
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import releases_scenario as scenario  # noqa: E402
@@ -225,16 +225,16 @@ def test_rewritten_copies_and_data_errors_in_changes(warehouse):
     ],
 )
 def test_builds_with_non_default_production_patterns(tmp_path, env, expected):
-    """The unit tests pin every var they read: a custom pattern builds, and selects what it says."""
+    """A custom pattern builds and selects what it says; dbt's unit tests pin every var they read, so they pass
+    under it too."""
     path = tmp_path / "dora.duckdb"
     write_duckdb(path, rows=scenario.raw_rows())
     settings = scenario_settings(tmp_path, WAREHOUSE_PATH=str(path), **env)
-    result = dbt_build(
-        settings,
-        select="+fct_deployments +fct_changes +fct_incidents +dim_services",
-        progress=lambda line: None,
-    )
+    select = "+fct_deployments +fct_changes +fct_incidents +dim_services"
+    result = dbt_build(settings, select=select, progress=lambda line: None)
     assert result.failures == []
+    unit_tests = dbt_unit_tests(settings, select=select, progress=lambda line: None)
+    assert unit_tests.failures == [] and unit_tests.tests > 0
     connection = duckdb.connect(str(path), read_only=True)
     try:
         found = {
