@@ -743,6 +743,8 @@ def _timestamp(value: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
+
+
 # the item types the simulator keeps (the other types of timelineItems are empty here)
 _TIMELINE_TYPES = {"READY_FOR_REVIEW_EVENT": "ready_for_review", "CONVERT_TO_DRAFT_EVENT": "convert_to_draft"}
 
