@@ -36,7 +36,6 @@ class Handoff:
 
     sources: list[str] | None = None  # limit the extract to these sources (None: every configured one)
     allow_no_source: bool = False  # a run without any configured source is refused unless this is set
-    stream_task: dict[str, str] | None = None  # Airflow: the one stream and scope this extract task runs
     checked_batches: list[str] | None = None  # file names of the landed batches the landing gate passed
     require_source: bool = (
         False  # the landing gate refuses a run with no source (Airflow: extract is its own tasks)
@@ -55,10 +54,6 @@ class Handoff:
 def step_extract(settings: Settings, handoff: Handoff, progress: Progress = print):
     """Incremental extract of the configured sources (or the named ones) into landing batches."""
     sources = handoff.sources
-    if handoff.stream_task is not None:  # Airflow: one stream of one scope per mapped task
-        from extractors import extract_stream
-
-        return [extract_stream(settings, handoff.stream_task)]
     for line in settings.skipped_sources:
         progress(line)
     if sources:
@@ -303,10 +298,7 @@ def execute(
         else:
             result = step.function(settings, handoff, **kwargs)
     except Exception as error:
-        detail = {"error": str(error)}
-        if handoff.stream_task:
-            detail["scope"] = " ".join(handoff.stream_task.values())
-        recorder.record_step(step.name, started, datetime.now(UTC), "failed", detail)
+        recorder.record_step(step.name, started, datetime.now(UTC), "failed", {"error": str(error)})
         if isinstance(error, QualityGateError) and getattr(error, "result", None) is not None:
             recorder.record_checks(error.result)  # the failed gate's checks stay queryable in ops
         raise

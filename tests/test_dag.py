@@ -101,7 +101,8 @@ def test_owners_retries_callbacks_and_pools(parsed):
     # one alert per DAG run (record_ops' notifier), not one per failed mapped task
     assert all(t["callbacks"] == 0 for t in tasks.values())
     extracts = {k: v for k, v in tasks.items() if k.startswith("extract_")}
-    assert len(extracts) == 15  # every planned stream of extractors.streams (comparison_commits rides along)
+    # one mapped task per source (an instance per scope runs the scope's streams in order, as the CLI does)
+    assert sorted(extracts) == ["extract_github", "extract_jira", "extract_pagerduty"]
     assert all(t["retries"] == 3 and t["backoff"] for t in extracts.values())
     assert all(t["pool"] != "dora_warehouse" for t in extracts.values())  # extracts write landing files only
     assert all(t["map_index_template"] == "{{ extract_label }}" for t in extracts.values())
@@ -130,8 +131,8 @@ def test_the_dag_runs_the_pipelines_steps(parsed):
 
 def test_graph_order(parsed):
     tasks = parsed["tasks"]
-    assert "extract_github__pull_requests" in tasks["extract_github__pull_request_commits"]["upstream"]
-    assert "extract_pagerduty__services" in tasks["extract_pagerduty__incidents"]["upstream"]
+    for source in ("github", "jira", "pagerduty"):  # each source's extract expands over the scopes it planned
+        assert tasks[f"extract_{source}"]["upstream"] == [f"plan_{source}"]
     assert set(tasks["check_landing"]["upstream"]) == {k for k in tasks if k.startswith("extract_")}
     assert tasks["check_landing"]["trigger_rule"] == "none_failed"
     assert tasks["load"]["upstream"] == ["check_landing"]
