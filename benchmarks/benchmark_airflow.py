@@ -9,7 +9,7 @@ Reports, side by side with the goals of docs/airflow.md:
   processor), median of 5, and the subprocesses the parse started (goal: under 2 s, none);
 - run: wall seconds of `doraflow run` and of `airflow dags test dora_nightly`, each into a fresh warehouse
   against the same simulator organisation (goal: Airflow within 1.3x of the CLI), and the lines each printed;
-  with --repeat N, N pairs run one after the other (CLI, Airflow, CLI, Airflow, ...): the medians, their ratio,
+  with --repeat N, N pairs run one after the other (CLI then Airflow, Airflow then CLI, ...): the medians, their ratio,
   the worst pair's ratio and the load average at the start of each run (the machine may be shared).
 """
 
@@ -88,31 +88,40 @@ def step_seconds(warehouse: Path) -> dict[str, float]:
     return {step: round(seconds, 1) for step, seconds in rows}
 
 
-def run_pair(config, workdir: Path) -> dict:
+def run_pair(config, workdir: Path, airflow_first: bool = False) -> dict:
     """One `doraflow run` and one `airflow dags test`, each into a fresh warehouse against its own simulator."""
     from simulator import Simulator
 
-    # one simulator each (same seed, same organisation): its rate limit budget is per token and hour
-    with Simulator(config) as sim:
-        cli_env = _environment(sim.env(), WAREHOUSE_PATH=str(workdir / "cli" / "dora.duckdb"))
-        load_cli = os.getloadavg()[0]
-        cli_seconds, cli = timed([str(BIN / "doraflow"), "run"], cli_env, workdir)
-    with Simulator(config) as sim:
-        home = workdir / "airflow_home"
-        af_env = _environment(
-            sim.env(),
-            WAREHOUSE_PATH=str(workdir / "airflow" / "dora.duckdb"),
-            AIRFLOW_HOME=str(home),
-            AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-            AIRFLOW__CORE__LOAD_EXAMPLES="False",
-            DORA_EXTRACT_RETRIES="0",
-            DORA_TASK_RETRIES="0",
-        )
-        timed([str(BIN / "airflow"), "db", "migrate"], af_env, workdir)  # setup, not timed
-        timed([str(BIN / "airflow"), "pools", "set", "dora_warehouse", "1", "doraflow single writer"], af_env,
-              workdir)  # fmt: skip
-        load_airflow = os.getloadavg()[0]
-        af_seconds, airflow = timed([str(BIN / "airflow"), "dags", "test", "dora_nightly"], af_env, workdir)
+    def run_cli() -> tuple[float, subprocess.CompletedProcess, float]:
+        # one simulator each (same seed, same organisation): its rate limit budget is per token and hour
+        with Simulator(config) as sim:
+            env = _environment(sim.env(), WAREHOUSE_PATH=str(workdir / "cli" / "dora.duckdb"))
+            load = os.getloadavg()[0]
+            return (*timed([str(BIN / "doraflow"), "run"], env, workdir), load)
+
+    def run_airflow() -> tuple[float, subprocess.CompletedProcess, float]:
+        with Simulator(config) as sim:
+            env = _environment(
+                sim.env(),
+                WAREHOUSE_PATH=str(workdir / "airflow" / "dora.duckdb"),
+                AIRFLOW_HOME=str(workdir / "airflow_home"),
+                AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+                AIRFLOW__CORE__LOAD_EXAMPLES="False",
+                DORA_EXTRACT_RETRIES="0",
+                DORA_TASK_RETRIES="0",
+            )
+            timed([str(BIN / "airflow"), "db", "migrate"], env, workdir)  # setup, not timed
+            timed([str(BIN / "airflow"), "pools", "set", "dora_warehouse", "1", "doraflow single writer"], env,
+                  workdir)  # fmt: skip
+            load = os.getloadavg()[0]
+            return (*timed([str(BIN / "airflow"), "dags", "test", "dora_nightly"], env, workdir), load)
+
+    if airflow_first:  # alternating the order spreads a rising or falling load of a shared machine over both
+        af_seconds, airflow, load_airflow = run_airflow()
+        cli_seconds, cli, load_cli = run_cli()
+    else:
+        cli_seconds, cli, load_cli = run_cli()
+        af_seconds, airflow, load_airflow = run_airflow()
     cli_steps = step_seconds(workdir / "cli" / "dora.duckdb")
     airflow_steps = step_seconds(workdir / "airflow" / "dora.duckdb")
     return {
@@ -137,7 +146,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=1,
-                        help="CLI/Airflow pairs, run interleaved; the ratio of the medians is reported")  # fmt: skip
+                        help="CLI/Airflow pairs, run interleaved (order alternating); the ratio of the medians is reported")  # fmt: skip
     parser.add_argument("--output", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
     if args.repeat < 1:
@@ -152,7 +161,7 @@ def main() -> None:
         for number in range(args.repeat):
             workdir = Path(tmp) / f"pair{number}"
             workdir.mkdir()
-            pairs.append(run_pair(config, workdir))
+            pairs.append(run_pair(config, workdir, airflow_first=number % 2 == 1))
             print(f"pair {number + 1}/{args.repeat}: {json.dumps({k: v for k, v in pairs[-1].items() if 'steps' not in k})}",
                   file=sys.stderr, flush=True)  # fmt: skip
     cli_median = statistics.median(p["cli_run_seconds"] for p in pairs)

@@ -40,6 +40,12 @@ if dag is not None:
              for t in dag.tasks}
     out.update(tags=sorted(dag.tags), max_active_runs=dag.max_active_runs, catchup=dag.catchup,
                tasks=tasks, timetable=str(dag.timetable.summary), tz=str(dag.timetable._timezone))
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("dora_nightly_labels", dag.fileloc)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out["labels"] = [module.extract_label("github", ["acme/a", "acme/b"]), module.extract_label("pagerduty", ["pagerduty"]),
+                     module.extract_label("github", [f"acme/r{i}" for i in range(5)])]
 print("RESULT" + json.dumps(out))
 """
 
@@ -127,6 +133,15 @@ def test_the_dag_runs_the_pipelines_steps(parsed):
     for before, after in zip(chain, chain[1:], strict=False):  # the pipeline's order, one task per step
         assert before in tasks[after]["upstream"]
     assert not [k for k in tasks if k.startswith("dbt_build")]  # one dbt invocation, as the CLI
+
+
+def test_extract_instances_are_named_by_their_scopes(parsed):
+    # map_index_template's value: the source, then its scopes (three at most, then how many more)
+    assert parsed["labels"] == [
+        "github acme/a, acme/b",
+        "pagerduty",  # its one scope is the account itself
+        "github acme/r0, acme/r1, acme/r2 and 2 more",  # 5 scopes: 3 named + 2
+    ]
 
 
 def test_graph_order(parsed):
