@@ -83,6 +83,7 @@ def _drive(task_id: str, handoff: dict | None = None, *, spool_as: str | None = 
         execute(STEP[task_id], settings, state, recorder, print, run_recorder=run_recorder)
     finally:
         recorder.spool(spool_as or task_id)
+        gc.unfreeze()  # what the step left behind is collectable again (`dags test` runs every task in one process)
     return state.to_dict()
 
 

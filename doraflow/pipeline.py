@@ -3,7 +3,7 @@
     extract -> check landed batches -> load -> transform -> source freshness -> check marts -> publish
 
 Two thin drivers run it: `run_pipeline` (the CLI: every step in this process, under the run lock) and the
-Airflow DAG (dags/dora_nightly.py: one task per step, mapped per stream and scope for extract). Both call
+Airflow DAG (dags/dora_nightly.py: one task per step, mapped per source for extract). Both call
 `execute()` for every step, so a step is timed, recorded in `ops` and locked the same way whichever drives it.
 A step hands the next what it needs in a `Handoff` (JSON, so Airflow passes it as an XCom): e.g. load merges
 exactly the batches the landing gate passed. Each step imports its machinery when it runs, so `doraflow --help`

@@ -160,7 +160,7 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         serving.close()
     assert (warehouse.parent / "data_docs" / "marts" / "index.html").is_file()
     assert not any((warehouse.parent / "ops_spool").glob("*/*.json"))  # spool cleared after recording
-    # the mapped extracts carry their scope as their name (map_index_template), in the UI and alerts
+    # the mapped extracts carry their scopes as their name (map_index_template) in the UI
     import sqlite3
 
     with sqlite3.connect(home / "airflow.db") as db:

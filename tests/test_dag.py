@@ -107,7 +107,7 @@ def test_owners_retries_callbacks_and_pools(parsed):
     # one alert per DAG run (record_ops' notifier), not one per failed mapped task
     assert all(t["callbacks"] == 0 for t in tasks.values())
     extracts = {k: v for k, v in tasks.items() if k.startswith("extract_")}
-    # one mapped task per source (an instance per scope runs the scope's streams in order, as the CLI does)
+    # one mapped task per source: its one instance extracts the source's scopes in parallel, as the CLI does
     assert sorted(extracts) == ["extract_github", "extract_jira", "extract_pagerduty"]
     assert all(t["retries"] == 3 and t["backoff"] for t in extracts.values())
     assert all(t["pool"] != "dora_warehouse" for t in extracts.values())  # extracts write landing files only
