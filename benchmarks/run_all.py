@@ -262,7 +262,9 @@ def main() -> None:
             workdir,
         )
     if args.airflow:
-        results["benchmark_airflow"] = run_script("benchmark_airflow", [*size, "--seed", "2026"], workdir)
+        results["benchmark_airflow"] = run_script(
+            "benchmark_airflow", [*size, "--seed", "2026", "--repeat", str(args.repeat)], workdir
+        )
 
     table = render(rows(results))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -31,7 +31,6 @@ from doraflow.pipeline import STEP, Handoff
 from extractors.streams import SOURCES, STREAMS
 
 POOL = af.WAREHOUSE_POOL
-PLANNED = [spec for spec in STREAMS if spec.planned]
 RAW_ASSETS = [Asset(f"duckdb://warehouse/raw.{spec.table}") for spec in STREAMS]
 MARTS = sorted(
     p.stem for p in (Path(af.__file__).resolve().parents[1] / "dbt_project/models/marts").glob("*.sql")
@@ -55,9 +54,16 @@ def _schedule() -> CronTriggerTimetable:
 
 def _drive(task_id: str, handoff: dict | None = None, *, spool_as: str | None = None) -> dict:
     """Run one pipeline step in this task and spool its figures for record_ops; returns the handoff."""
+    import gc
+
     from doraflow.ops import RunRecorder, airflow_run_id
     from doraflow.pipeline import execute
 
+    # The task's process holds Airflow's objects (about 600k under `airflow dags test`, 20k in a bare Python with
+    # DuckDB): every garbage collection the step's allocations trigger would walk them all (parsing JSON pages ran
+    # 1.7x slower). Frozen, they are left out; they live as long as the task anyway. Airflow's LocalExecutor and
+    # DAG processor freeze the same way.
+    gc.freeze()
     context = get_current_context()
     settings = af.settings_from_airflow()
     run_id = airflow_run_id(context["dag"].dag_id, context["run_id"])
@@ -77,14 +83,14 @@ def _drive(task_id: str, handoff: dict | None = None, *, spool_as: str | None = 
         execute(STEP[task_id], settings, state, recorder, print, run_recorder=run_recorder)
     finally:
         recorder.spool(spool_as or task_id)
+        gc.unfreeze()  # what the step left behind is collectable again (`dags test` runs every task in one process)
     return state.to_dict()
 
 
 @task
-def plan_scopes(source: str) -> list[str]:
-    """The scopes (repositories, projects, account) of one configured source: ids only, no secrets.
-
-    An unconfigured source plans no scope: its mapped extract tasks are skipped.
+def plan_scopes(source: str) -> list[dict]:
+    """One source's extract, when it is configured: the source and its scopes (repositories, projects, account),
+    ids only, no secrets. An unconfigured source plans nothing: its mapped extract task is skipped.
     """
     from extractors import plan_streams
 
@@ -93,7 +99,16 @@ def plan_scopes(source: str) -> list[str]:
         print(line)
     if source not in settings.configured_sources:
         return []
-    return list(dict.fromkeys(t.scope for t in plan_streams(settings, [source])))
+    return [
+        {"source": source, "scopes": list(dict.fromkeys(t.scope for t in plan_streams(settings, [source])))}
+    ]
+
+
+def extract_label(source: str, scopes: list[str]) -> str:
+    """The mapped instance's name in the UI and alerts: "github acme/payments, acme/web", "pagerduty"."""
+    scopes = [scope for scope in scopes if scope != source]
+    shown = ", ".join(scopes[:3]) + (f" and {len(scopes) - 3} more" if len(scopes) > 3 else "")
+    return f"{source} {shown}" if shown else source
 
 
 @task(
@@ -103,13 +118,16 @@ def plan_scopes(source: str) -> list[str]:
     max_retry_delay=timedelta(minutes=10),
     map_index_template="{{ extract_label }}",
 )
-def extract_stream(source: str, stream: str, scope: str) -> None:
-    """Extract one stream of one scope into landing batches (writes landing files only)."""
+def extract(planned: dict) -> None:
+    """Extract one source into landing batches (writes landing files only), as `doraflow run` extracts it: its
+    scopes in parallel (EXTRACT_CONCURRENCY threads), each scope's streams in order, a failing scope named.
+
+    One task per source, not per stream and scope: under `airflow dags test` the tasks run one at a time, and
+    each Airflow task costs its own start-up, state writes and XComs (docs/airflow.md, Speed)."""
     context = get_current_context()
-    context["extract_label"] = f"{source} {scope} {stream}"  # names the mapped instance in the UI and alerts
+    context["extract_label"] = extract_label(planned["source"], planned["scopes"])
     ti = context["ti"]
-    _drive("extract", {"stream_task": {"source": source, "stream": stream, "scope": scope}},
-           spool_as=f"{ti.task_id}-{ti.map_index}")  # fmt: skip
+    _drive("extract", {"sources": [planned["source"]], "shared_extract": True}, spool_as=f"{ti.task_id}-{ti.map_index}")
 
 
 @task(trigger_rule="none_failed", pool=POOL)
@@ -192,19 +210,14 @@ def record_ops() -> str:
     },
 )
 def dora_nightly():
-    scopes = {source: plan_scopes.override(task_id=f"plan_{source}")(source) for source in SOURCES}
-    extracts = {}
-    for spec in PLANNED:  # one mapped task per source and stream, one instance per scope
-        extracts[spec.source, spec.name] = (
-            extract_stream.override(task_id=f"extract_{spec.table}")
-            .partial(source=spec.source, stream=spec.name)
-            .expand(scope=scopes[spec.source])
+    extracts = [  # a task per source (named in alerts), its one instance named by its scopes in the UI
+        extract.override(task_id=f"extract_{source}").expand(
+            planned=plan_scopes.override(task_id=f"plan_{source}")(source)
         )
-    for spec in PLANNED:
-        for parent in spec.depends_on:
-            extracts[spec.source, parent] >> extracts[spec.source, spec.name]
+        for source in SOURCES
+    ]
     checked = check_landing()
-    list(extracts.values()) >> checked
+    extracts >> checked
     published = publish(check_marts(source_freshness(transform(load(checked)))))
     recorded = record_ops()
     published >> recorded

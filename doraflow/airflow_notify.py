@@ -2,8 +2,8 @@
 
 A `BaseNotifier` (Airflow's notification interface) that posts the same JSON as doraflow.notify.on_failure
 (the CLI's alert) to ALERT_WEBHOOK_URL. The DAG calls it from its last task (`record_ops`, trigger rule
-all_done), which runs once per DAG run whatever failed, so a run with five failed mapped extracts sends one
-alert naming the five, not five alerts.
+all_done), which runs once per DAG run whatever failed, so a run with two failed extracts (two sources) sends one
+alert naming both, not two alerts.
 """
 
 from __future__ import annotations

@@ -317,7 +317,7 @@ def spool_dir(settings, run_id: str) -> Path:
 
 
 def _merged(steps: list[_Step]) -> list[_Step]:
-    """One row per step name: Airflow runs a step as several tasks (one extract per stream and scope), the CLI
+    """One row per step name: Airflow runs a step as several tasks (one extract per source), the CLI
     as one call; recorded the same way, both drivers give the same rows (first start, last finish, failed if
     any part failed)."""
     merged: dict[str, _Step] = {}

@@ -3,7 +3,7 @@
     extract -> check landed batches -> load -> transform -> source freshness -> check marts -> publish
 
 Two thin drivers run it: `run_pipeline` (the CLI: every step in this process, under the run lock) and the
-Airflow DAG (dags/dora_nightly.py: one task per step, mapped per stream and scope for extract). Both call
+Airflow DAG (dags/dora_nightly.py: one task per step, mapped per source for extract). Both call
 `execute()` for every step, so a step is timed, recorded in `ops` and locked the same way whichever drives it.
 A step hands the next what it needs in a `Handoff` (JSON, so Airflow passes it as an XCom): e.g. load merges
 exactly the batches the landing gate passed. Each step imports its machinery when it runs, so `doraflow --help`
@@ -35,8 +35,8 @@ class Handoff:
     """What a step hands the next ones (JSON-able: under Airflow it travels as an XCom)."""
 
     sources: list[str] | None = None  # limit the extract to these sources (None: every configured one)
+    shared_extract: bool = False  # an Airflow extract task: shares the extract lock with its run's other ones
     allow_no_source: bool = False  # a run without any configured source is refused unless this is set
-    stream_task: dict[str, str] | None = None  # Airflow: the one stream and scope this extract task runs
     checked_batches: list[str] | None = None  # file names of the landed batches the landing gate passed
     require_source: bool = (
         False  # the landing gate refuses a run with no source (Airflow: extract is its own tasks)
@@ -56,10 +56,6 @@ class Handoff:
 def step_extract(settings: Settings, handoff: Handoff, progress: Progress = print):
     """Incremental extract of the configured sources (or the named ones) into landing batches."""
     sources = handoff.sources
-    if handoff.stream_task is not None:  # Airflow: one stream of one scope per mapped task
-        from extractors import extract_stream
-
-        return [extract_stream(settings, handoff.stream_task)]
     for line in settings.skipped_sources:
         progress(line)
     if sources:
@@ -338,15 +334,12 @@ def execute(
                 result = step.function(settings, handoff, **kwargs)
         elif step.function is step_extract:
             # Airflow's mapped extract tasks share the extract lock; a run, or `doraflow extract`, holds it alone
-            with extract_lock(settings, recorder.run_id, shared=handoff.stream_task is not None):
+            with extract_lock(settings, recorder.run_id, shared=handoff.shared_extract):
                 result = step.function(settings, handoff, **kwargs)
         else:
             result = step.function(settings, handoff, **kwargs)
     except Exception as error:
-        detail = {"error": str(error)}
-        if handoff.stream_task:
-            detail["scope"] = " ".join(handoff.stream_task.values())
-        recorder.record_step(step.name, started, datetime.now(UTC), "failed", detail)
+        recorder.record_step(step.name, started, datetime.now(UTC), "failed", {"error": str(error)})
         if isinstance(error, QualityGateError) and getattr(error, "result", None) is not None:
             recorder.record_checks(error.result)  # the failed gate's checks stay queryable in ops
         raise

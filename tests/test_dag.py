@@ -40,6 +40,12 @@ if dag is not None:
              for t in dag.tasks}
     out.update(tags=sorted(dag.tags), max_active_runs=dag.max_active_runs, catchup=dag.catchup,
                tasks=tasks, timetable=str(dag.timetable.summary), tz=str(dag.timetable._timezone))
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("dora_nightly_labels", dag.fileloc)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out["labels"] = [module.extract_label("github", ["acme/a", "acme/b"]), module.extract_label("pagerduty", ["pagerduty"]),
+                     module.extract_label("github", [f"acme/r{i}" for i in range(5)])]
 print("RESULT" + json.dumps(out))
 """
 
@@ -101,7 +107,8 @@ def test_owners_retries_callbacks_and_pools(parsed):
     # one alert per DAG run (record_ops' notifier), not one per failed mapped task
     assert all(t["callbacks"] == 0 for t in tasks.values())
     extracts = {k: v for k, v in tasks.items() if k.startswith("extract_")}
-    assert len(extracts) == 15  # every planned stream of extractors.streams (comparison_commits rides along)
+    # one mapped task per source: its one instance extracts the source's scopes in parallel, as the CLI does
+    assert sorted(extracts) == ["extract_github", "extract_jira", "extract_pagerduty"]
     assert all(t["retries"] == 3 and t["backoff"] for t in extracts.values())
     assert all(t["pool"] != "dora_warehouse" for t in extracts.values())  # extracts write landing files only
     assert all(t["map_index_template"] == "{{ extract_label }}" for t in extracts.values())
@@ -128,10 +135,19 @@ def test_the_dag_runs_the_pipelines_steps(parsed):
     assert not [k for k in tasks if k.startswith("dbt_build")]  # one dbt invocation, as the CLI
 
 
+def test_extract_instances_are_named_by_their_scopes(parsed):
+    # map_index_template's value: the source, then its scopes (three at most, then how many more)
+    assert parsed["labels"] == [
+        "github acme/a, acme/b",
+        "pagerduty",  # its one scope is the account itself
+        "github acme/r0, acme/r1, acme/r2 and 2 more",  # 5 scopes: 3 named + 2
+    ]
+
+
 def test_graph_order(parsed):
     tasks = parsed["tasks"]
-    assert "extract_github__pull_requests" in tasks["extract_github__pull_request_commits"]["upstream"]
-    assert "extract_pagerduty__services" in tasks["extract_pagerduty__incidents"]["upstream"]
+    for source in ("github", "jira", "pagerduty"):  # each source's extract expands over the scopes it planned
+        assert tasks[f"extract_{source}"]["upstream"] == [f"plan_{source}"]
     assert set(tasks["check_landing"]["upstream"]) == {k for k in tasks if k.startswith("extract_")}
     assert tasks["check_landing"]["trigger_rule"] == "none_failed"
     assert tasks["load"]["upstream"] == ["check_landing"]
