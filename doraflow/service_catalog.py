@@ -15,13 +15,12 @@ together with the seed's rows. Keeping the catalog outside the clone means upgra
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from doraflow.config import ConfigError
-from doraflow.errors import LoadError
+from doraflow.settings_files import read_rows, replace_table
 
 COLUMNS = (
     "service",
@@ -58,30 +57,8 @@ class CatalogEntry:
 
 def read_service_catalog(path: Path) -> tuple[CatalogEntry, ...]:
     """Parse and validate the catalog file; raises ConfigError naming the line and what is wrong."""
-    where = f"SERVICE_CATALOG_PATH {str(path)!r}"
-    if not path.is_file():
-        raise ConfigError(f"{where}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{where}: cannot read it as UTF-8 text ({error})") from None
-    reader = csv.reader(text.splitlines())
-    header = [name.strip().lower() for name in next(reader, [])]
-    if "service" not in header:
-        raise ConfigError(f"{where}: the first line must be a header naming the columns {', '.join(COLUMNS)}")
-    unknown = [name for name in header if name not in COLUMNS]
-    if unknown or len(set(header)) != len(header):
-        raise ConfigError(
-            f"{where}: header {','.join(header)!r} has unknown or repeated columns; allowed: {', '.join(COLUMNS)}"
-        )
-    entries: list[CatalogEntry] = []
-    for line, values in enumerate(reader, start=2):
-        if not any(value.strip() for value in values):
-            continue
-        if len(values) != len(header):
-            raise ConfigError(f"{where} line {line}: {len(values)} values for {len(header)} columns")
-        row = {name: (value.strip() or None) for name, value in zip(header, values)}
-        entries.append(_entry(where, line, row))
+    where, rows = read_rows(path, "SERVICE_CATALOG_PATH", COLUMNS, required="service")
+    entries = [_entry(where, line, row) for line, row in rows]
     _check_unambiguous(where, entries)
     return tuple(entries)
 
@@ -201,48 +178,25 @@ def write_service_catalog(settings) -> int:
 
     One transaction: a reader sees the old catalog or the new one. Raises LoadError naming the warehouse.
     """
-    try:
-        return _replace_rows(settings, settings.service_catalog)
-    except Exception as error:  # noqa: BLE001 - duckdb.Error or psycopg2.Error, reported in one line
-        where = "PostgreSQL" if settings.warehouse_target == "postgres" else str(settings.warehouse_path)
-        message = " ".join(str(error).split())[:300]
-        raise LoadError(f"cannot write the service catalog into {where}: {message}") from None
-
-
-def _replace_rows(settings, entries: tuple[CatalogEntry, ...]) -> int:
-    from doraflow.warehouse import warehouse_cursor
-
-    postgres = settings.warehouse_target == "postgres"
-    with warehouse_cursor(settings) as cursor:
-        if not postgres:
-            cursor.execute("begin transaction")  # PostgreSQL: warehouse_cursor's transaction
-        cursor.execute("create schema if not exists raw")
-        cursor.execute(
-            f"create table if not exists {TABLE} (catalog_line integer not null, service text not null, "
-            "team text, github_repository text, pagerduty_service_id text, jira_project_key text, "
-            "environment_pattern text, path_prefixes text)"
-        )
-        for column in ("environment_pattern", "path_prefixes"):  # a table written by an older doraflow
-            cursor.execute(f"alter table {TABLE} add column if not exists {column} text")
-        cursor.execute(f"delete from {TABLE}")
-        if entries:
-            placeholders = ", ".join(["%s" if postgres else "?"] * (len(COLUMNS) + 1))
-            cursor.executemany(
-                f"insert into {TABLE} (catalog_line, {', '.join(COLUMNS)}) values ({placeholders})",
-                [
-                    (
-                        entry.line,
-                        entry.service,
-                        entry.team,
-                        entry.github_repository,
-                        entry.environment_pattern,
-                        entry.path_prefixes_text,
-                        entry.pagerduty_service_id,
-                        entry.jira_project_key,
-                    )
-                    for entry in entries
-                ],
+    return replace_table(
+        settings,
+        "service catalog",
+        TABLE,
+        "catalog_line integer not null, service text not null, team text, github_repository text, "
+        "pagerduty_service_id text, jira_project_key text, environment_pattern text, path_prefixes text",
+        ("catalog_line", *COLUMNS),
+        [
+            (
+                entry.line,
+                entry.service,
+                entry.team,
+                entry.github_repository,
+                entry.environment_pattern,
+                entry.path_prefixes_text,
+                entry.pagerduty_service_id,
+                entry.jira_project_key,
             )
-        if not postgres:
-            cursor.execute("commit")
-    return len(entries)
+            for entry in settings.service_catalog
+        ],
+        added_columns=("environment_pattern", "path_prefixes"),  # a table written by an older doraflow
+    )

@@ -11,13 +11,12 @@ staging model `stg_team_members` reads them together with the seed's rows.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from doraflow.config import ConfigError
-from doraflow.errors import LoadError
+from doraflow.settings_files import read_rows, replace_table
 
 COLUMNS = ("team", "github_login", "pagerduty_user_id", "name")
 TABLE = "raw.team_members"
@@ -37,30 +36,8 @@ class TeamMember:
 
 def read_team_members(path: Path) -> tuple[TeamMember, ...]:
     """Parse and validate the file; raises ConfigError naming the line and what is wrong."""
-    where = f"TEAM_MEMBERS_PATH {str(path)!r}"
-    if not path.is_file():
-        raise ConfigError(f"{where}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{where}: cannot read it as UTF-8 text ({error})") from None
-    reader = csv.reader(text.splitlines())
-    header = [name.strip().lower() for name in next(reader, [])]
-    if "team" not in header:
-        raise ConfigError(f"{where}: the first line must be a header naming the columns {', '.join(COLUMNS)}")
-    unknown = [name for name in header if name not in COLUMNS]
-    if unknown or len(set(header)) != len(header):
-        raise ConfigError(
-            f"{where}: header {','.join(header)!r} has unknown or repeated columns; allowed: {', '.join(COLUMNS)}"
-        )
-    members: list[TeamMember] = []
-    for line, values in enumerate(reader, start=2):
-        if not any(value.strip() for value in values):
-            continue
-        if len(values) != len(header):
-            raise ConfigError(f"{where} line {line}: {len(values)} values for {len(header)} columns")
-        row = {name: (value.strip() or None) for name, value in zip(header, values)}
-        members.append(_member(where, line, row))
+    where, rows = read_rows(path, "TEAM_MEMBERS_PATH", COLUMNS, required="team")
+    members = [_member(where, line, row) for line, row in rows]
     _check_one_team(where, members)
     return tuple(members)
 
@@ -113,36 +90,14 @@ def write_team_members(settings) -> int:
 
     One transaction: a reader sees the old list or the new one. Raises LoadError naming the warehouse.
     """
-    try:
-        return _replace_rows(settings, settings.team_members)
-    except Exception as error:  # noqa: BLE001 - duckdb.Error or psycopg2.Error, reported in one line
-        where = "PostgreSQL" if settings.warehouse_target == "postgres" else str(settings.warehouse_path)
-        message = " ".join(str(error).split())[:300]
-        raise LoadError(f"cannot write the team members into {where}: {message}") from None
-
-
-def _replace_rows(settings, members: tuple[TeamMember, ...]) -> int:
-    from doraflow.warehouse import warehouse_cursor
-
-    postgres = settings.warehouse_target == "postgres"
-    with warehouse_cursor(settings) as cursor:
-        if not postgres:
-            cursor.execute("begin transaction")  # PostgreSQL: warehouse_cursor's transaction
-        cursor.execute("create schema if not exists raw")
-        cursor.execute(
-            f"create table if not exists {TABLE} (member_line integer not null, team text not null, "
-            "github_login text, pagerduty_user_id text, name text)"
-        )
-        cursor.execute(f"delete from {TABLE}")
-        if members:
-            placeholders = ", ".join(["%s" if postgres else "?"] * (len(COLUMNS) + 1))
-            cursor.executemany(
-                f"insert into {TABLE} (member_line, {', '.join(COLUMNS)}) values ({placeholders})",
-                [
-                    (member.line, member.team, member.github_login, member.pagerduty_user_id, member.name)
-                    for member in members
-                ],
-            )
-        if not postgres:
-            cursor.execute("commit")
-    return len(members)
+    return replace_table(
+        settings,
+        "team members",
+        TABLE,
+        "member_line integer not null, team text not null, github_login text, pagerduty_user_id text, name text",
+        ("member_line", *COLUMNS),
+        [
+            (member.line, member.team, member.github_login, member.pagerduty_user_id, member.name)
+            for member in settings.team_members
+        ],
+    )
