@@ -19,7 +19,7 @@ from doraflow.transform import dbt_build, dbt_unit_tests
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import golden_scenario as scenario  # noqa: E402
 from golden_scenario import sha  # noqa: E402
-from marts_compare import MARTS, assert_same_marts  # noqa: E402
+from marts_compare import WITH_ROWS, assert_same_marts  # noqa: E402
 
 # The metrics grid runs from the extract start to today (2024-01-01 .. 2024-03-01): 61 days, 9 weeks, 3 months.
 GRID = {"EXTRACT_START_DATE": "2024-01-01"}
@@ -64,7 +64,7 @@ def test_postgres_gives_the_same_marts_and_never_logs_the_password(marts, tmp_pa
 
     pg = psycopg2.connect(postgres_database)
     try:
-        counts = assert_same_marts(duck, pg, require_rows=MARTS)
+        counts = assert_same_marts(duck, pg, require_rows=WITH_ROWS)
         with (
             pg.cursor() as cursor
         ):  # the recursive graph walks look edges up by commit (docs/architecture.md)

@@ -28,7 +28,7 @@ from doraflow.transform import dbt_build
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import golden_scenario as scenario  # noqa: E402
-from marts_compare import MARTS, assert_same_marts  # noqa: E402
+from marts_compare import WITH_ROWS, assert_same_marts  # noqa: E402
 
 ENV = {"EXTRACT_START_DATE": "2024-01-01"}
 TODAY = date(2024, 3, 1)
@@ -343,7 +343,7 @@ def test_postgres_gives_the_same_marts_on_messy_data(messy, tmp_path, postgres_d
 
     pg = psycopg2.connect(postgres_database)
     try:
-        assert_same_marts(duck, pg, require_rows=MARTS)
+        assert_same_marts(duck, pg, require_rows=WITH_ROWS)
     finally:
         pg.close()
 

@@ -176,7 +176,11 @@ def test_a_dropped_or_altered_mart_builds(settings):
 
 
 def test_a_loaded_batch_builds_and_the_build_heals_the_marts(settings, simulator):
-    broken = [name for name, count in built_tables(settings).items() if count == 0]  # left by the test above
+    # left by the test above: the marts whose rows differ from what the last build recorded (a mart empty by
+    # nature here, such as fct_ci_jobs with GITHUB_CI_JOBS off, is not broken)
+    recorded, now = latest_build(settings)["outputs"], built_tables(settings)
+    broken = [name for name, count in recorded.items() if count and now.get(name) != count]
+    assert len(broken) == 2
     simulator.advance(hours=24)
     lines: list[str] = []
     run = run_pipeline(settings, progress=lines.append)
