@@ -14,6 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+sys.path.insert(0, str(REPO / "tests" / "fixtures" / "metrics"))
+from marts_compare import sorted_rows  # noqa: E402
+
 
 def airflow(
     args: list[str], env: dict[str, str], cwd: Path, timeout: int = 600
@@ -32,9 +35,11 @@ def failed_tasks(home: Path) -> list[tuple]:
 
 
 def marts_snapshot(warehouse: Path) -> dict[str, list]:
+    """The marts' rows, sorted, floats rounded as marts_compare does: DuckDB's parallel aggregation adds a mean's
+    terms in no fixed order, so two builds of the same data may differ in a float's last bit."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return {
-            table: con.execute(f"select * from marts.{table} order by all").fetchall()
+            table: sorted_rows(con.cursor(), table)
             for table in ("fct_deployments", "fct_changes", "fct_incidents", "dora_metrics")
         }
 
