@@ -127,7 +127,11 @@ def extract(planned: dict) -> None:
     context = get_current_context()
     context["extract_label"] = extract_label(planned["source"], planned["scopes"])
     ti = context["ti"]
-    _drive("extract", {"sources": [planned["source"]], "shared_extract": True}, spool_as=f"{ti.task_id}-{ti.map_index}")
+    _drive(
+        "extract",
+        {"sources": [planned["source"]], "shared_extract": True},
+        spool_as=f"{ti.task_id}-{ti.map_index}",
+    )
 
 
 @task(trigger_rule="none_failed", pool=POOL)

@@ -17,8 +17,8 @@ from doraflow.transform import dbt_build
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import monorepo_scenario as scenario  # noqa: E402
-from golden_scenario import sha, write_duckdb, write_postgres  # noqa: E402
-from marts_compare import assert_same_marts  # noqa: E402
+from golden_scenario import sha, write_duckdb  # noqa: E402
+from marts_compare import assert_postgres_builds_the_same_marts  # noqa: E402
 from scenario_settings import scenario_settings as settings_for  # noqa: E402
 
 TODAY = date(2024, 3, 20)
@@ -150,18 +150,11 @@ def test_a_team_owning_two_services_counts_a_shared_commit_once(warehouse):
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_postgres_gives_the_same_marts(warehouse, tmp_path, postgres_database):
-    write_postgres(postgres_database, rows=scenario.raw_rows())
-    settings = scenario_settings(
+    assert_postgres_builds_the_same_marts(
+        warehouse,
+        postgres_database,
+        scenario.raw_rows(),
+        scenario_settings,
         tmp_path,
-        WAREHOUSE_TARGET="postgres",
-        WAREHOUSE_POSTGRES_URL=postgres_database,
-        WAREHOUSE_PATH=str(tmp_path / "dora.duckdb"),
+        require_rows=("fct_deployments", "fct_changes"),
     )
-    assert dbt_build(settings, progress=lambda line: None).failures == []
-    import psycopg2
-
-    pg = psycopg2.connect(postgres_database)
-    try:
-        assert_same_marts(warehouse, pg, require_rows=("fct_deployments", "fct_changes"))
-    finally:
-        pg.close()

@@ -17,8 +17,8 @@ from doraflow.transform import dbt_build, dbt_unit_tests
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "metrics"))
 import releases_scenario as scenario  # noqa: E402
-from golden_scenario import sha, write_duckdb, write_postgres  # noqa: E402
-from marts_compare import MARTS, assert_same_marts  # noqa: E402
+from golden_scenario import sha, write_duckdb  # noqa: E402
+from marts_compare import MARTS, assert_postgres_builds_the_same_marts  # noqa: E402
 from scenario_settings import scenario_settings as settings_for  # noqa: E402
 
 TODAY = date(2024, 3, 19)  # the build's now is the end of that day: 2024-03-20 00:00 UTC
@@ -249,22 +249,13 @@ def test_builds_with_non_default_production_patterns(tmp_path, env, expected):
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_postgres_gives_the_same_marts(warehouse, tmp_path, postgres_database):
-    write_postgres(postgres_database, rows=scenario.raw_rows())
-    settings = scenario_settings(
+    counts = assert_postgres_builds_the_same_marts(
+        warehouse,
+        postgres_database,
+        scenario.raw_rows(),
+        scenario_settings,
         tmp_path,
-        WAREHOUSE_TARGET="postgres",
-        WAREHOUSE_POSTGRES_URL=postgres_database,
-        WAREHOUSE_PATH=str(tmp_path / "dora.duckdb"),
+        require_rows=("fct_deployments", "fct_changes", "fct_incidents"),
     )
-    assert dbt_build(settings, progress=lambda line: None).failures == []
-    import psycopg2
-
-    pg = psycopg2.connect(postgres_database)
-    try:
-        counts = assert_same_marts(
-            warehouse, pg, require_rows=("fct_deployments", "fct_changes", "fct_incidents")
-        )
-    finally:
-        pg.close()
     assert counts["fct_deployments"] == 23
     assert set(MARTS) <= set(counts)
