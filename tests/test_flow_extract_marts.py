@@ -9,7 +9,8 @@ and GITHUB_CI_JOBS) adds. Every expected value is worked out in the comments fro
     PR #2 (draft, opened 03-01 09:00, open): convert_to_draft 03-01 10:00 (so it was opened ready),
         ready_for_review 03-02 09:00, convert_to_draft 03-02 10:00; no sizes
     jobs of W1 (CI, pull_request on a2, created 12:00): build 12:00 -> started 12:02 -> done 12:05; unit-tests
-        12:05 -> 12:06 -> 12:12; integration-tests 12:05 -> 12:07 -> 12:10; Security scan 12:05 -> 12:06 -> 12:08
+        12:05 -> 12:06 -> 12:12; integration-tests 12:05 -> 12:07 -> 12:10; Security scan 12:05 -> 12:06 -> 12:08;
+        unit-tests (3.12) 12:05 -> 12:09 -> 12:11; deploy-preview skipped at 12:12 (did not run)
     jobs of W2 (Lint, created 12:00, re-run): attempt 1 lint 12:00 -> 12:04 -> 12:08 failure;
         attempt 2 lint 12:29 -> 12:30 -> 12:36 success
 """
@@ -33,7 +34,7 @@ from marts_compare import sorted_rows  # noqa: E402
 
 REPO = scenario.REPO
 TODAY = date(2024, 3, 11)
-MARTS = ("fct_value_stream", "fct_value_stream_pull_requests", "fct_ci_jobs", "flow_metrics")
+MARTS = ("fct_value_stream", "fct_value_stream_pull_requests", "fct_ci_jobs", "ci_stage_metrics", "flow_metrics")
 
 
 def _event(event_id: int, number: int, event: str, at: str) -> tuple:
@@ -85,6 +86,8 @@ def rows_with_details() -> dict:
         _job(9012, 901, 1, "unit-tests", ("12:05", "12:06", "12:12"), "success"),
         _job(9013, 901, 1, "integration-tests", ("12:05", "12:07", "12:10"), "success"),
         _job(9014, 901, 1, "Security scan", ("12:05", "12:06", "12:08"), "success"),
+        _job(9015, 901, 1, "unit-tests (3.12)", ("12:05", "12:09", "12:11"), "success"),
+        _job(9016, 901, 1, "deploy-preview", ("12:12", "12:12", "12:12"), "skipped"),
         _job(9021, 902, 1, "lint", ("12:00", "12:04", "12:08"), "failure"),
         _job(9022, 902, 2, "lint", ("12:29", "12:30", "12:36"), "success"),
     ]
@@ -156,13 +159,15 @@ def test_jobs_give_the_first_attempt_of_a_rerun(marts):
 
 def test_ci_jobs_mart_names_the_stages(marts):
     jobs = {r["workflow_job_id"]: r for r in rows(marts, "select * from marts.fct_ci_jobs")}
-    assert len(jobs) == 6
+    assert len(jobs) == 8
     stages = {job_id: job["stage"] for job_id, job in jobs.items()}
     assert stages == {
         "9011": "build",
         "9012": "unit_tests",
         "9013": "integration_tests",
         "9014": "security_scan",
+        "9015": "unit_tests",
+        "9016": "deploy",
         "9021": "other",
         "9022": "other",
     }
@@ -173,6 +178,57 @@ def test_ci_jobs_mart_names_the_stages(marts):
         jobs["9022"]["is_rerun"] and not jobs["9021"]["is_rerun"] and jobs["9021"]["conclusion"] == "failure"
     )
     assert jobs["9011"]["service"] == "pay" and jobs["9011"]["commit_sha"] == golden_scenario.sha("a2")
+
+
+def test_ci_stages_per_service_and_period(marts):
+    found = rows(
+        marts,
+        "select * from marts.ci_stage_metrics where period_grain = 'week' and period_start = date '2024-03-04' "
+        "and service = 'pay'",
+    )
+    by_stage = {row["stage"]: row for row in found}
+    # (queue, run, elapsed) minutes of the jobs that ran: build (2, 3, 5); unit-tests (1, 6, 7) and
+    # unit-tests (3.12) (4, 2, 6); integration-tests (2, 3, 5); Security scan (1, 2, 3); lint (4, 4, 8) and its
+    # re-run (1, 6, 7). deploy-preview was skipped: no deploy row.
+    assert sorted(by_stage) == ["all", "build", "integration_tests", "other", "security_scan", "unit_tests"]
+    unit = by_stage["unit_tests"]
+    assert (unit["jobs"], unit["rerun_jobs"], unit["rerun_job_share"]) == (2, 0, 0.0)
+    # queue 1 and 4: p50 2.5, p90 1 + 0.9 * 3 = 3.7; run 6 and 2: p50 4, p90 2 + 0.9 * 4 = 5.6; elapsed p50 6.5
+    assert unit["queue_median_minutes"] == pytest.approx(2.5)
+    assert unit["queue_p90_minutes"] == pytest.approx(3.7)
+    assert unit["run_median_minutes"] == pytest.approx(4.0)
+    assert unit["run_p90_minutes"] == pytest.approx(5.6)
+    assert unit["elapsed_median_minutes"] == pytest.approx(6.5)
+    other = by_stage["other"]
+    assert (other["jobs"], other["rerun_jobs"], other["rerun_job_share"]) == (2, 1, 0.5)
+    assert other["elapsed_median_minutes"] == pytest.approx(7.5)  # (8 + 7) / 2
+    assert (by_stage["build"]["queue_median_minutes"], by_stage["build"]["run_p90_minutes"]) == (2, 3)
+    # the slowest stage by elapsed p50: other 7.5 > unit_tests 6.5 > build = integration_tests 5 > security 3
+    assert {row["slowest_stage"] for row in found} == {"other"}
+    every = by_stage["all"]
+    # 7 jobs, 1 re-run: 1/7; queue 1 1 1 2 2 4 4: p50 2, p90 (rank 5.4) 4; run 2 2 3 3 4 6 6: p50 3, p90 6;
+    # elapsed 3 5 5 6 7 7 8: p50 6, p90 7 + 0.4 * (8 - 7) = 7.4
+    assert (every["jobs"], every["rerun_jobs"]) == (7, 1)
+    assert every["rerun_job_share"] == pytest.approx(1 / 7)
+    assert (every["queue_median_minutes"], every["queue_p90_minutes"]) == (2, 4)
+    assert (every["run_median_minutes"], every["run_p90_minutes"]) == (3, 6)
+    assert every["elapsed_median_minutes"] == 6
+    assert every["elapsed_p90_minutes"] == pytest.approx(7.4)
+    # one service: the organisation ('all') has the same figures; the month of March holds the same jobs
+    (organisation,) = rows(
+        marts,
+        "select * from marts.ci_stage_metrics where period_grain = 'week' and period_start = date '2024-03-04' "
+        "and service = 'all' and stage = 'all'",
+    )
+    assert {key: value for key, value in organisation.items() if key != "service"} == {
+        key: value for key, value in every.items() if key != "service"
+    }
+    (month,) = rows(
+        marts,
+        "select jobs from marts.ci_stage_metrics where period_grain = 'month' and period_start = date '2024-03-01' "
+        "and service = 'pay' and stage = 'all'",
+    )
+    assert month["jobs"] == 7
 
 
 @pytest.mark.slow
