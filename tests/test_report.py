@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 
@@ -472,3 +473,108 @@ def test_a_scope_without_any_value_gets_no_empty_legend_entry(tmp_path):
         "checkout"
     ]  # search has no deployments to measure
     assert by_metric["Time to restore service by service"] == ["checkout", "search"]  # its incidents count
+
+
+def _serving_with_flow(tmp_path, *statements: str):
+    """The sample marts with the flow marts (test_serving_support.flow_rows) in the report's period, October
+    2026, changed by `statements`; published. Returns the settings."""
+    from test_serving_support import (
+        REPORT_ANCHOR,
+        REPORT_MONTHS,
+        REPORT_WEEKS_FROM,
+        flow_marts_statements,
+        marts_statements,
+    )
+
+    october = date(2026, 10, 1)
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(
+        warehouse,
+        marts_statements(REPORT_ANCHOR, weeks_from=REPORT_WEEKS_FROM, weeks=9, months=REPORT_MONTHS)
+        + flow_marts_statements(october, october)
+        + list(statements),
+    )
+    settings = sample_settings(warehouse)
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    return settings
+
+
+def test_ci_jobs_by_stage_equal_the_mart_and_name_the_slowest_stage(tmp_path):
+    settings = _serving_with_flow(tmp_path)
+    html, data = _report(settings, today=REPORT_TODAY)
+    ci = data["value_stream"]["ci_stages"]
+    with duckdb.connect(str(settings.serving_path), read_only=True) as connection:
+        cursor = connection.execute(
+            "select * from marts.ci_stage_metrics where period_grain = 'month' and period_start = '2026-10-01'"
+        )
+        names = [column[0] for column in cursor.description]
+        mart = {(row[2], row[3]): dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    assert ci["fetched"] is True
+    # 'all' first, then services by name; stages in pipeline order, each service's 'all' last
+    assert [(row["service"], row["stage"]) for row in ci["rows"]] == [
+        ("all", "build"),
+        ("all", "unit_tests"),
+        ("all", "integration_tests"),
+        ("all", "all"),
+        ("checkout", "build"),
+        ("checkout", "unit_tests"),
+        ("checkout", "integration_tests"),
+        ("checkout", "all"),
+        ("search", "build"),
+        ("search", "all"),
+    ]
+    for row in ci["rows"]:
+        expected = mart[(row["service"], row["stage"])]
+        assert {key: value for key, value in row.items() if key != "period_start"} == {
+            key: value for key, value in expected.items() if key != "period_start"
+        }
+    # the chart: all services' stages, queue p50 then run p50, in minutes (the longest, 1.5 + 14, is short)
+    charts = json.loads(re.search(r'id="doraflow-charts">(.*?)</script>', html, re.S).group(1))
+    chart_id = re.search(r'id="(chart-\d+)" data-chart="ci-stages"', html).group(1)
+    (figure,) = [chart["figure"] for chart in charts if chart["id"] == chart_id]
+    assert [trace["name"] for trace in figure["data"]] == ["Queue p50", "Run p50"]
+    assert figure["data"][0]["y"] == ["Build", "Unit tests", "Integration tests"]
+    assert [trace["x"] for trace in figure["data"]] == [[0.5, 1.0, 1.5], [3.5, 6.0, 14.0]]
+    assert figure["layout"]["xaxis"]["title"]["text"] == "minutes"
+    # checkout: 90 jobs, 9 re-run attempts (10%); integration tests 1.5 + 14 = 15.5 min from queued to done
+    assert (
+        "checkout: 90 jobs, 10% of them re-run attempts; slowest stage Integration tests, p50 16 min from "
+        "queued to done (queue p50 1.5 min, run p50 14 min)."
+    ) in html
+    assert "search: 10 jobs, 0% of them re-run attempts; slowest stage Build" in html
+    table = html[html.index('data-table="ci-stages"') :]
+    table = table[: table.index("</table>")]
+    assert table.count("(slowest)") == 3  # all's, checkout's integration tests and search's build
+    assert re.search(
+        r'data-service="checkout" data-stage="integration_tests"><td><b>checkout</b></td>'
+        r"<td>Integration tests <b>\(slowest\)</b></td><td>30</td><td>20%</td>",
+        table,
+    )
+
+
+@pytest.mark.parametrize(
+    ("statement", "note"),
+    [
+        # GITHUB_CI_JOBS off: the mart is empty
+        (
+            "delete from marts.ci_stage_metrics",
+            "CI jobs are not fetched, so CI time by stage is unknown: set GITHUB_CI_JOBS=true",
+        ),
+        # jobs fetched, none in October
+        (
+            "update marts.ci_stage_metrics set period_start = date '2026-09-01'",
+            "No CI job ran in the month starting 2026-10-01.",
+        ),
+        # a serving copy from before the mart
+        ("drop table marts.ci_stage_metrics", "marts.ci_stage_metrics is not in this warehouse copy"),
+    ],
+)
+def test_without_ci_jobs_one_line_says_why_and_no_chart_is_drawn(tmp_path, statement, note):
+    settings = _serving_with_flow(tmp_path, statement)
+    html, data = _report(settings, today=REPORT_TODAY)
+    block = html[html.index("<h3>CI jobs by stage</h3>") :]
+    block = block[: block.index("<h3>", 4)]
+    assert block.count("<p") == 1 and note in block, block
+    assert 'data-chart="ci-stages"' not in html and 'data-table="ci-stages"' not in html
+    # organisation 5 + services 5 + teams 5 trend charts and the value stream: no CI stage chart
+    assert 'data-chart-count="16"' in html

@@ -444,9 +444,12 @@ def test_report_on_a_phone(tmp_path, browser):
     report = write_report(settings, today=REPORT_TODAY)
     layout = phone_layout_in_chromium(browser, report, tmp_path / "report-phone.png")
     assert layout["valueStream"], "the value-stream page drew its chart"
-    # organisation 5 + services 5 + teams 5 trend charts and the value stream: every one measured
-    assert len(layout["charts"]) == 16 and all(chart["traces"] > 0 for chart in layout["charts"]), layout
-    assert {"ci-health", "flow-signals"} <= {wrap["table"] for wrap in layout["wraps"]}, layout["wraps"]
+    # organisation 5 + services 5 + teams 5 trend charts, the value stream and CI jobs by stage: every one
+    # measured
+    assert len(layout["charts"]) == 17 and all(chart["traces"] > 0 for chart in layout["charts"]), layout
+    assert {"ci-health", "ci-stages", "flow-signals"} <= {wrap["table"] for wrap in layout["wraps"]}, layout[
+        "wraps"
+    ]
     assert any(wrap["scroll"] > wrap["client"] for wrap in layout["wraps"]), "no wide table was tried"
     assert_fits_a_phone(layout)
     assert (tmp_path / "report-phone-1.png").stat().st_size > 20_000

@@ -444,6 +444,45 @@ def ci_health(*, runs: int, success: float, reruns: float, feedback: float, auto
     }
 
 
+def ci_stage(
+    month: date, service: str, stage: str, jobs: int, reruns: int, queue: tuple, run: tuple, slowest: str
+) -> dict:
+    """A ci_stage_metrics row of `month`: queue and run (p50, p90) minutes; elapsed p50 taken as their sum."""
+    return {
+        "period_grain": "month",
+        "period_start": month,
+        "service": service,
+        "stage": stage,
+        "jobs": jobs,
+        "rerun_jobs": reruns,
+        "rerun_job_share": reruns / jobs,
+        "queue_median_minutes": queue[0],
+        "queue_p90_minutes": queue[1],
+        "run_median_minutes": run[0],
+        "run_p90_minutes": run[1],
+        "elapsed_median_minutes": queue[0] + run[0],
+        "slowest_stage": slowest,
+    }
+
+
+def ci_stage_rows(month: date) -> list[dict]:
+    """CI jobs of `month`: checkout's integration tests are its slowest stage (1.5 + 14 min at the median),
+    search ran only builds; 'all' holds both (100 jobs, 9 re-run attempts)."""
+    integration = "integration_tests"
+    return [
+        ci_stage(month, "checkout", "build", 30, 0, (0.5, 2.0), (4.0, 6.0), integration),
+        ci_stage(month, "checkout", "unit_tests", 30, 3, (1.0, 3.0), (6.0, 9.0), integration),
+        ci_stage(month, "checkout", integration, 30, 6, (1.5, 4.0), (14.0, 22.0), integration),
+        ci_stage(month, "checkout", "all", 90, 9, (1.0, 3.5), (6.0, 18.0), integration),
+        ci_stage(month, "search", "build", 10, 0, (0.4, 1.0), (3.0, 4.0), "build"),
+        ci_stage(month, "search", "all", 10, 0, (0.4, 1.0), (3.0, 4.0), "build"),
+        ci_stage(month, "all", "build", 40, 0, (0.5, 1.8), (3.5, 5.6), integration),
+        ci_stage(month, "all", "unit_tests", 30, 3, (1.0, 3.0), (6.0, 9.0), integration),
+        ci_stage(month, "all", integration, 30, 6, (1.5, 4.0), (14.0, 22.0), integration),
+        ci_stage(month, "all", "all", 100, 9, (0.8, 3.2), (5.0, 17.0), integration),
+    ]
+
+
 def flow_rows(quarter: date, month: date) -> dict[str, list[dict]]:
     """Sample rows of the flow marts the cookbook reads, in the organisation above (checkout, search, billing)."""
     before = _month_before(quarter)
@@ -636,6 +675,7 @@ def flow_rows(quarter: date, month: date) -> dict[str, list[dict]]:
         "flow_signals": signals,
         "dora_baseline": baseline,
         "flow_framework_metrics": framework,
+        "ci_stage_metrics": ci_stage_rows(month),
     }
 
 

@@ -2,8 +2,8 @@
 
 `collect_value_stream` reads the flow marts (docs/metrics.md, "Flow: the value stream") for the report's period;
 `render_value_stream` draws the stream as a stacked bar of stage medians per service (left to right in stream
-order), names each service's bottleneck in words, and lists CI health, the anti-patterns found with their
-evidence, and the comparison with the baseline.
+order), names each service's bottleneck in words, and lists CI health, CI jobs by stage (ci_stages.py), the
+anti-patterns found with their evidence, and the comparison with the baseline.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from html import escape
 import duckdb
 import plotly.graph_objects as go
 
+from doraflow.report.ci_stages import collect_ci_stages, render_ci_stages
 from doraflow.report.render import PALETTE, format_value
 
 # The stream, left to right: the partition of lead time, then monitoring (time to detect, after the release).
@@ -108,7 +109,14 @@ def collect_value_stream(connection: duckdb.DuckDBPyConnection, period: dict | N
         "select * from marts.dora_baseline where period_grain = ? order by service, metric",
         [baseline_grain],
     )
-    return {"grain": grain, "start": start, "services": services, "signals": signals, "baseline": baseline}
+    return {
+        "grain": grain,
+        "start": start,
+        "services": services,
+        "signals": signals,
+        "baseline": baseline,
+        "ci_stages": collect_ci_stages(connection, grain, start),
+    }
 
 
 def _share(value: float | None) -> str:
@@ -341,6 +349,10 @@ def render_value_stream(value_stream: dict | None, charts: list[dict]) -> str:
         html += "<h3>CI health and deployment automation</h3>" + _ci_table(services)
     else:
         html += '<p class="note">No change was released and no CI ran in this period.</p>'
+    if "ci_stages" in value_stream:
+        html += render_ci_stages(
+            value_stream["ci_stages"], value_stream["grain"], value_stream["start"], charts
+        )
     html += "<h3>Anti-patterns found</h3>" + _signals_table(value_stream["signals"])
     by_service: dict[str, tuple[str, list[str]]] = {}
     for row in value_stream["baseline"]:
