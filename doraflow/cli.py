@@ -436,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
         "summary",
         cmd_summary,
         "Print the DORA summary from the published marts: by default the report's period (the latest complete "
-        "month, else week), every service with the organisation first.",
+        "month, else week), every service with the organisation first; as a table, then CI jobs by stage "
+        "(marts.ci_stage_metrics, with GITHUB_CI_JOBS) for the same period.",
     )
     summary.add_argument(
         "--period",

@@ -4,7 +4,9 @@ Figures are the marts' own: the rows of marts.dora_metrics for the period the re
 complete month, else week: `doraflow.report.data.choose_period`), so the terminal, the report and people's
 SQL agree. Open incidents are counted now, from marts.fct_incidents. `doraflow summary` can pick another
 period (`--period 2026-10`, `--period 2026-W43`), services or teams (`--service`, `--team`, from
-marts.dora_metrics_by_team) and a format (`--format table|csv|json|markdown`; CSV and JSON unrounded).
+marts.dora_metrics_by_team) and a format (`--format table|csv|json|markdown`; CSV and JSON unrounded). The
+table of services is followed by CI jobs by stage for the same period (marts.ci_stage_metrics, or one line saying
+how to fetch CI jobs).
 """
 
 from __future__ import annotations
@@ -253,6 +255,18 @@ def print_summary(
             output_format=request.output_format,
         )
     )
+    if window and request.output_format == "table" and request.dimension == "service":
+        progress(ci_stages_text(database, window, request.names))
+
+
+def ci_stages_text(database: Path, window: dict, services: tuple[str, ...] = ()) -> str:
+    """The table summary's CI block: jobs by stage for the same period (marts.ci_stage_metrics)."""
+    from doraflow.report.ci_stages import collect_ci_stages, format_ci_stages_text
+
+    start = window["start"].isoformat()
+    with duckdb.connect(str(database), read_only=True) as connection:
+        ci_stages = collect_ci_stages(connection, window["grain"], start)
+    return format_ci_stages_text(ci_stages, window["grain"], start, services)
 
 
 def print_value_stream(settings: Settings, service: str, progress: Callable[[str], None] = print) -> None:

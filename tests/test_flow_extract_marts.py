@@ -34,7 +34,13 @@ from marts_compare import sorted_rows  # noqa: E402
 
 REPO = scenario.REPO
 TODAY = date(2024, 3, 11)
-MARTS = ("fct_value_stream", "fct_value_stream_pull_requests", "fct_ci_jobs", "ci_stage_metrics", "flow_metrics")
+MARTS = (
+    "fct_value_stream",
+    "fct_value_stream_pull_requests",
+    "fct_ci_jobs",
+    "ci_stage_metrics",
+    "flow_metrics",
+)
 
 
 def _event(event_id: int, number: int, event: str, at: str) -> tuple:

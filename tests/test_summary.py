@@ -94,7 +94,7 @@ def test_table_for_some_services(summary):
     assert code == 0
     body = out.strip().splitlines()
     assert body[0].startswith("DORA summary, month 2026-10-01 to 2026-10-31")
-    names = [line.split()[0] for line in body[4:-1]]
+    names = [line.split()[0] for line in body[4 : body.index(body[1], 4)]]  # between the rules
     assert names == ["search"]
 
 
@@ -142,3 +142,115 @@ def test_a_partial_period_is_said_so(tmp_path, monkeypatch, capsys):
     )
     assert main(["summary", "--period", "2026-10"]) == 0
     assert "partial" not in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def published_with_ci_jobs(tmp_path_factory):
+    """The sample marts with the flow marts of October 2026 (test_serving_support.ci_stage_rows)."""
+    from datetime import date
+
+    from test_serving_support import (
+        REPORT_ANCHOR,
+        REPORT_MONTHS,
+        REPORT_WEEKS_FROM,
+        flow_marts_statements,
+        marts_statements,
+    )
+
+    root = tmp_path_factory.mktemp("summary_ci")
+    warehouse = root / "dora.duckdb"
+    october = date(2026, 10, 1)
+    build_duckdb_marts(
+        warehouse,
+        marts_statements(REPORT_ANCHOR, weeks_from=REPORT_WEEKS_FROM, weeks=9, months=REPORT_MONTHS)
+        + flow_marts_statements(october, october),
+    )
+    settings = sample_settings(warehouse)
+    build_serving_copy(settings, settings.serving_path, root)
+    return settings
+
+
+def _summary_of(settings, monkeypatch, tmp_path, capsys, *args: str) -> list[str]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WAREHOUSE_PATH", str(settings.warehouse_path))
+    assert main(["summary", *args]) == 0
+    return capsys.readouterr().out.strip().splitlines()
+
+
+def _ci_block(lines: list[str]) -> list[str]:
+    """The lines after the DORA table's closing rule."""
+    rule = lines[1]
+    return lines[lines.index(rule, 4) + 1 :]
+
+
+def test_the_table_is_followed_by_ci_jobs_by_stage(published_with_ci_jobs, monkeypatch, tmp_path, capsys):
+    lines = _summary_of(published_with_ci_jobs, monkeypatch, tmp_path, capsys, "--period", "2026-10")
+    block = _ci_block(lines)
+    # all services: 100 jobs, 9 of them re-run attempts (9%); the stages in pipeline order
+    assert block[0] == (
+        "CI jobs by stage, all services, month starting 2026-10-01 (marts.ci_stage_metrics): 100 jobs, "
+        "9% re-run attempts"
+    )
+    assert block[1].split() == [
+        "stage",
+        "jobs",
+        "re-runs",
+        "queue",
+        "p50",
+        "queue",
+        "p90",
+        "run",
+        "p50",
+        "run",
+        "p90",
+    ]
+    assert [line.split()[:3] for line in block[2:5]] == [
+        ["build", "40", "0%"],
+        ["unit_tests", "30", "10%"],  # 3 of 30
+        ["integration_tests", "(slowest)", "30"],
+    ]
+    # integration tests: queue p50 1.5, p90 4.0; run p50 14, p90 22
+    assert block[4].split()[3:] == ["20%", "1.5", "min", "4.0", "min", "14", "min", "22", "min"]
+    assert block[5] == "Slowest CI stage by service: checkout integration_tests, search build"
+    assert len(block) == 6
+    # CSV stays one table for scripts
+    assert main(["summary", "--period", "2026-10", "--format", "csv"]) == 0
+    assert "CI jobs" not in capsys.readouterr().out
+
+
+def test_ci_jobs_of_one_service(published_with_ci_jobs, monkeypatch, tmp_path, capsys):
+    lines = _summary_of(
+        published_with_ci_jobs, monkeypatch, tmp_path, capsys, "--period", "2026-10", "--service", "search"
+    )
+    block = _ci_block(lines)
+    assert block[0].startswith("CI jobs by stage, search, month starting 2026-10-01") and block[0].endswith(
+        ": 10 jobs, 0% re-run attempts"
+    )
+    assert [line.split()[:2] for line in block[2:]] == [["build", "(slowest)"]]
+
+
+def test_without_ci_jobs_one_line_says_how_to_fetch_them(monkeypatch, tmp_path, capsys):
+    from datetime import date
+
+    from test_serving_support import (
+        REPORT_ANCHOR,
+        REPORT_MONTHS,
+        REPORT_WEEKS_FROM,
+        flow_marts_statements,
+        marts_statements,
+    )
+
+    warehouse = tmp_path / "dora.duckdb"
+    build_duckdb_marts(
+        warehouse,
+        marts_statements(REPORT_ANCHOR, weeks_from=REPORT_WEEKS_FROM, weeks=9, months=REPORT_MONTHS)
+        + flow_marts_statements(date(2026, 10, 1), date(2026, 10, 1))
+        + ["delete from marts.ci_stage_metrics"],  # GITHUB_CI_JOBS off: the mart is empty
+    )
+    settings = sample_settings(warehouse)
+    build_serving_copy(settings, settings.serving_path, tmp_path)
+    lines = _summary_of(settings, monkeypatch, tmp_path, capsys, "--period", "2026-10")
+    assert _ci_block(lines) == [
+        "CI jobs by stage: CI jobs are not fetched, so CI time by stage is unknown: set GITHUB_CI_JOBS=true "
+        "(one request per workflow run, docs/configuration.md) and run the pipeline again."
+    ]
