@@ -127,6 +127,9 @@ def test_demo_command_prints_the_summary(tmp_path):
     assert "\nall " in summary
     report = tmp_path / "warehouse" / "demo" / "dora_report.html"
     assert f"report: {report}" in out
+    # the demo fetches CI jobs (GITHUB_CI_JOBS=true): the summary and the report show them by stage
+    assert "\nCI jobs by stage, all services, " in summary and "\nSlowest CI stage by service: " in summary
+    assert 'data-chart="ci-stages"' in report.read_text(encoding="utf-8")
     # The demo's catalog (2 repositories: the monorepo acme/checkout as checkout and checkout-web, and payments, all
     # of team 'commerce', and the PagerDuty-only 'legacy-billing', also 'commerce') reaches the marts through
     # SERVICE_CATALOG_PATH.

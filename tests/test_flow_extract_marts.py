@@ -10,7 +10,7 @@ and GITHUB_CI_JOBS) adds. Every expected value is worked out in the comments fro
         ready_for_review 03-02 09:00, convert_to_draft 03-02 10:00; no sizes
     jobs of W1 (CI, pull_request on a2, created 12:00): build 12:00 -> started 12:02 -> done 12:05; unit-tests
         12:05 -> 12:06 -> 12:12; integration-tests 12:05 -> 12:07 -> 12:10; Security scan 12:05 -> 12:06 -> 12:08;
-        unit-tests (3.12) 12:05 -> 12:09 -> 12:11; deploy-preview skipped at 12:12 (did not run)
+        unit-tests (3.12) 12:04 -> 12:08 -> 12:12; deploy-preview skipped at 12:12 (did not run)
     jobs of W2 (Lint, created 12:00, re-run): attempt 1 lint 12:00 -> 12:04 -> 12:08 failure;
         attempt 2 lint 12:29 -> 12:30 -> 12:36 success
 """
@@ -92,7 +92,7 @@ def rows_with_details() -> dict:
         _job(9012, 901, 1, "unit-tests", ("12:05", "12:06", "12:12"), "success"),
         _job(9013, 901, 1, "integration-tests", ("12:05", "12:07", "12:10"), "success"),
         _job(9014, 901, 1, "Security scan", ("12:05", "12:06", "12:08"), "success"),
-        _job(9015, 901, 1, "unit-tests (3.12)", ("12:05", "12:09", "12:11"), "success"),
+        _job(9015, 901, 1, "unit-tests (3.12)", ("12:04", "12:08", "12:12"), "success"),
         _job(9016, 901, 1, "deploy-preview", ("12:12", "12:12", "12:12"), "skipped"),
         _job(9021, 902, 1, "lint", ("12:00", "12:04", "12:08"), "failure"),
         _job(9022, 902, 2, "lint", ("12:29", "12:30", "12:36"), "success"),
@@ -194,32 +194,32 @@ def test_ci_stages_per_service_and_period(marts):
     )
     by_stage = {row["stage"]: row for row in found}
     # (queue, run, elapsed) minutes of the jobs that ran: build (2, 3, 5); unit-tests (1, 6, 7) and
-    # unit-tests (3.12) (4, 2, 6); integration-tests (2, 3, 5); Security scan (1, 2, 3); lint (4, 4, 8) and its
+    # unit-tests (3.12) (4, 4, 8); integration-tests (2, 3, 5); Security scan (1, 2, 3); lint (4, 4, 8) and its
     # re-run (1, 6, 7). deploy-preview was skipped: no deploy row.
     assert sorted(by_stage) == ["all", "build", "integration_tests", "other", "security_scan", "unit_tests"]
     unit = by_stage["unit_tests"]
     assert (unit["jobs"], unit["rerun_jobs"], unit["rerun_job_share"]) == (2, 0, 0.0)
-    # queue 1 and 4: p50 2.5, p90 1 + 0.9 * 3 = 3.7; run 6 and 2: p50 4, p90 2 + 0.9 * 4 = 5.6; elapsed p50 6.5
+    # queue 1 and 4: p50 2.5, p90 1 + 0.9 * 3 = 3.7; run 6 and 4: p50 5, p90 4 + 0.9 * 2 = 5.8; elapsed p50 7.5
     assert unit["queue_median_minutes"] == pytest.approx(2.5)
     assert unit["queue_p90_minutes"] == pytest.approx(3.7)
-    assert unit["run_median_minutes"] == pytest.approx(4.0)
-    assert unit["run_p90_minutes"] == pytest.approx(5.6)
-    assert unit["elapsed_median_minutes"] == pytest.approx(6.5)
+    assert unit["run_median_minutes"] == pytest.approx(5.0)
+    assert unit["run_p90_minutes"] == pytest.approx(5.8)
+    assert unit["elapsed_median_minutes"] == 7.5
     other = by_stage["other"]
     assert (other["jobs"], other["rerun_jobs"], other["rerun_job_share"]) == (2, 1, 0.5)
-    assert other["elapsed_median_minutes"] == pytest.approx(7.5)  # (8 + 7) / 2
+    assert other["elapsed_median_minutes"] == 7.5  # (8 + 7) / 2
     assert (by_stage["build"]["queue_median_minutes"], by_stage["build"]["run_p90_minutes"]) == (2, 3)
-    # the slowest stage by elapsed p50: other 7.5 > unit_tests 6.5 > build = integration_tests 5 > security 3
-    assert {row["slowest_stage"] for row in found} == {"other"}
+    # the slowest stage by elapsed p50: unit_tests and other tie at 7.5, and unit_tests comes earlier in the
+    # pipeline (then build = integration_tests 5, security_scan 3)
+    assert {row["slowest_stage"] for row in found} == {"unit_tests"}
     every = by_stage["all"]
-    # 7 jobs, 1 re-run: 1/7; queue 1 1 1 2 2 4 4: p50 2, p90 (rank 5.4) 4; run 2 2 3 3 4 6 6: p50 3, p90 6;
-    # elapsed 3 5 5 6 7 7 8: p50 6, p90 7 + 0.4 * (8 - 7) = 7.4
+    # 7 jobs, 1 re-run: 1/7; queue 1 1 1 2 2 4 4: p50 2, p90 (rank 5.4) 4; run 2 3 3 4 4 6 6: p50 4, p90 6;
+    # elapsed 3 5 5 7 7 8 8: p50 7, p90 8
     assert (every["jobs"], every["rerun_jobs"]) == (7, 1)
     assert every["rerun_job_share"] == pytest.approx(1 / 7)
     assert (every["queue_median_minutes"], every["queue_p90_minutes"]) == (2, 4)
-    assert (every["run_median_minutes"], every["run_p90_minutes"]) == (3, 6)
-    assert every["elapsed_median_minutes"] == 6
-    assert every["elapsed_p90_minutes"] == pytest.approx(7.4)
+    assert (every["run_median_minutes"], every["run_p90_minutes"]) == (4, 6)
+    assert (every["elapsed_median_minutes"], every["elapsed_p90_minutes"]) == (7, 8)
     # one service: the organisation ('all') has the same figures; the month of March holds the same jobs
     (organisation,) = rows(
         marts,
