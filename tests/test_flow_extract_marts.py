@@ -237,6 +237,19 @@ def test_ci_stages_per_service_and_period(marts):
     assert month["jobs"] == 7
 
 
+def test_the_value_stream_summary_names_the_slowest_ci_stage(marts):
+    from doraflow.report.value_stream import collect_value_stream, format_value_stream_text
+
+    text = format_value_stream_text(
+        collect_value_stream(marts, {"grain": "week", "start": "2024-03-04"}), "pay"
+    )
+    # 7 jobs, 1 re-run attempt (14%); unit_tests: elapsed p50 7.5, queue p50 2.5, run p50 5 (above)
+    assert (
+        "  CI jobs: 7 jobs, 14% of them re-run attempts; slowest stage Unit tests, p50 7.5 min from queued to "
+        "done (queue p50 2.5 min, run p50 5.0 min)."
+    ) in text.splitlines()
+
+
 @pytest.mark.slow
 def test_postgres_gives_the_same_marts(marts, tmp_path, postgres_database):
     settings = load_settings(

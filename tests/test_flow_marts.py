@@ -352,6 +352,11 @@ def test_summary_prints_the_value_stream_of_a_service(marts):
     ]
     assert "review is the bottleneck" in text
     assert "anti-pattern: Manual deployments: 50% > 20%" in text
+    # the scenario fetched no CI jobs: one line says how
+    assert (
+        "  CI jobs by stage: CI jobs are not fetched, so CI time by stage is unknown: set GITHUB_CI_JOBS=true"
+        in text
+    )
     assert "services with activity: pay" in format_value_stream_text(page, "shop")
 
 

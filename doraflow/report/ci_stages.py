@@ -200,6 +200,17 @@ def _slowest_items(rows: list[dict]) -> list[tuple[str, str]]:
     return items
 
 
+def ci_stages_line(ci_stages: dict | None, grain: str, start: str, service: str) -> str:
+    """One service's CI jobs in a line (`doraflow summary --value-stream SERVICE`)."""
+    note = _no_rows_note(ci_stages, grain, start)
+    if note is not None:
+        return f"CI jobs by stage: {note}"
+    found = [sentence for name, sentence in _slowest_items(ci_stages["rows"]) if name == service]
+    if not found:
+        return f"CI jobs by stage: no CI job of {service} in the {grain} starting {start}."
+    return "CI jobs: " + found[0].split(": ", 1)[1]
+
+
 def render_ci_stages(ci_stages: dict | None, grain: str, start: str, charts: list[dict]) -> str:
     """The report's "CI jobs by stage" block; its chart (all services' stages) is appended to `charts`."""
     html = "<h3>CI jobs by stage</h3>"

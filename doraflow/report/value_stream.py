@@ -16,7 +16,7 @@ from html import escape
 import duckdb
 import plotly.graph_objects as go
 
-from doraflow.report.ci_stages import collect_ci_stages, render_ci_stages
+from doraflow.report.ci_stages import ci_stages_line, collect_ci_stages, render_ci_stages
 from doraflow.report.render import PALETTE, format_value
 
 # The stream, left to right: the partition of lead time, then monitoring (time to detect, after the release).
@@ -405,6 +405,11 @@ def format_value_stream_text(value_stream: dict | None, service: str) -> str:
         f"{format_value('minutes', row.get('ci_feedback_median_minutes'))}; production deployments automated: "
         f"{_share(row.get('deployment_automation_share'))}"
     )
+    if "ci_stages" in value_stream:
+        lines.append(
+            "  "
+            + ci_stages_line(value_stream["ci_stages"], value_stream["grain"], value_stream["start"], service)
+        )
     found = [signal for signal in value_stream["signals"] if signal["service"] == service]
     for signal in found:
         label, _ = SIGNALS.get(signal["signal"], (signal["signal"], ""))
