@@ -82,8 +82,7 @@ done as (
         dimension_project,
         dimension_work_type,
         count(*) as items_done,
-        {{ percentile_cont('flow_time_minutes', 0.5) }} as flow_time_median_minutes,
-        {{ percentile_cont('flow_time_minutes', 0.9) }} as flow_time_p90_minutes,
+        {{ percentiles('flow_time_minutes', mean=false) }},
         avg(flow_time_ms) / 60000.0 as flow_time_mean_minutes,
         {#- sums of whole milliseconds: the ratio is the same double on both targets -#}
         sum(case when flow_time_ms is not null then active_ms end) as active_ms,
