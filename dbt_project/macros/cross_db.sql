@@ -147,6 +147,25 @@ percentile_cont({{ fraction }}) within group (order by cast({{ expr }} as double
 {%- endif -%}
 {%- endmacro %}
 
+{#- The first day of the period holding timestamp/date `expr`, for the grain ('day', 'week' or 'month') that
+    the SQL expression `grain_expr` holds (one row per grain, e.g. after a cross join with the grains). -#}
+{% macro period_start_of_grain(grain_expr, expr) -%}
+case {{ grain_expr }}
+            when 'day' then {{ period_start('day', expr) }}
+            when 'week' then {{ period_start('week', expr) }}
+            else {{ period_start('month', expr) }}
+        end
+{%- endmacro %}
+
+{#- The first day after the period starting at date `start_date`, for the grain `grain_expr` holds. -#}
+{% macro period_end_of_grain(grain_expr, start_date) -%}
+case {{ grain_expr }}
+            when 'day' then {{ start_date }} + 1
+            when 'week' then {{ start_date }} + 7
+            else cast({{ start_date }} + interval '1 month' as date)
+        end
+{%- endmacro %}
+
 {#- A Python/Jinja string as a SQL string literal (single quotes doubled). -#}
 {% macro sql_string(value) -%}'{{ value | string | replace("'", "''") }}'{%- endmacro %}
 

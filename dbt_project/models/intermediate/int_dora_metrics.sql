@@ -35,11 +35,7 @@ dimensioned as (
 bucketed as (
     select
         periods.period_grain,
-        case periods.period_grain
-            when 'day' then {{ period_start('day', 'dimensioned.local_at') }}
-            when 'week' then {{ period_start('week', 'dimensioned.local_at') }}
-            else {{ period_start('month', 'dimensioned.local_at') }}
-        end as period_start,
+        {{ period_start_of_grain('periods.period_grain', 'dimensioned.local_at') }} as period_start,
         cast(dimensioned.local_at as date) as local_day,
         dimensioned.*
     from dimensioned

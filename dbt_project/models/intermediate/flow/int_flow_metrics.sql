@@ -45,11 +45,7 @@ dimensioned as (
 bucketed as (
     select
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', 'dimensioned.local_at') }}
-            when 'week' then {{ period_start('week', 'dimensioned.local_at') }}
-            else {{ period_start('month', 'dimensioned.local_at') }}
-        end as period_start,
+        {{ period_start_of_grain('grains.period_grain', 'dimensioned.local_at') }} as period_start,
         dimensioned.*
     from dimensioned
     cross join grains
@@ -150,11 +146,7 @@ dense as (
         periods.period_grain,
         periods.period_start,
         dimension_values.dimension_value,
-        cast(case periods.period_grain
-            when 'day' then periods.period_start + 1
-            when 'week' then periods.period_start + 7
-            else cast(periods.period_start + interval '1 month' as date)
-        end as date) as period_end
+        cast({{ period_end_of_grain('periods.period_grain', 'periods.period_start') }} as date) as period_end
     from periods
     cross join dimension_values
 ),

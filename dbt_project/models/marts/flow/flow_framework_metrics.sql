@@ -42,11 +42,7 @@ bounded_periods as (
     select
         period_grain,
         period_start,
-        cast(cast(case period_grain
-            when 'day' then period_start + 1
-            when 'week' then period_start + 7
-            else cast(period_start + interval '1 month' as date)
-        end as date) as timestamp) as period_end
+        cast(cast({{ period_end_of_grain('period_grain', 'period_start') }} as date) as timestamp) as period_end
     from periods
 ),
 
@@ -64,11 +60,7 @@ dense as (
 done_bucketed as (
     select
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', to_reporting_tz('dimensioned.done_at')) }}
-            when 'week' then {{ period_start('week', to_reporting_tz('dimensioned.done_at')) }}
-            else {{ period_start('month', to_reporting_tz('dimensioned.done_at')) }}
-        end as period_start,
+        {{ period_start_of_grain('grains.period_grain', to_reporting_tz('dimensioned.done_at')) }} as period_start,
         dimensioned.*
     from dimensioned
     cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains

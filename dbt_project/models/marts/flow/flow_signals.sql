@@ -12,11 +12,7 @@ events as (
     select
         events.*,
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', 'events.local_at') }}
-            when 'week' then {{ period_start('week', 'events.local_at') }}
-            else {{ period_start('month', 'events.local_at') }}
-        end as period_start
+        {{ period_start_of_grain('grains.period_grain', 'events.local_at') }} as period_start
     from {{ ref('int_flow_period_events') }} as events
     cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
 ),
@@ -44,11 +40,7 @@ silo_events as (
     select
         silo_items.*,
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', to_reporting_tz('silo_items.event_at')) }}
-            when 'week' then {{ period_start('week', to_reporting_tz('silo_items.event_at')) }}
-            else {{ period_start('month', to_reporting_tz('silo_items.event_at')) }}
-        end as period_start
+        {{ period_start_of_grain('grains.period_grain', to_reporting_tz('silo_items.event_at')) }} as period_start
     from silo_items
     cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
     where silo_items.service is not null and silo_items.service not in ('all', 'unmapped')
@@ -125,11 +117,7 @@ evidence_rows as (
         select distinct
             period_grain,
             period_start,
-            cast(cast(case period_grain
-                when 'day' then period_start + 1
-                when 'week' then period_start + 7
-                else cast(period_start + interval '1 month' as date)
-            end as date) as timestamp) as period_end
+            cast(cast({{ period_end_of_grain('period_grain', 'period_start') }} as date) as timestamp) as period_end
         from metrics
     ) as period_ends
     {# a pure range join, as in int_flow_metrics: long-lived from created + the setting's days until closed #}
