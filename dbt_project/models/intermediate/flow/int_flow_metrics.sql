@@ -111,20 +111,7 @@ day_range as (
     select min(cast(local_at as date)) as first_day, max(cast(local_at as date)) as last_day from events
 ),
 
-days as (
-    {#- a recursive walk over the days: no fixed cap on the span -#}
-    select first_day as day_date, last_day from day_range where first_day is not null
-    union all
-    select cast(day_date + 1 as date), last_day from days where day_date < last_day
-),
-
-periods as (
-    select distinct 'day' as period_grain, {{ period_start('day', 'day_date') }} as period_start from days
-    union
-    select distinct 'week', {{ period_start('week', 'day_date') }} from days
-    union
-    select distinct 'month', {{ period_start('month', 'day_date') }} from days
-),
+{{ days_and_periods_ctes() }},
 
 dimension_values as (
     select distinct 'service' as dimension_kind, service as dimension_value from events
