@@ -1,7 +1,7 @@
 {#-
-  The median, 90th percentile and mean of `expr` (NULLs ignored), named `<name>_median_minutes`,
-  `<name>_p90_minutes` and `<name>_mean_minutes`: how every duration metric is summarised (docs/metrics.md).
-  `name` defaults to `expr` without its `_minutes`; `mean=false` leaves the mean out (figures without one).
+  The median, 90th percentile and mean of the duration `expr` (NULLs ignored), named `<name>_median_minutes`,
+  `<name>_p90_minutes` and `<name>_mean_minutes` as in every mart (docs/metrics.md, Conventions). `name` defaults
+  to `expr` without its `_minutes`; `mean=false` leaves the mean out (a figure without one, or with its own).
 -#}
 {% macro percentiles(expr, name=none, mean=true) -%}
 {%- set name = name or (expr[:-8] if expr.endswith('_minutes') else expr) -%}
