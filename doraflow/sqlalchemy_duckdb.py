@@ -19,6 +19,7 @@ this one file: it imports only SQLAlchemy and duckdb-engine). See docs/bi.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from duckdb_engine import Dialect as DuckDBEngineDialect
@@ -153,6 +154,23 @@ class Dialect(DuckDBEngineDialect):
         wanted = set(relations)
         return [row for row in rows if row[0] in wanted]
 
+    def _constraints_by_relation(
+        self,
+        connection: Any,
+        schema: str | None,
+        filter_names: Any,
+        kind: Any,
+        constraint_type: str,
+        entry: Callable[..., dict],
+    ) -> list:
+        """A get_multi_* answer: every relation with its constraints of that type, each as `entry(name, columns,
+        expression, referred_table, referred_columns)` returns it; [] for a relation without one."""
+        relations = self._relations(connection, schema, filter_names, kind)
+        result: dict = {(schema, name): [] for name in relations}
+        for row in self._constraints(connection, schema, relations, constraint_type):
+            result[(schema, row[0])].append(entry(*row[1:]))
+        return list(result.items())
+
     def get_multi_pk_constraint(
         self,
         connection: Any,
@@ -175,11 +193,14 @@ class Dialect(DuckDBEngineDialect):
         kind: Any = None,
         **kw: Any,
     ) -> list:
-        relations = self._relations(connection, schema, filter_names, kind)
-        result: dict = {(schema, name): [] for name in relations}
-        for table, name, columns, *_ in self._constraints(connection, schema, relations, "UNIQUE"):
-            result[(schema, table)].append({"name": name, "column_names": list(columns)})
-        return list(result.items())
+        return self._constraints_by_relation(
+            connection,
+            schema,
+            filter_names,
+            kind,
+            "UNIQUE",
+            lambda name, columns, *_: {"name": name, "column_names": list(columns)},
+        )
 
     def get_multi_check_constraints(
         self,
@@ -189,11 +210,14 @@ class Dialect(DuckDBEngineDialect):
         kind: Any = None,
         **kw: Any,
     ) -> list:
-        relations = self._relations(connection, schema, filter_names, kind)
-        result: dict = {(schema, name): [] for name in relations}
-        for table, name, _, expression, *_ in self._constraints(connection, schema, relations, "CHECK"):
-            result[(schema, table)].append({"name": name, "sqltext": expression})
-        return list(result.items())
+        return self._constraints_by_relation(
+            connection,
+            schema,
+            filter_names,
+            kind,
+            "CHECK",
+            lambda name, _, expression, *__: {"name": name, "sqltext": expression},
+        )
 
     def get_multi_foreign_keys(
         self,
@@ -203,21 +227,20 @@ class Dialect(DuckDBEngineDialect):
         kind: Any = None,
         **kw: Any,
     ) -> list:
-        relations = self._relations(connection, schema, filter_names, kind)
-        result: dict = {(schema, name): [] for name in relations}
-        for table, name, columns, _, referred, referred_columns in self._constraints(
-            connection, schema, relations, "FOREIGN KEY"
-        ):
-            result[(schema, table)].append(
-                {
-                    "name": name,
-                    "constrained_columns": list(columns),
-                    "referred_schema": schema,
-                    "referred_table": referred,
-                    "referred_columns": list(referred_columns),
-                }
-            )
-        return list(result.items())
+        return self._constraints_by_relation(
+            connection,
+            schema,
+            filter_names,
+            kind,
+            "FOREIGN KEY",
+            lambda name, columns, _, referred, referred_columns: {
+                "name": name,
+                "constrained_columns": list(columns),
+                "referred_schema": schema,
+                "referred_table": referred,
+                "referred_columns": list(referred_columns),
+            },
+        )
 
     def get_multi_indexes(
         self,

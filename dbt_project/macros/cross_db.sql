@@ -147,6 +147,44 @@ percentile_cont({{ fraction }}) within group (order by cast({{ expr }} as double
 {%- endif -%}
 {%- endmacro %}
 
+{#- The first day of the period holding timestamp/date `expr`, for the grain ('day', 'week' or 'month') that
+    the SQL expression `grain_expr` holds (one row per grain, e.g. after a cross join with the grains). -#}
+{% macro period_start_of_grain(grain_expr, expr) -%}
+case {{ grain_expr }}
+            when 'day' then {{ period_start('day', expr) }}
+            when 'week' then {{ period_start('week', expr) }}
+            else {{ period_start('month', expr) }}
+        end
+{%- endmacro %}
+
+{#- The first day after the period starting at date `start_date`, for the grain `grain_expr` holds. -#}
+{% macro period_end_of_grain(grain_expr, start_date) -%}
+case {{ grain_expr }}
+            when 'day' then {{ start_date }} + 1
+            when 'week' then {{ start_date }} + 7
+            else cast({{ start_date }} + interval '1 month' as date)
+        end
+{%- endmacro %}
+
+{#- Two CTEs: `days`, every day from `first_day` to `last_day` of the one-row CTE `day_range` (none when it is
+    NULL), by a recursive walk with no fixed cap on the span (the model starts `with recursive`); and `periods`,
+    the day, week and month periods (period_grain, period_start) holding them. -#}
+{% macro days_and_periods_ctes(day_range='day_range') -%}
+days as (
+    select first_day as day_date, last_day from {{ day_range }} where first_day is not null
+    union all
+    select cast(day_date + 1 as date), last_day from days where day_date < last_day
+),
+
+periods as (
+    select distinct 'day' as period_grain, {{ period_start('day', 'day_date') }} as period_start from days
+    union
+    select distinct 'week', {{ period_start('week', 'day_date') }} from days
+    union
+    select distinct 'month', {{ period_start('month', 'day_date') }} from days
+)
+{%- endmacro %}
+
 {#- A Python/Jinja string as a SQL string literal (single quotes doubled). -#}
 {% macro sql_string(value) -%}'{{ value | string | replace("'", "''") }}'{%- endmacro %}
 

@@ -35,11 +35,7 @@ dimensioned as (
 bucketed as (
     select
         periods.period_grain,
-        case periods.period_grain
-            when 'day' then {{ period_start('day', 'dimensioned.local_at') }}
-            when 'week' then {{ period_start('week', 'dimensioned.local_at') }}
-            else {{ period_start('month', 'dimensioned.local_at') }}
-        end as period_start,
+        {{ period_start_of_grain('periods.period_grain', 'dimensioned.local_at') }} as period_start,
         cast(dimensioned.local_at as date) as local_day,
         dimensioned.*
     from dimensioned
@@ -58,11 +54,7 @@ aggregated as (
         count(case when event_kind = 'failed_attempt' then 1 end) as failed_deployment_attempts,
         count(case when event_kind = 'change' then 1 end) as changes,
         count(case when event_kind = 'change' then lead_time_minutes end) as lead_time_n,
-        {{ percentile_cont("case when event_kind = 'change' then lead_time_minutes end", 0.5) }}
-            as lead_time_median_minutes,
-        {{ percentile_cont("case when event_kind = 'change' then lead_time_minutes end", 0.9) }}
-            as lead_time_p90_minutes,
-        avg(case when event_kind = 'change' then lead_time_minutes end) as lead_time_mean_minutes,
+        {{ percentiles("case when event_kind = 'change' then lead_time_minutes end", 'lead_time') }},
         count(case when event_kind = 'pull_request' then lead_time_minutes end) as pr_lead_time_n,
         {{ percentile_cont("case when event_kind = 'pull_request' then lead_time_minutes end", 0.5) }}
             as pr_lead_time_median_minutes,
@@ -72,13 +64,9 @@ aggregated as (
         count(case when event_kind = 'incident_created' then 1 end) as incidents_created,
         count(case when event_kind = 'incident_resolved' then 1 end) as incidents_resolved,
         count(time_to_restore_minutes) as time_to_restore_n,
-        {{ percentile_cont('time_to_restore_minutes', 0.5) }} as time_to_restore_median_minutes,
-        {{ percentile_cont('time_to_restore_minutes', 0.9) }} as time_to_restore_p90_minutes,
-        avg(time_to_restore_minutes) as time_to_restore_mean_minutes,
+        {{ percentiles('time_to_restore_minutes') }},
         count(recovery_minutes) as failed_deployment_recovery_n,
-        {{ percentile_cont('recovery_minutes', 0.5) }} as failed_deployment_recovery_median_minutes,
-        {{ percentile_cont('recovery_minutes', 0.9) }} as failed_deployment_recovery_p90_minutes,
-        avg(recovery_minutes) as failed_deployment_recovery_mean_minutes
+        {{ percentiles('recovery_minutes', 'failed_deployment_recovery') }}
     from bucketed
     group by 1, 2, 3, 4
 ),

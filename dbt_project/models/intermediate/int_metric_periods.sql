@@ -22,11 +22,7 @@ grains as (
 periods as (
     select distinct
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', 'days.day_date') }}
-            when 'week' then {{ period_start('week', 'days.day_date') }}
-            else {{ period_start('month', 'days.day_date') }}
-        end as period_start
+        {{ period_start_of_grain('grains.period_grain', 'days.day_date') }} as period_start
     from days
     cross join grains
 ),
@@ -35,11 +31,7 @@ bounded as (
     select
         period_grain,
         period_start,
-        case period_grain
-            when 'day' then period_start + 1
-            when 'week' then period_start + 7
-            else cast(period_start + interval '1 month' as date)
-        end as period_end
+        {{ period_end_of_grain('period_grain', 'period_start') }} as period_end
     from periods
 ),
 

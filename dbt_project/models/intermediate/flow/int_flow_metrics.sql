@@ -45,11 +45,7 @@ dimensioned as (
 bucketed as (
     select
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', 'dimensioned.local_at') }}
-            when 'week' then {{ period_start('week', 'dimensioned.local_at') }}
-            else {{ period_start('month', 'dimensioned.local_at') }}
-        end as period_start,
+        {{ period_start_of_grain('grains.period_grain', 'dimensioned.local_at') }} as period_start,
         dimensioned.*
     from dimensioned
     cross join grains
@@ -58,14 +54,10 @@ bucketed as (
 {%- set aggregates -%}
         count(case when kind = 'change' then 1 end) as changes,
         count(lead_time_minutes) as lead_time_n,
-        {{ percentile_cont('lead_time_minutes', 0.5) }} as lead_time_median_minutes,
-        {{ percentile_cont('lead_time_minutes', 0.9) }} as lead_time_p90_minutes,
-        avg(lead_time_minutes) as lead_time_mean_minutes,
+        {{ percentiles('lead_time_minutes') }},
         {%- for stage in stages %}
         count(stage_{{ stage }}_minutes) as stage_{{ stage }}_n,
-        {{ percentile_cont('stage_' ~ stage ~ '_minutes', 0.5) }} as stage_{{ stage }}_median_minutes,
-        {{ percentile_cont('stage_' ~ stage ~ '_minutes', 0.9) }} as stage_{{ stage }}_p90_minutes,
-        avg(stage_{{ stage }}_minutes) as stage_{{ stage }}_mean_minutes,
+        {{ percentiles('stage_' ~ stage ~ '_minutes') }},
         {{ percentile_cont('share_' ~ stage, 0.5) }} as share_{{ stage }}_median,
         {%- endfor %}
         {{ percentile_cont('pickup_minutes', 0.5) }} as pickup_median_minutes,
@@ -89,12 +81,10 @@ bucketed as (
         sum(is_completed) as ci_runs_completed,
         sum(is_success) as ci_runs_successful,
         sum(is_rerun) as ci_runs_rerun,
-        {{ percentile_cont('run_minutes', 0.5) }} as ci_run_median_minutes,
-        {{ percentile_cont('run_minutes', 0.9) }} as ci_run_p90_minutes,
+        {{ percentiles('run_minutes', 'ci_run', mean=false) }},
         {{ percentile_cont('queue_minutes', 0.5) }} as ci_queue_median_minutes,
         count(feedback_minutes) as ci_feedback_n,
-        {{ percentile_cont('feedback_minutes', 0.5) }} as ci_feedback_median_minutes,
-        {{ percentile_cont('feedback_minutes', 0.9) }} as ci_feedback_p90_minutes,
+        {{ percentiles('feedback_minutes', 'ci_feedback', mean=false) }},
         {{ percentile_cont('pipeline_minutes', 0.5) }} as ci_pipeline_median_minutes,
         count(case when kind = 'production_deployment' then 1 end) as production_deployments_created,
         count(is_automated) as production_deployments_with_creator,
@@ -121,20 +111,7 @@ day_range as (
     select min(cast(local_at as date)) as first_day, max(cast(local_at as date)) as last_day from events
 ),
 
-days as (
-    {#- a recursive walk over the days: no fixed cap on the span -#}
-    select first_day as day_date, last_day from day_range where first_day is not null
-    union all
-    select cast(day_date + 1 as date), last_day from days where day_date < last_day
-),
-
-periods as (
-    select distinct 'day' as period_grain, {{ period_start('day', 'day_date') }} as period_start from days
-    union
-    select distinct 'week', {{ period_start('week', 'day_date') }} from days
-    union
-    select distinct 'month', {{ period_start('month', 'day_date') }} from days
-),
+{{ days_and_periods_ctes() }},
 
 dimension_values as (
     select distinct 'service' as dimension_kind, service as dimension_value from events
@@ -156,11 +133,7 @@ dense as (
         periods.period_grain,
         periods.period_start,
         dimension_values.dimension_value,
-        cast(case periods.period_grain
-            when 'day' then periods.period_start + 1
-            when 'week' then periods.period_start + 7
-            else cast(periods.period_start + interval '1 month' as date)
-        end as date) as period_end
+        cast({{ period_end_of_grain('periods.period_grain', 'periods.period_start') }} as date) as period_end
     from periods
     cross join dimension_values
 ),

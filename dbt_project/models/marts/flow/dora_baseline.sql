@@ -62,35 +62,29 @@ baseline_windows as (
     from windows
 ),
 
+{#- Every baseline figure reads the service's rows of one CTE whose day falls in [baseline_start,
+    baseline_end_exclusive): (figure, aggregate, rows, their day). -#}
+{%- set baseline_figures = [
+    ('deployments', 'count(*)', 'deployments', 'local_day'),
+    ('change_failures', 'sum(case when is_change_failure then 1 else 0 end)', 'deployments', 'local_day'),
+    ('lead_time_median_minutes', percentile_cont('lead_time_minutes', 0.5), 'changes', 'local_day'),
+    ('time_to_restore_median_minutes', percentile_cont('time_to_restore_minutes', 0.5), 'incidents', 'resolved_day'),
+    ('ci_feedback_median_minutes', percentile_cont('feedback_minutes', 0.5), 'ci', 'local_day'),
+    ('flow_efficiency', 'cast(sum(active_ms) as double precision) / nullif(sum(flow_time_ms), 0)', 'work_items',
+        'local_day'),
+] %}
+
 baseline_values as (
     select
         baseline_windows.service,
         baseline_windows.baseline_start,
         baseline_windows.baseline_end_exclusive,
-        (select count(*) from deployments
-         where deployments.service = baseline_windows.service
-            and deployments.local_day >= baseline_windows.baseline_start
-            and deployments.local_day < baseline_windows.baseline_end_exclusive) as deployments,
-        (select sum(case when is_change_failure then 1 else 0 end) from deployments
-         where deployments.service = baseline_windows.service
-            and deployments.local_day >= baseline_windows.baseline_start
-            and deployments.local_day < baseline_windows.baseline_end_exclusive) as change_failures,
-        (select {{ percentile_cont('lead_time_minutes', 0.5) }} from changes
-         where changes.service = baseline_windows.service
-            and changes.local_day >= baseline_windows.baseline_start
-            and changes.local_day < baseline_windows.baseline_end_exclusive) as lead_time_median_minutes,
-        (select {{ percentile_cont('time_to_restore_minutes', 0.5) }} from incidents
-         where incidents.service = baseline_windows.service
-            and incidents.resolved_day >= baseline_windows.baseline_start
-            and incidents.resolved_day < baseline_windows.baseline_end_exclusive) as time_to_restore_median_minutes,
-        (select {{ percentile_cont('feedback_minutes', 0.5) }} from ci
-         where ci.service = baseline_windows.service
-            and ci.local_day >= baseline_windows.baseline_start
-            and ci.local_day < baseline_windows.baseline_end_exclusive) as ci_feedback_median_minutes,
-        (select cast(sum(active_ms) as double precision) / nullif(sum(flow_time_ms), 0) from work_items
-         where work_items.service = baseline_windows.service
-            and work_items.local_day >= baseline_windows.baseline_start
-            and work_items.local_day < baseline_windows.baseline_end_exclusive) as flow_efficiency
+        {%- for figure, aggregate, rows, day in baseline_figures %}
+        (select {{ aggregate }} from {{ rows }}
+         where {{ rows }}.service = baseline_windows.service
+            and {{ rows }}.{{ day }} >= baseline_windows.baseline_start
+            and {{ rows }}.{{ day }} < baseline_windows.baseline_end_exclusive) as {{ figure }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from baseline_windows
 ),
 

@@ -126,53 +126,37 @@ joined as (
         and first_incidents.rank_in_release = 1
 ),
 
-{#- Clamp each present milestone into [previous present milestone, deployed_at]; c_* = clamped, p_* = the
-    latest present clamped milestone so far. Only rows with a valid (non-negative) lead time get stages. -#}
-clamp_ready as (
+{# Clamp each present milestone into [previous present milestone, deployed_at]; c_* = clamped, p_* = the
+    latest present clamped milestone so far. Only rows with a valid (non-negative) lead time get stages. One CTE
+    per milestone, each clamping against the one before: (name, milestone, upper bound; staged_at needs none, as
+    staging_deployments only keeps staging deployments no later than the release). -#}
+{%- set milestones = [
+    ('ready', 'ready_for_review_at', 'deployed_at'),
+    ('merged', 'merged_at', 'deployed_at'),
+    ('tested', 'merge_ci_finished_at', 'deployed_at'),
+    ('staged', 'staged_at', none),
+] %}
+{%- set clamp = namespace(source='joined', previous=none, floor='started_at') %}
+{%- for name, milestone, ceiling in milestones %}
+clamp_{{ name }} as (
     select
-        joined.*,
-        case when ready_for_review_at is not null and has_valid_lead_time then
-            case when ready_for_review_at < started_at then started_at
-                 when ready_for_review_at > deployed_at then deployed_at
-                 else ready_for_review_at end
-        end as c_ready
-    from joined
+        {{ clamp.source }}.*,
+        {%- if clamp.previous %}
+        {{ clamp.floor }} as p_{{ clamp.previous }},
+        {%- endif %}
+        case when {{ milestone }} is not null and has_valid_lead_time then
+            case when {{ milestone }} < {{ clamp.floor }} then {{ clamp.floor }}
+                 {%- if ceiling %}
+                 when {{ milestone }} > {{ ceiling }} then {{ ceiling }}
+                 {%- endif %}
+                 else {{ milestone }} end
+        end as c_{{ name }}
+    from {{ clamp.source }}
 ),
-
-clamp_merged as (
-    select
-        clamp_ready.*,
-        coalesce(c_ready, started_at) as p_ready,
-        case when merged_at is not null and has_valid_lead_time then
-            case when merged_at < coalesce(c_ready, started_at) then coalesce(c_ready, started_at)
-                 when merged_at > deployed_at then deployed_at
-                 else merged_at end
-        end as c_merged
-    from clamp_ready
-),
-
-clamp_tested as (
-    select
-        clamp_merged.*,
-        coalesce(c_merged, p_ready) as p_merged,
-        case when merge_ci_finished_at is not null and has_valid_lead_time then
-            case when merge_ci_finished_at < coalesce(c_merged, p_ready) then coalesce(c_merged, p_ready)
-                 when merge_ci_finished_at > deployed_at then deployed_at
-                 else merge_ci_finished_at end
-        end as c_tested
-    from clamp_merged
-),
-
-clamp_staged as (
-    select
-        clamp_tested.*,
-        coalesce(c_tested, p_merged) as p_tested,
-        case when staged_at is not null and has_valid_lead_time then
-            case when staged_at < coalesce(c_tested, p_merged) then coalesce(c_tested, p_merged)
-                 else staged_at end
-        end as c_staged
-    from clamp_tested
-),
+{%- set clamp.floor = 'coalesce(c_' ~ name ~ ', ' ~ ('p_' ~ clamp.previous if clamp.previous else clamp.floor) ~ ')' %}
+{%- set clamp.previous = name %}
+{%- set clamp.source = 'clamp_' ~ name %}
+{% endfor %}
 
 final as (
     select

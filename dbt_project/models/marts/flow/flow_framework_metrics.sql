@@ -24,29 +24,13 @@ day_range as (
     from items
 ),
 
-days as (
-    select first_day as day_date, last_day from day_range where first_day is not null
-    union all
-    select cast(day_date + 1 as date), last_day from days where day_date < last_day
-),
-
-periods as (
-    select distinct 'day' as period_grain, {{ period_start('day', 'day_date') }} as period_start from days
-    union
-    select distinct 'week', {{ period_start('week', 'day_date') }} from days
-    union
-    select distinct 'month', {{ period_start('month', 'day_date') }} from days
-),
+{{ days_and_periods_ctes() }},
 
 bounded_periods as (
     select
         period_grain,
         period_start,
-        cast(cast(case period_grain
-            when 'day' then period_start + 1
-            when 'week' then period_start + 7
-            else cast(period_start + interval '1 month' as date)
-        end as date) as timestamp) as period_end
+        cast(cast({{ period_end_of_grain('period_grain', 'period_start') }} as date) as timestamp) as period_end
     from periods
 ),
 
@@ -64,11 +48,7 @@ dense as (
 done_bucketed as (
     select
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', to_reporting_tz('dimensioned.done_at')) }}
-            when 'week' then {{ period_start('week', to_reporting_tz('dimensioned.done_at')) }}
-            else {{ period_start('month', to_reporting_tz('dimensioned.done_at')) }}
-        end as period_start,
+        {{ period_start_of_grain('grains.period_grain', to_reporting_tz('dimensioned.done_at')) }} as period_start,
         dimensioned.*
     from dimensioned
     cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
@@ -82,8 +62,7 @@ done as (
         dimension_project,
         dimension_work_type,
         count(*) as items_done,
-        {{ percentile_cont('flow_time_minutes', 0.5) }} as flow_time_median_minutes,
-        {{ percentile_cont('flow_time_minutes', 0.9) }} as flow_time_p90_minutes,
+        {{ percentiles('flow_time_minutes', mean=false) }},
         avg(flow_time_ms) / 60000.0 as flow_time_mean_minutes,
         {#- sums of whole milliseconds: the ratio is the same double on both targets -#}
         sum(case when flow_time_ms is not null then active_ms end) as active_ms,

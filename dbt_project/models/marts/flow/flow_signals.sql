@@ -12,11 +12,7 @@ events as (
     select
         events.*,
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', 'events.local_at') }}
-            when 'week' then {{ period_start('week', 'events.local_at') }}
-            else {{ period_start('month', 'events.local_at') }}
-        end as period_start
+        {{ period_start_of_grain('grains.period_grain', 'events.local_at') }} as period_start
     from {{ ref('int_flow_period_events') }} as events
     cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
 ),
@@ -44,11 +40,7 @@ silo_events as (
     select
         silo_items.*,
         grains.period_grain,
-        case grains.period_grain
-            when 'day' then {{ period_start('day', to_reporting_tz('silo_items.event_at')) }}
-            when 'week' then {{ period_start('week', to_reporting_tz('silo_items.event_at')) }}
-            else {{ period_start('month', to_reporting_tz('silo_items.event_at')) }}
-        end as period_start
+        {{ period_start_of_grain('grains.period_grain', to_reporting_tz('silo_items.event_at')) }} as period_start
     from silo_items
     cross join (select 'day' as period_grain union all select 'week' union all select 'month') as grains
     where silo_items.service is not null and silo_items.service not in ('all', 'unmapped')
@@ -69,38 +61,25 @@ silo_shares as (
     group by 1, 2, 3, 4
 ),
 
+{#- A service's period figure above its setting (signal, the flow_metrics column or expression, the setting). -#}
+{%- set threshold_signals = [
+    ('manual_deployments', '1 - deployment_automation_share', 'flow_manual_deployment_share_threshold'),
+    ('long_ci_feedback', 'ci_feedback_median_minutes', 'flow_ci_feedback_threshold_minutes'),
+    ('slow_detection', 'time_to_detect_median_minutes', 'flow_time_to_detect_threshold_minutes'),
+    ('staging_bypass', 'staging_bypass_rate', 'flow_staging_bypass_rate_threshold'),
+    ('large_batches', 'batch_changes_median', 'flow_batch_changes_threshold'),
+] %}
+
 measured as (
+    {%- for signal, value_expr, setting in threshold_signals %}
     select
-        service, period_grain, period_start, 'manual_deployments' as signal,
-        1 - deployment_automation_share as measured_value,
-        cast({{ var('flow_manual_deployment_share_threshold') }} as double precision) as threshold
+        service, period_grain, period_start, '{{ signal }}' as signal,
+        {{ value_expr }} as measured_value,
+        cast({{ var(setting) }} as double precision) as threshold
     from metrics
-    where 1 - deployment_automation_share > {{ var('flow_manual_deployment_share_threshold') }}
+    where {{ value_expr }} > {{ var(setting) }}
     union all
-    select
-        service, period_grain, period_start, 'long_ci_feedback',
-        ci_feedback_median_minutes, cast({{ var('flow_ci_feedback_threshold_minutes') }} as double precision)
-    from metrics
-    where ci_feedback_median_minutes > {{ var('flow_ci_feedback_threshold_minutes') }}
-    union all
-    select
-        service, period_grain, period_start, 'slow_detection',
-        time_to_detect_median_minutes, cast({{ var('flow_time_to_detect_threshold_minutes') }} as double precision)
-    from metrics
-    where time_to_detect_median_minutes > {{ var('flow_time_to_detect_threshold_minutes') }}
-    union all
-    select
-        service, period_grain, period_start, 'staging_bypass',
-        staging_bypass_rate, cast({{ var('flow_staging_bypass_rate_threshold') }} as double precision)
-    from metrics
-    where staging_bypass_rate > {{ var('flow_staging_bypass_rate_threshold') }}
-    union all
-    select
-        service, period_grain, period_start, 'large_batches',
-        batch_changes_median, cast({{ var('flow_batch_changes_threshold') }} as double precision)
-    from metrics
-    where batch_changes_median > {{ var('flow_batch_changes_threshold') }}
-    union all
+    {%- endfor %}
     select
         service, period_grain, period_start, 'long_lived_pull_requests',
         cast(long_lived_pull_requests_open as double precision),
@@ -138,11 +117,7 @@ evidence_rows as (
         select distinct
             period_grain,
             period_start,
-            cast(cast(case period_grain
-                when 'day' then period_start + 1
-                when 'week' then period_start + 7
-                else cast(period_start + interval '1 month' as date)
-            end as date) as timestamp) as period_end
+            cast(cast({{ period_end_of_grain('period_grain', 'period_start') }} as date) as timestamp) as period_end
         from metrics
     ) as period_ends
     {# a pure range join, as in int_flow_metrics: long-lived from created + the setting's days until closed #}
