@@ -67,12 +67,9 @@ aggregated as (
         stage,
         count(*) as jobs,
         sum(case when is_rerun then 1 else 0 end) as rerun_jobs,
-        {{ percentile_cont('queue_minutes', 0.5) }} as queue_median_minutes,
-        {{ percentile_cont('queue_minutes', 0.9) }} as queue_p90_minutes,
-        {{ percentile_cont('run_minutes', 0.5) }} as run_median_minutes,
-        {{ percentile_cont('run_minutes', 0.9) }} as run_p90_minutes,
-        {{ percentile_cont('elapsed_minutes', 0.5) }} as elapsed_median_minutes,
-        {{ percentile_cont('elapsed_minutes', 0.9) }} as elapsed_p90_minutes
+        {{ percentiles('queue_minutes', mean=false) }},
+        {{ percentiles('run_minutes', mean=false) }},
+        {{ percentiles('elapsed_minutes', mean=false) }}
     from scoped
     group by 1, 2, 3, 4
 ),
