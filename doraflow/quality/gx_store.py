@@ -15,6 +15,7 @@ with history and Data Docs that show every run.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -22,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from doraflow.quality.runner import SAMPLE_SIZE, TargetOutcome
+
+RESULTS_INDEX = "doraflow_results_index.json"  # key path -> what the Data Docs index shows of that result
 
 log = logging.getLogger(__name__)
 HISTORY_RUNS = 30  # validation results kept per suite
@@ -32,32 +35,51 @@ def project_dir(settings, gate: str) -> Path:
     return (settings.warehouse_dir / "great_expectations" / gate).resolve()
 
 
+_CONTEXTS: dict[tuple[str, str], object] = {}  # one GX context per project and process (its files are ours)
+_DOCS = "doraflow.quality.gx_docs"
+
+
+def _site_config(docs_dir: str) -> dict:
+    """GX's SiteBuilder as GX configures it, with doraflow's subclasses that render only the run's pages."""
+    page = {"module_name": _DOCS, "class_name": "PageView"}
+    section = {"module_name": _DOCS, "class_name": "RunSectionBuilder", "view": page}
+    return {
+        "class_name": "RunSiteBuilder",
+        "module_name": _DOCS,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+        "site_index_builder": {
+            "class_name": "RunIndexBuilder",
+            "module_name": _DOCS,
+            "view": {"module_name": _DOCS, "class_name": "IndexPageView"},
+        },
+        # the gates never profile: GX's profiling section would list the results store for nothing
+        "site_section_builders": {"expectations": section, "validations": section, "profiling": "None"},
+    }
+
+
 def _context(settings, gate: str):
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    root = project_dir(settings, gate)
+    docs_dir = str((settings.data_docs_dir / gate).resolve())  # GX wants an absolute path
+    cached = _CONTEXTS.get((str(root), docs_dir))
+    if cached is not None and (root / "gx" / "great_expectations.yml").is_file():
+        return cached
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    root = project_dir(settings, gate)
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))
-    docs_dir = (settings.data_docs_dir / gate).resolve()  # GX wants an absolute path
     sites = context.variables.data_docs_sites or {}
-    wanted = str(docs_dir)
-    if set(sites) != {SITE} or sites[SITE]["store_backend"].get("base_directory") != wanted:
+    wanted = _site_config(docs_dir)
+    if set(sites) != {SITE} or dict(sites[SITE]) != wanted:
         for site in list(sites):
             context.delete_data_docs_site(site)
-        context.add_data_docs_site(
-            site_name=SITE,
-            site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": wanted},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
+        context.add_data_docs_site(site_name=SITE, site_config=wanted)
     bars = context.variables.progress_bars
     globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
     if globally is not False:  # saving the project config costs a file write per call
         context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    _CONTEXTS[(str(root), docs_dir)] = context
     return context
 
 
@@ -71,9 +93,21 @@ def _configuration_key(configuration) -> tuple:
     )
 
 
-def _suite(context, gx, outcome: TargetOutcome):
-    """The target's suite, saved only when its expectations changed (e.g. a column added to a mart)."""
+def _checks_key(outcome: TargetOutcome) -> str:
+    return repr([(o.check.expectation, sorted(o.check.kwargs.items(), key=str), o.check.severity,
+                  o.check.row_filter) for o in outcome.outcomes])  # fmt: skip
+
+
+def _suite(context, gx, outcome: TargetOutcome, suite=None):
+    """The target's suite, saved only when its expectations changed (e.g. a column added to a mart).
+
+    A suite this process already matched against the same checks is not compared again (building GX's
+    expectation objects to compare costs more than the checks of a small mart)."""
     name = outcome.target.suite
+    memo = _memo(context)
+    checks = _checks_key(outcome)
+    if suite is not None and memo["suites"].get(name) == (id(suite), checks):
+        return suite, False
     wanted = [
         getattr(gx.expectations, o.check.expectation)(
             **o.check.kwargs,
@@ -82,10 +116,11 @@ def _suite(context, gx, outcome: TargetOutcome):
         )
         for o in outcome.outcomes
     ]
-    try:
-        suite = context.suites.get(name)
-    except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing suite
-        suite = context.suites.add(gx.ExpectationSuite(name=name))
+    if suite is None:
+        try:
+            suite = context.suites.get(name)
+        except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing suite
+            suite = context.suites.add(gx.ExpectationSuite(name=name))
     current = [_configuration_key(e.configuration) for e in suite.expectations]
     changed = current != [_configuration_key(e.configuration) for e in wanted]
     if changed:
@@ -94,7 +129,25 @@ def _suite(context, gx, outcome: TargetOutcome):
         for expectation in wanted:
             suite.add_expectation(expectation)
         suite.save()
+    configurations = [e.configuration for e in suite.expectations]
+    memo["configurations"][name] = (configurations, [c.to_json_dict() for c in configurations])
+    memo["suites"][name] = (id(suite), checks)
     return suite, changed
+
+
+def _memo(context) -> dict:
+    """What this process knows of the context's project (the context is cached per process: `_context`)."""
+    memo = getattr(context, "doraflow_memo", None)
+    if memo is None:
+        memo = context.doraflow_memo = {"checkpoint": None, "suites": {}, "configurations": {}}
+    return memo
+
+
+def _source(context):
+    try:
+        return context.data_sources.get("doraflow")
+    except (KeyError, ValueError):
+        return context.data_sources.add_pandas("doraflow")
 
 
 def _validation_definition(context, gx, source, suite):
@@ -114,14 +167,17 @@ def _validation_definition(context, gx, source, suite):
         return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
 
 
-def _checkpoint(context, gx, name: str, definitions):
+def _load_checkpoint(context, name: str):
+    try:
+        return context.checkpoints.get(name)
+    except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing checkpoint
+        return None
+
+
+def _checkpoint(context, gx, name: str, definitions, current):
     """The gate's Checkpoint, saved again only when a suite it does not yet run appears."""
     from great_expectations.checkpoint import UpdateDataDocsAction
 
-    try:
-        current = context.checkpoints.get(name)
-    except Exception:  # noqa: BLE001 - GX raises a DataContextError subclass for a missing checkpoint
-        current = None
     if current is not None:
         # The landing gate sees only the streams with pending batches: the Checkpoint keeps every suite it
         # has guarded, so it is saved again only when a new one appears.
@@ -138,11 +194,11 @@ def _checkpoint(context, gx, name: str, definitions):
     return context.checkpoints.add_or_update(checkpoint)
 
 
-def _result(gx_core, suite, outcome: TargetOutcome, run_id):
+def _result(gx_core, configurations, suite, outcome: TargetOutcome, run_id):
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
 
     results = []
-    for expectation, o in zip(suite.expectations, outcome.outcomes, strict=True):
+    for configuration, o in zip(configurations, outcome.outcomes, strict=True):
         nonmissing = o.element_count - o.missing_count
         figures = {"element_count": o.element_count, "observed_value": o.observed_value}
         if o.check.expectation != "ExpectTableRowCountToBeBetween":
@@ -158,9 +214,7 @@ def _result(gx_core, suite, outcome: TargetOutcome, run_id):
                 "partial_unexpected_list": o.sample[:SAMPLE_SIZE],
             }
         results.append(
-            ExpectationValidationResult(
-                success=o.success, expectation_config=expectation.configuration, result=figures
-            )
+            ExpectationValidationResult(success=o.success, expectation_config=configuration, result=figures)
         )
     successful = sum(1 for r in results if r.success)
     return ExpectationSuiteValidationResult(
@@ -184,6 +238,39 @@ def _result(gx_core, suite, outcome: TargetOutcome, run_id):
             "batch_spec": {"computed_in": "SQL (doraflow.quality.runner)", "table": outcome.target.table},
         },
     )
+
+
+_NO_EXCEPTION = {"exception_message": None, "exception_traceback": None, "raised_exception": False}
+
+
+def _result_json(result, configurations_json: list[dict]) -> str:
+    """The stored form of a result, as GX's store writes it (`ValidationResultsStore.serialize`, which goes
+    through `to_json_dict` and marshmallow at 20-60 ms a suite): the figures are already JSON, the
+    expectations' configurations serialised once per process (tests/test_quality_gx.py compares both forms)."""
+    run_id = result.meta["run_id"]
+    document = {
+        "id": None,
+        "meta": {
+            **result.meta,
+            "run_id": {"run_name": run_id.run_name, "run_time": run_id.run_time.isoformat()},
+            "validation_time": result.meta["validation_time"].isoformat(),
+        },
+        "results": [
+            {
+                "exception_info": dict(_NO_EXCEPTION),
+                "expectation_config": configuration,
+                "meta": {},
+                "result": r.result,
+                "success": r.success,
+            }
+            for r, configuration in zip(result.results, configurations_json, strict=True)
+        ],
+        "statistics": result.statistics,
+        "success": result.success,
+        "suite_name": result.suite_name,
+        "suite_parameters": {},
+    }
+    return json.dumps(document, indent=2, sort_keys=True)
 
 
 def record(
@@ -214,49 +301,82 @@ def _record(
         ValidationResultIdentifier,
     )
 
+    from doraflow.quality.gx_docs import key_path, summary
+
     context = _context(settings, gate)
-    try:
-        source = context.data_sources.get("doraflow")
-    except (KeyError, ValueError):
-        source = context.data_sources.add_pandas("doraflow")
-    definitions, suites, changed_suites = [], [], []
+    memo = _memo(context)
+    name = f"{gate}_gate"
+    if memo["checkpoint"] is None:
+        memo["checkpoint"] = _load_checkpoint(context, name)
+    # the Checkpoint's validation definitions carry their suites: one read of the project, not one per suite
+    known = {d.name: d for d in memo["checkpoint"].validation_definitions} if memo["checkpoint"] else {}
+    definitions, suites, changed_suites, source = [], [], [], None
     for outcome in outcomes:
-        suite, changed = _suite(context, gx, outcome)
+        definition = known.get(outcome.target.suite)
+        suite, changed = _suite(context, gx, outcome, definition.suite if definition else None)
         suites.append(suite)
         if changed or not (settings.data_docs_dir / gate / "expectations").is_dir():
             changed_suites.append(suite.name)
-        definitions.append(_validation_definition(context, gx, source, suite))
-    checkpoint = _checkpoint(context, gx, f"{gate}_gate", definitions)
+        if definition is None:
+            source = source or _source(context)
+            definition = _validation_definition(context, gx, source, suite)
+        definitions.append(definition)
+    checkpoint = memo["checkpoint"] = _checkpoint(context, gx, name, definitions, memo["checkpoint"])
 
     run_id = RunIdentifier(run_name=run_name or f"{gate}-gate", run_time=datetime.now(UTC))
     store = context.validation_results_store
     run_results = {}
+    summaries = _read_summaries(context)
     for outcome, suite, definition in zip(outcomes, suites, definitions, strict=True):
-        result = _result(gx, suite, outcome, run_id)
+        configurations, configurations_json = memo["configurations"][suite.name]
+        result = _result(gx, configurations, suite, outcome, run_id)
         result.meta["validation_id"] = definition.id
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
             run_id=run_id,
             batch_identifier=outcome.target.table.replace("/", "__").replace(" ", "_"),
         )
-        store.store_validation_results(
-            suite_validation_result=result,
-            suite_validation_result_identifier=key,
-            expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
-        )
+        store._store_backend.set(key.to_tuple(), _result_json(result, configurations_json))
         run_results[key] = result
-    _prune(store, {s.name for s in suites})
+        summaries[key_path(key.to_tuple())] = summary({"success": result.success, "meta": result.meta})
+    kept = _prune(store, {s.name for s in suites})
+    summaries = {path: summaries[path] for path in map(key_path, kept) if path in summaries}
+    _write_summaries(context, summaries)
     # The Checkpoint's own result handling and actions, on the results computed in SQL.
     result = checkpoint._construct_result(run_id=run_id, run_results=run_results)
     if not render:
         return settings.data_docs_dir / gate / "index.html"
     rendered_from = time.time() - 1  # file times may be coarser than the clock
-    _run_actions(context, checkpoint, result, changed_suites)
+    # what the site builder (doraflow.quality.gx_docs) renders from: the run in hand, the store listed once
+    context.doraflow_run_results, context.doraflow_stored_keys = run_results, kept
+    context.doraflow_summaries = summaries
+    try:
+        _run_actions(context, checkpoint, result, changed_suites)
+    finally:
+        context.doraflow_run_results = context.doraflow_stored_keys = context.doraflow_summaries = None
     from doraflow.quality.offline_docs import make_offline
 
     docs_dir = (settings.data_docs_dir / gate).resolve()
     make_offline(docs_dir, since=rendered_from)
     return settings.data_docs_dir / gate / "index.html"
+
+
+def _summaries_path(context) -> Path:
+    return Path(context.root_directory) / "uncommitted" / RESULTS_INDEX
+
+
+def _read_summaries(context) -> dict[str, list]:
+    try:
+        return json.loads(_summaries_path(context).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: the index reads those results from their files
+
+
+def _write_summaries(context, summaries: dict[str, list]) -> None:
+    path = _summaries_path(context)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(summaries), encoding="utf-8")
+    temporary.replace(path)
 
 
 def _run_actions(context, checkpoint, checkpoint_result, changed_suites: list[str]) -> None:
@@ -281,14 +401,20 @@ def _run_actions(context, checkpoint, checkpoint_result, changed_suites: list[st
             action_context.update(action=action, action_result=action.run(checkpoint_result, action_context))
 
 
-def _prune(store, suite_names: set[str]) -> None:
-    """Keep the last HISTORY_RUNS results of each suite (the store would grow by one file per run)."""
-    by_suite: dict[str, list] = {}
-    for key in store.list_keys():
-        name = key.expectation_suite_identifier.name
+def _prune(store, suite_names: set[str]) -> list[tuple]:
+    """Keep the last HISTORY_RUNS results of each suite (the store would grow by one file per run); returns the
+    keys of every result kept, listed once as tuples (GX's own listing parses each key's time with dateutil)."""
+    backend = store._store_backend
+    by_suite: dict[str, list[tuple]] = {}
+    for key in backend.list_keys():
+        if len(key) >= 4:  # (suite name's parts..., run name, run time, batch)
+            by_suite.setdefault(".".join(key[:-3]), []).append(key)
+    kept: list[tuple] = []
+    for name, keys in by_suite.items():
+        keys.sort(key=lambda k: k[-2])  # GX's run time format sorts as text
         if name in suite_names:
-            by_suite.setdefault(name, []).append(key)
-    for keys in by_suite.values():
-        keys.sort(key=lambda k: str(k.run_id.run_time))
-        for key in keys[:-HISTORY_RUNS]:
-            store.remove_key(key)
+            for key in keys[:-HISTORY_RUNS]:
+                backend.remove_key(key)
+            keys = keys[-HISTORY_RUNS:]
+        kept += keys
+    return kept
