@@ -25,6 +25,7 @@ from pathlib import Path
 from doraflow.quality.runner import SAMPLE_SIZE, TargetOutcome
 
 RESULTS_INDEX = "doraflow_results_index.json"  # key path -> what the Data Docs index shows of that result
+PENDING_PAGES = "doraflow_pending_pages.json"  # results and suites stored and not rendered yet
 
 log = logging.getLogger(__name__)
 HISTORY_RUNS = 30  # validation results kept per suite
@@ -139,7 +140,7 @@ def _memo(context) -> dict:
     """What this process knows of the context's project (the context is cached per process: `_context`)."""
     memo = getattr(context, "doraflow_memo", None)
     if memo is None:
-        memo = context.doraflow_memo = {"checkpoint": None, "suites": {}, "configurations": {}}
+        memo = context.doraflow_memo = {"checkpoint": None, "suites": {}, "configurations": {}, "in_hand": {}}
     return memo
 
 
@@ -279,8 +280,8 @@ def record(
     """Store the outcomes through the gate's Checkpoint and update its Data Docs; returns the docs' index.
 
     Never raises: the results are a by-product of the gate's decision, which the caller already holds.
-    `render=False` stores the results without updating the Data Docs (benchmarks/benchmark_gates.py: the cost of
-    rendering apart).
+    `render=False` stores the results and leaves their Data Docs pages to `render_docs` (the pipeline renders the
+    marts gate's after publish, so they never delay it).
     """
     if not outcomes:
         return None
@@ -344,21 +345,78 @@ def _record(
     _write_summaries(context, summaries)
     # The Checkpoint's own result handling and actions, on the results computed in SQL.
     result = checkpoint._construct_result(run_id=run_id, run_results=run_results)
-    if not render:
-        return settings.data_docs_dir / gate / "index.html"
-    rendered_from = time.time() - 1  # file times may be coarser than the clock
-    # what the site builder (doraflow.quality.gx_docs) renders from: the run in hand, the store listed once
-    context.doraflow_run_results, context.doraflow_stored_keys = run_results, kept
-    context.doraflow_summaries = summaries
+    _run_actions(context, checkpoint, result)
+    memo["in_hand"].update(run_results)
+    pending = _read_pending(context)
+    pending["results"] += [list(key.to_tuple()) for key in run_results]
+    pending["suites"] = sorted(set(pending["suites"]) | set(changed_suites))
+    _write_pending(context, pending)
+    if render:
+        _render(settings, gate, context, kept, summaries)
+    return settings.data_docs_dir / gate / "index.html"
+
+
+def render_docs(settings, gate: str) -> Path | None:
+    """Render the Data Docs pages of the runs stored since the last rendering (`record(render=False)`), and the
+    index; returns the index. Never raises, like `record`."""
     try:
-        _run_actions(context, checkpoint, result, changed_suites)
-    finally:
-        context.doraflow_run_results = context.doraflow_stored_keys = context.doraflow_summaries = None
+        context = _context(settings, gate)
+        if not _read_pending(context)["results"] and (settings.data_docs_dir / gate / "index.html").is_file():
+            return settings.data_docs_dir / gate / "index.html"
+        kept = [key for key in context.validation_results_store._store_backend.list_keys() if len(key) >= 4]
+        _render(settings, gate, context, kept, _read_summaries(context))
+        return settings.data_docs_dir / gate / "index.html"
+    except Exception as error:  # noqa: BLE001 - docs must never fail the run
+        log.warning("could not render the Data Docs of the %s gate: %s", gate, error)
+        return None
+
+
+def _render(settings, gate: str, context, kept: list[tuple], summaries: dict) -> None:
+    """The pages of the pending results still kept and of the suites that changed, then the index.
+
+    GX's UpdateDataDocsAction rebuilds the site index once per validation result (seconds for the marts' suites)
+    and GX's SiteBuilder re-reads what it renders: the site is built once, from the results in hand
+    (doraflow.quality.gx_docs)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    from doraflow.quality.gx_docs import identifier
     from doraflow.quality.offline_docs import make_offline
 
-    docs_dir = (settings.data_docs_dir / gate).resolve()
-    make_offline(docs_dir, since=rendered_from)
-    return settings.data_docs_dir / gate / "index.html"
+    memo = _memo(context)
+    pending = _read_pending(context)
+    stored = set(kept)
+    identifiers: list = [identifier(tuple(key)) for key in pending["results"] if tuple(key) in stored]
+    identifiers += [ExpectationSuiteIdentifier(name=name) for name in pending["suites"]]
+    rendered_from = time.time() - 1  # file times may be coarser than the clock
+    # what the site builder renders from: the results in hand, the store listed once, the results index
+    context.doraflow_run_results, context.doraflow_stored_keys = memo["in_hand"], kept
+    context.doraflow_summaries = summaries
+    try:
+        context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers or None)
+    finally:
+        context.doraflow_run_results = context.doraflow_stored_keys = context.doraflow_summaries = None
+    memo["in_hand"].clear()
+    _write_pending(context, {"results": [], "suites": []})
+    make_offline((settings.data_docs_dir / gate).resolve(), since=rendered_from)
+
+
+def _pending_path(context) -> Path:
+    return Path(context.root_directory) / "uncommitted" / PENDING_PAGES
+
+
+def _read_pending(context) -> dict[str, list]:
+    try:
+        pending = json.loads(_pending_path(context).read_text(encoding="utf-8"))
+        return {"results": list(pending["results"]), "suites": list(pending["suites"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"results": [], "suites": []}
+
+
+def _write_pending(context, pending: dict[str, list]) -> None:
+    path = _pending_path(context)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(pending), encoding="utf-8")
+    temporary.replace(path)
 
 
 def _summaries_path(context) -> Path:
@@ -379,25 +437,16 @@ def _write_summaries(context, summaries: dict[str, list]) -> None:
     temporary.replace(path)
 
 
-def _run_actions(context, checkpoint, checkpoint_result, changed_suites: list[str]) -> None:
-    """The Checkpoint's actions on its result, as `Checkpoint.run()` does after validating.
-
-    GX's UpdateDataDocsAction rebuilds the site index once per validation result (seconds for the marts'
-    suites): it is run here once with every result of the run (and the pages of the suites that changed);
-    any other action a user adds runs as is.
-    """
+def _run_actions(context, checkpoint, checkpoint_result) -> None:
+    """The Checkpoint's actions on its result, as `Checkpoint.run()` does after validating, but Data Docs:
+    `update_data_docs` is `_render`, once per run or after publish (`render_docs`)."""
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.checkpoint.actions import ActionContext
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    identifiers = list(checkpoint_result.run_results)
-    identifiers += [ExpectationSuiteIdentifier(name=name) for name in changed_suites]
     action_context = ActionContext()
     for action in checkpoint.actions:
-        action._data_context = context
-        if isinstance(action, UpdateDataDocsAction):
-            action._build_data_docs(site_names=action.site_names, resource_identifiers=identifiers)
-        else:
+        if not isinstance(action, UpdateDataDocsAction):
+            action._data_context = context
             action_context.update(action=action, action_result=action.run(checkpoint_result, action_context))
 
 
