@@ -43,7 +43,7 @@ class Handoff:
     )
     full_build: bool = False  # build even when nothing changed since the last build (`--full-build`)
     select: str | None = None  # build only these dbt nodes (`doraflow transform --select`): a partial build
-    docs_after_publish: bool = False  # the marts gate's Data Docs are rendered after publish (run_pipeline)
+    docs_after_publish: bool = False  # the gates' Data Docs are rendered after publish (run_pipeline)
     build_skipped: bool = False  # transform found nothing changed: the marts are the last build's
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,15 +103,19 @@ class LandingGate:
 
 
 def check_landing(
-    settings: Settings, batches: list[Path] | None = None, progress: Progress = print
+    settings: Settings, batches: list[Path] | None = None, progress: Progress = print, *, render: bool = True
 ) -> LandingGate:
-    """Great Expectations on the given landed batches (default: every pending one); raises on a critical failure."""
+    """Great Expectations on the given landed batches (default: every pending one); raises on a critical failure.
+
+    `render=False`: the Data Docs pages are left to `render_gate_docs` (after publish), unless the gate fails."""
     from doraflow.quality import check_batches
     from doraflow.raw_loader import pending_batches
 
     batches = pending_batches(settings) if batches is None else batches
-    result = check_batches(settings, batches)
+    result = check_batches(settings, batches, render=render)
     progress(f"checked {len(batches)} landed batch(es): {_quality_line(result)}")
+    if not render and result.critical_failures:  # no publish follows: the failure's pages now
+        render_gate_docs(settings, "landing")
     result.raise_for_critical()
     return LandingGate(result, batches)
 
@@ -120,7 +124,7 @@ def step_check_landing(settings: Settings, handoff: Handoff, progress: Progress 
     """The landing gate on the pending batches; hands load the exact set it passed."""
     if handoff.require_source:
         require_a_source(settings, handoff, progress)
-    gate = check_landing(settings, progress=progress)
+    gate = check_landing(settings, progress=progress, render=not handoff.docs_after_publish)
     handoff.checked_batches = [path.name for path in gate.batches]
     return gate
 
@@ -212,16 +216,17 @@ def step_check_marts(
     progress(f"checked marts: {_quality_line(result)}")
     record_marts_event(settings, "failed" if result.critical_failures else "passed", run_id)
     if later and result.critical_failures:  # no publish follows: the failure's pages now
-        render_marts_docs(settings)
+        render_gate_docs(settings, "marts")
     result.raise_for_critical()
     return result
 
 
-def render_marts_docs(settings: Settings) -> None:
-    """The marts gate's Data Docs pages of the runs it stored and did not render (`Handoff.docs_after_publish`)."""
+def render_gate_docs(settings: Settings, *gates: str) -> None:
+    """The gates' Data Docs pages of the runs they stored and did not render (`Handoff.docs_after_publish`)."""
     from doraflow.quality.gx_store import render_docs
 
-    render_docs(settings, "marts")
+    for gate in gates:
+        render_docs(settings, gate)
 
 
 def marts_gate_scope(settings: Settings) -> tuple[list[str] | None, str | None]:
@@ -297,8 +302,8 @@ def step_publish(settings: Settings, handoff: Handoff, progress: Progress = prin
     try:
         result = publish(settings, progress=progress)
     finally:
-        if handoff.docs_after_publish:  # in publish's shadow: the gate's pages never delay the serving copy
-            render_marts_docs(settings)
+        if handoff.docs_after_publish:  # in publish's shadow: the gates' pages never delay the serving copy
+            render_gate_docs(settings, "landing", "marts")
     report_regressions(settings, progress=progress)  # the feedback loop: a slide against the baseline is said
     return result
 

@@ -89,11 +89,12 @@ def _sample_text(sample: list[Any], limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_batches(settings, batch_paths: list[Path]) -> QualityResult:
-    """Run the landed-batch suites on these batch files (before they are merged into raw)."""
+def check_batches(settings, batch_paths: list[Path], *, render: bool = True) -> QualityResult:
+    """Run the landed-batch suites on these batch files (before they are merged into raw); `render=False` leaves
+    the Data Docs pages to `doraflow.quality.gx_store.render_docs`."""
     from doraflow.quality.batches import check_batches as run
 
-    return run(settings, batch_paths)
+    return run(settings, batch_paths, render=render)
 
 
 def check_marts(settings, env=None, *, marts=None, render=True) -> QualityResult:

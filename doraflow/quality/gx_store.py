@@ -359,10 +359,14 @@ def _record(
 def render_docs(settings, gate: str) -> Path | None:
     """Render the Data Docs pages of the runs stored since the last rendering (`record(render=False)`), and the
     index; returns the index. Never raises, like `record`."""
+    index = settings.data_docs_dir / gate / "index.html"
+    pending = project_dir(settings, gate) / "gx" / "uncommitted" / PENDING_PAGES
+    if not _read_pending_file(pending)[
+        "results"
+    ]:  # nothing to render: Great Expectations is not even imported
+        return index if index.is_file() else None
     try:
         context = _context(settings, gate)
-        if not _read_pending(context)["results"] and (settings.data_docs_dir / gate / "index.html").is_file():
-            return settings.data_docs_dir / gate / "index.html"
         kept = [key for key in context.validation_results_store._store_backend.list_keys() if len(key) >= 4]
         _render(settings, gate, context, kept, _read_summaries(context))
         return settings.data_docs_dir / gate / "index.html"
@@ -405,8 +409,12 @@ def _pending_path(context) -> Path:
 
 
 def _read_pending(context) -> dict[str, list]:
+    return _read_pending_file(_pending_path(context))
+
+
+def _read_pending_file(path: Path) -> dict[str, list]:
     try:
-        pending = json.loads(_pending_path(context).read_text(encoding="utf-8"))
+        pending = json.loads(path.read_text(encoding="utf-8"))
         return {"results": list(pending["results"]), "suites": list(pending["suites"])}
     except (OSError, ValueError, KeyError, TypeError):
         return {"results": [], "suites": []}
