@@ -533,6 +533,7 @@ def run_pipeline(
             except Exception as error:
                 run.status, run.error = "failed", str(error)
                 finish_run(settings, recorder, "failed", str(error), progress)
+                render_gate_docs(settings, "landing", "marts")  # what the gates stored before the failure
                 raise
             run.status = "success"
             finish_run(settings, recorder, "success", None, progress)
