@@ -16,7 +16,8 @@ renderers, views, templates, page paths and index, and change only the bookkeepi
 - the views keep compiled templates in Jinja's bytecode cache (a folder in the system's temporary directory,
   checked against each template's source), so a new process does not compile them again.
 
-Without identifiers (a user's `context.build_data_docs()`), each class does what GX's own does.
+Without identifiers (a user's `context.build_data_docs()`), each class does what GX's own does; with an empty
+list, only the index is drawn again.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class IndexPageView(DefaultJinjaIndexPageView):
 
 class RunSiteBuilder(SiteBuilder):
     def build(self, resource_identifiers=None, build_index: bool = True):
-        if not resource_identifiers:
+        if resource_identifiers is None:  # a whole site, as GX builds it
             return super().build(resource_identifiers, build_index)
         for section in self.site_section_builders.values():
             section.build(resource_identifiers=resource_identifiers)
@@ -99,7 +100,7 @@ class RunSiteBuilder(SiteBuilder):
 
 class RunSectionBuilder(DefaultSiteSectionBuilder):
     def build(self, resource_identifiers=None) -> None:
-        if not resource_identifiers:
+        if resource_identifiers is None:
             return super().build(resource_identifiers)
         from great_expectations.render.renderer.site_builder import SiteSectionIdentifier
 

@@ -5,7 +5,8 @@ one suite per guarded table or landed stream (named for it: `marts.fct_deploymen
 `landing.github__pull_requests`), a validation definition per suite, and a Checkpoint (`landing_gate`,
 `marts_gate`) whose actions store the validation results (kept between runs, the last `HISTORY_RUNS`) and
 update the gate's Data Docs site (`<warehouse dir>/data_docs/<gate>/index.html`, rendered offline:
-`doraflow.quality.offline_docs`).
+`doraflow.quality.offline_docs`; only the run's pages and the index, `doraflow.quality.gx_docs`), at once or,
+in `doraflow run`, after publish (`render_docs`).
 
 The expectations are computed in SQL by `doraflow.quality.runner` (GX's SQL data source does not work on
 DuckDB); this module turns those figures into GX's own result objects and runs the Checkpoint's result
@@ -347,7 +348,10 @@ def _record(
     result = checkpoint._construct_result(run_id=run_id, run_results=run_results)
     _run_actions(context, checkpoint, result)
     memo["in_hand"].update(run_results)
-    pending = _read_pending(context)
+    pending, stored = _read_pending(context), set(kept)
+    pending["results"] = [
+        key for key in pending["results"] if tuple(key) in stored
+    ]  # pruned: no page to draw
     pending["results"] += [list(key.to_tuple()) for key in run_results]
     pending["suites"] = sorted(set(pending["suites"]) | set(changed_suites))
     _write_pending(context, pending)
@@ -396,7 +400,7 @@ def _render(settings, gate: str, context, kept: list[tuple], summaries: dict) ->
     context.doraflow_run_results, context.doraflow_stored_keys = memo["in_hand"], kept
     context.doraflow_summaries = summaries
     try:
-        context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers or None)
+        context.build_data_docs(site_names=[SITE], resource_identifiers=identifiers)
     finally:
         context.doraflow_run_results = context.doraflow_stored_keys = context.doraflow_summaries = None
     memo["in_hand"].clear()
