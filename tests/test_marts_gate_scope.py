@@ -85,3 +85,24 @@ def test_a_partial_build_after_a_failed_gate_checks_every_mart(settings):
         run_step("check_marts", settings, lines.append)
     assert any(line.startswith("marts gate: checking every mart") and "were failed" in line for line in lines)
     assert latest_marts_event(settings)[0] == "failed"
+
+
+def test_in_a_run_the_gates_pages_wait_for_publish_unless_the_gate_fails(settings):
+    from doraflow.pipeline import Handoff, render_gate_docs
+
+    def pages() -> int:
+        return len(list((settings.data_docs_dir / "marts" / "validations").rglob("*.html")))
+
+    build(settings, "full-1", None)
+    check(settings)  # `doraflow check marts`: rendered in the gate
+    first = pages()
+    assert first > 0
+    handoff = Handoff(docs_after_publish=True)  # as run_pipeline hands it on
+    run_step("check_marts", settings, lambda line: None, handoff)
+    assert pages() == first  # stored at the verdict, not drawn yet
+    render_gate_docs(settings, "landing", "marts")  # what step_publish does after publishing
+    assert pages() == 2 * first  # a page per suite for the second run too; the landing gate had nothing
+    break_deployments(settings)
+    with pytest.raises(QualityGateError):
+        run_step("check_marts", settings, lambda line: None, handoff)
+    assert pages() == 3 * first  # no publish follows a failed gate: its pages at once
