@@ -106,3 +106,27 @@ def test_in_a_run_the_gates_pages_wait_for_publish_unless_the_gate_fails(setting
     with pytest.raises(QualityGateError):
         run_step("check_marts", settings, lambda line: None, handoff)
     assert pages() == 3 * first  # no publish follows a failed gate: its pages at once
+
+
+def test_the_scope_reads_the_same_from_postgresql(tmp_path, postgres_database):
+    from doraflow.pipeline import marts_gate_scope
+
+    settings = load_settings(
+        {
+            "WAREHOUSE_PATH": str(tmp_path / "pg" / "dora.duckdb"),
+            "WAREHOUSE_TARGET": "postgres",
+            "WAREHOUSE_POSTGRES_URL": postgres_database,
+        }
+    )
+    build(settings, "full-1", None)
+    assert marts_gate_scope(settings) == (None, None)  # a full build: every mart, no line
+    record_marts_event(settings, "passed", "full-1")
+    build(settings, "partial-2", ["fct_incidents", "dora_metrics"])
+    marts, line = marts_gate_scope(settings)
+    # in the YAML's order; the "building" event of the partial build itself is skipped, the pass before it counts
+    assert marts == [c.name for c in read_contract() if c.name in ("fct_incidents", "dora_metrics")]
+    assert line.startswith("marts gate: checking the marts the partial build at ")
+    record_marts_event(settings, "failed", "partial-2")
+    build(settings, "partial-3", ["fct_incidents"])
+    marts, line = marts_gate_scope(settings)
+    assert marts is None and "were failed, not passed" in line
