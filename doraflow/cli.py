@@ -200,7 +200,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
     from doraflow.pipeline import Handoff, run_step
 
-    run_step("transform", settings, _print, Handoff(full_build=args.full_build))
+    run_step("transform", settings, _print, Handoff(full_build=args.full_build, select=args.select))
     return 0
 
 
@@ -414,8 +414,18 @@ def build_parser() -> argparse.ArgumentParser:
         "when nothing changed since the last successful build).",
     )
     _add_full_build_option(transform)
+    transform.add_argument(
+        "--select",
+        metavar="SELECTION",
+        default=None,
+        help="build only these dbt nodes (dbt's selection syntax, e.g. 'fct_incidents+'): a partial build, after "
+        "which the marts gate checks only the marts it rebuilt, and the next run builds everything",
+    )
     check = command(
-        "check", cmd_check, "Great Expectations checks on the pending landed batches and/or the marts."
+        "check",
+        cmd_check,
+        "Great Expectations checks on the pending landed batches and/or the marts (after a partial build, `doraflow "
+        "transform --select`, only the marts it rebuilt when the gate had passed the others before it).",
     )
     check.add_argument(
         "what",

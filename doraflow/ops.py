@@ -362,6 +362,22 @@ def latest_marts_event(settings) -> tuple[str, datetime, str | None] | None:
     return (row[0], _as_datetime(row[1]), row[2]) if row else None
 
 
+def marts_events_before(settings, when: datetime, limit: int = 2) -> list[tuple[str, datetime, str | None]]:
+    """The marts' latest gate events before `when`, newest first: (event, when, run id)."""
+    from doraflow.warehouse import warehouse_cursor
+
+    with warehouse_cursor(settings) as cursor:
+        cursor.execute(
+            "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'marts_gate'"
+        )
+        if not cursor.fetchone()[0]:
+            return []
+        _builds_sql(settings, cursor, "select event, event_at, run_id from ops.marts_gate where event_at < ?"
+                    " order by event_at desc limit ?", (when, limit))  # fmt: skip
+        rows = cursor.fetchall()
+    return [(row[0], _as_datetime(row[1]), row[2]) for row in rows]
+
+
 def clear_spool(settings, run_id: str) -> None:
     shutil.rmtree(spool_dir(settings, run_id), ignore_errors=True)
 
@@ -410,7 +426,7 @@ def record_build_start(settings, run_id: str | None, inputs: dict) -> str:
 
 
 def record_build_end(settings, build_id: str, status: str, outputs: dict | None) -> None:
-    """The build's outcome ('success', 'failed', 'partial') and the tables it left (for 'success')."""
+    """The build's outcome ('success', 'failed', 'partial') and the tables it left ('success') or made ('partial')."""
     from doraflow.warehouse import warehouse_cursor
 
     with warehouse_cursor(settings) as cursor:

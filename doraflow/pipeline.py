@@ -42,6 +42,8 @@ class Handoff:
         False  # the landing gate refuses a run with no source (Airflow: extract is its own tasks)
     )
     full_build: bool = False  # build even when nothing changed since the last build (`--full-build`)
+    select: str | None = None  # build only these dbt nodes (`doraflow transform --select`): a partial build
+    docs_after_publish: bool = False  # the gates' Data Docs are rendered after publish (run_pipeline)
     build_skipped: bool = False  # transform found nothing changed: the marts are the last build's
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,15 +103,19 @@ class LandingGate:
 
 
 def check_landing(
-    settings: Settings, batches: list[Path] | None = None, progress: Progress = print
+    settings: Settings, batches: list[Path] | None = None, progress: Progress = print, *, render: bool = True
 ) -> LandingGate:
-    """Great Expectations on the given landed batches (default: every pending one); raises on a critical failure."""
+    """Great Expectations on the given landed batches (default: every pending one); raises on a critical failure.
+
+    `render=False`: the Data Docs pages are left to `render_gate_docs` (after publish), unless the gate fails."""
     from doraflow.quality import check_batches
     from doraflow.raw_loader import pending_batches
 
     batches = pending_batches(settings) if batches is None else batches
-    result = check_batches(settings, batches)
+    result = check_batches(settings, batches, render=render)
     progress(f"checked {len(batches)} landed batch(es): {_quality_line(result)}")
+    if not render and result.critical_failures:  # no publish follows: the failure's pages now
+        render_gate_docs(settings, "landing")
     result.raise_for_critical()
     return LandingGate(result, batches)
 
@@ -118,7 +124,7 @@ def step_check_landing(settings: Settings, handoff: Handoff, progress: Progress 
     """The landing gate on the pending batches; hands load the exact set it passed."""
     if handoff.require_source:
         require_a_source(settings, handoff, progress)
-    gate = check_landing(settings, progress=progress)
+    gate = check_landing(settings, progress=progress, render=not handoff.docs_after_publish)
     handoff.checked_batches = [path.name for path in gate.batches]
     return gate
 
@@ -154,14 +160,14 @@ def step_transform(
     from doraflow.ops import record_marts_event
     from doraflow.transform import TransformResult, build_decision, dbt_build
 
-    if settings.transform_skip_unchanged and not handoff.full_build:
+    if settings.transform_skip_unchanged and not handoff.full_build and not handoff.select:
         decision = build_decision(settings)
         progress(decision.line)
         if not decision.build:
             handoff.build_skipped = True
             return TransformResult(skipped=True)
     record_marts_event(settings, "building", run_id)
-    return dbt_build(settings, progress=progress, run_id=run_id)
+    return dbt_build(settings, select=handoff.select, progress=progress, run_id=run_id)
 
 
 def step_source_freshness(settings: Settings, handoff: Handoff, progress: Progress = print):
@@ -191,7 +197,8 @@ def step_check_marts(
     """Great Expectations on the marts; records the verdict publish requires, stops the run on a critical failure.
 
     Not run again, in one line, when this run's build was skipped and the gate already passed these very marts
-    (`marts_already_passed`): the gate's log stays as it was, so publish's rule is unchanged.
+    (`marts_already_passed`): the gate's log stays as it was, so publish's rule is unchanged. After a partial
+    build, only the marts it rebuilt (`marts_gate_scope`).
     """
     from doraflow.ops import record_marts_event
     from doraflow.quality import QualityResult, check_marts
@@ -201,11 +208,60 @@ def step_check_marts(
         if line:
             progress(line)
             return QualityResult()
-    result = check_marts(settings)
+    marts, line = marts_gate_scope(settings)
+    if line:
+        progress(line)
+    later = handoff.docs_after_publish
+    result = check_marts(settings, marts=marts, render=not later)
     progress(f"checked marts: {_quality_line(result)}")
     record_marts_event(settings, "failed" if result.critical_failures else "passed", run_id)
+    if later and result.critical_failures:  # no publish follows: the failure's pages now
+        render_gate_docs(settings, "marts")
     result.raise_for_critical()
     return result
+
+
+def render_gate_docs(settings: Settings, *gates: str) -> None:
+    """The gates' Data Docs pages of the runs they stored and did not render (`Handoff.docs_after_publish`)."""
+    from doraflow.quality.gx_store import render_docs
+
+    for gate in gates:
+        render_docs(settings, gate)
+
+
+def marts_gate_scope(settings: Settings) -> tuple[list[str] | None, str | None]:
+    """The marts the gate checks (None: all of them) and the line saying which it left as they were.
+
+    Every mart, unless the latest build was partial (`doraflow transform --select`) and the gate's verdict just
+    before that build was a pass: then the marts that build rebuilt (ops.dbt_builds keeps the tables a partial
+    build made), with the gate's own rules on them; the others are the marts that pass covered, untouched since.
+    A pass of those is therefore a pass of every mart, which is what publish and a later skipped build rely on
+    (`marts_already_passed`); when the gate had not passed the marts before the partial build (a failure, a
+    build killed half-way, no verdict yet), it checks them all.
+    """
+    from doraflow.ops import latest_build, marts_events_before
+    from doraflow.quality.marts import read_contract
+
+    build = latest_build(settings)
+    if build is None or build["status"] != "partial" or build["outputs"] is None:
+        return None, None
+    before = marts_events_before(settings, build["started_at"], limit=2)
+    if before and before[0][0] == "building":  # that build's own event (step_transform records it first)
+        before = before[1:]
+    names = [contract.name for contract in read_contract()]
+    rebuilt = [name for name in names if f"marts.{name}" in build["outputs"]]
+    when = f"{build['started_at']:%Y-%m-%d %H:%M:%S} UTC"
+    if not before or before[0][0] != "passed":
+        state = "never checked" if not before else {"failed": "failed", "building": "rebuilt"}[before[0][0]]
+        return None, (
+            f"marts gate: checking every mart: the partial build at {when} rebuilt "
+            f"{', '.join(rebuilt) or 'no mart'}, and before it the marts were {state}, not passed"
+        )
+    left = [name for name in names if name not in rebuilt]
+    return rebuilt, (
+        f"marts gate: checking the marts the partial build at {when} rebuilt: {', '.join(rebuilt) or 'none'};"
+        f" left as they were (passed the gate at {before[0][1]:%Y-%m-%d %H:%M:%S} UTC): {', '.join(left) or 'none'}"
+    )
 
 
 def marts_already_passed(settings: Settings) -> str | None:
@@ -243,7 +299,11 @@ def step_publish(settings: Settings, handoff: Handoff, progress: Progress = prin
     require_checked_marts(settings)
     if run_recorder is not None:
         run_recorder.finish("success")
-    result = publish(settings, progress=progress)
+    try:
+        result = publish(settings, progress=progress)
+    finally:
+        if handoff.docs_after_publish:  # in publish's shadow: the gates' pages never delay the serving copy
+            render_gate_docs(settings, "landing", "marts")
     report_regressions(settings, progress=progress)  # the feedback loop: a slide against the baseline is said
     return result
 
@@ -452,7 +512,10 @@ def run_pipeline(
     recorder = RunRecorder(settings, trigger=trigger)
     run = PipelineRun(run_id=recorder.run_id)
     handoff = Handoff(
-        sources=list(sources) if sources else None, allow_no_source=allow_no_source, full_build=full_build
+        sources=list(sources) if sources else None,
+        allow_no_source=allow_no_source,
+        full_build=full_build,
+        docs_after_publish=True,
     )
     results: dict[str, Any] = {}
     try:
@@ -470,6 +533,7 @@ def run_pipeline(
             except Exception as error:
                 run.status, run.error = "failed", str(error)
                 finish_run(settings, recorder, "failed", str(error), progress)
+                render_gate_docs(settings, "landing", "marts")  # what the gates stored before the failure
                 raise
             run.status = "success"
             finish_run(settings, recorder, "success", None, progress)

@@ -47,6 +47,7 @@ class TransformResult:
     warnings: list[str] = field(default_factory=list)
     elapsed_seconds: float = 0.0
     skipped: bool = False  # nothing changed since the last successful build: dbt did not run (build_decision)
+    rebuilt: list[str] = field(default_factory=list)  # "schema.name" of each model the build made
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
@@ -244,7 +245,8 @@ def dbt_build(
     """`dbt build` (seeds, models, tests) on the configured warehouse; raises TransformError on failure.
 
     Every build is recorded in ops.dbt_builds ('building' first, then 'success', 'failed' or, with `select`,
-    'partial'), so `build_decision` never skips after a build that failed, was killed or built a part only."""
+    'partial' with the tables it made), so `build_decision` never skips after a build that failed, was killed or
+    built a part only, and the marts gate after a partial build knows which marts it rebuilt."""
     from doraflow.ops import record_build_end, record_build_start
 
     _require_raw_layer(settings)
@@ -258,7 +260,10 @@ def dbt_build(
         except Exception:  # noqa: BLE001 - the build's own error is the one to report; 'building' also rebuilds
             pass
         raise
-    record_build_end(settings, build_id, "partial" if select else "success", built_tables(settings))
+    tables = built_tables(settings)
+    if select:  # what a partial build made: the marts gate checks only these marts (doraflow.pipeline)
+        tables = {name: count for name, count in tables.items() if name in set(result.rebuilt)}
+    record_build_end(settings, build_id, "partial" if select else "success", tables)
     return result
 
 
@@ -288,6 +293,8 @@ def _build(
         status = str(node_result.status)
         if kind == "model":
             result.models += 1
+            if status == "success":
+                result.rebuilt.append(f"{node.schema}.{node.alias or node.name}")
         elif kind in ("test", "unit_test"):
             result.tests += 1
         elif kind == "seed":

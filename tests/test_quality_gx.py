@@ -286,3 +286,41 @@ def test_the_gates_benchmark_bound_writes_every_check_of_the_marts_contract():
     assert expectations and expectations <= set(benchmark_gates.BOUND_SQL)
     filtered = next(check for c in marts_gate.read_contract() for _, check in c.checks if check.row_filter)
     assert f"where {filtered.row_filter}" in benchmark_gates.bound_query(filtered, "marts.x")
+
+
+def test_results_stored_before_the_docs_render_later_and_the_site_keeps_exactly_the_kept_runs(
+    settings, monkeypatch
+):
+    """The pipeline stores the marts gate's results at its verdict and renders their pages after publish."""
+    from doraflow.quality import gx_store
+
+    monkeypatch.setattr(gx_store, "HISTORY_RUNS", 2)
+    settings.warehouse_path.parent.mkdir(parents=True)
+    make_marts(settings.warehouse_path)
+    site = settings.data_docs_dir / "marts"
+
+    def pages(suite: str) -> list[str]:
+        folder = site / "validations" / "marts" / suite
+        return (
+            sorted(p.relative_to(site).as_posix() for p in folder.rglob("*.html")) if folder.is_dir() else []
+        )
+
+    for _ in range(3):
+        check_marts(settings, env={}, render=False)
+    assert pages("fct_incidents") == []  # stored, not rendered yet
+    gx_store.render_docs(settings, "marts")
+    # three runs stored, two kept (HISTORY_RUNS): a page for each kept run, the index linking each of them
+    rendered = pages("fct_incidents")
+    assert len(rendered) == 2
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert all(page in index for page in rendered)
+
+    check_marts(settings, env={})  # a fourth run, rendered at once: the oldest kept run's page goes
+    latest = pages("fct_incidents")
+    assert len(latest) == 2 and latest[0] == rendered[1] and latest[1] not in rendered
+
+    # each result is stored as GX's own store writes it: loaded and written again by GX, the same document
+    store = _gx_context(settings, "marts").validation_results_store
+    for key in store.list_keys():
+        written = store._store_backend.get(key.to_tuple())
+        assert json.loads(store.serialize(store.get(key))) == json.loads(written)

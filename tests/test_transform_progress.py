@@ -76,3 +76,10 @@ def test_a_real_build_reports_each_model_before_the_total(tmp_path):
     ]
     assert lines[-1].startswith("dbt build: 5 models, ")
     assert not any(line.startswith("dbt test ") for line in lines)  # every test passed: no line each
+    # A partial build records the tables it made (the marts gate after it checks only the marts among them):
+    # the five models of the model lines, by the schema and name they name
+    from doraflow.ops import latest_build
+
+    built = latest_build(settings)
+    made = sorted(line.split()[2].rstrip(":") for line in model_lines)
+    assert built["status"] == "partial" and sorted(built["outputs"]) == made == sorted(result.rebuilt)

@@ -89,22 +89,24 @@ def _sample_text(sample: list[Any], limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_batches(settings, batch_paths: list[Path]) -> QualityResult:
-    """Run the landed-batch suites on these batch files (before they are merged into raw)."""
+def check_batches(settings, batch_paths: list[Path], *, render: bool = True) -> QualityResult:
+    """Run the landed-batch suites on these batch files (before they are merged into raw); `render=False` leaves
+    the Data Docs pages to `doraflow.quality.gx_store.render_docs`."""
     from doraflow.quality.batches import check_batches as run
 
-    return run(settings, batch_paths)
+    return run(settings, batch_paths, render=render)
 
 
-def check_marts(settings, env=None) -> QualityResult:
-    """Run the mart suites on the warehouse after dbt (before publish).
+def check_marts(settings, env=None, *, marts=None, render=True) -> QualityResult:
+    """Run the mart suites on the warehouse after dbt (before publish): every mart, or only `marts` (names);
+    `render=False` leaves the Data Docs pages to `doraflow.quality.gx_store.render_docs`.
 
     Thresholds come from `settings.quality` (read from `.env` and the environment with every other setting),
     or from `env` when given; see docs/quality.md.
     """
     from doraflow.quality.marts import check_marts as run
 
-    return run(settings, env)
+    return run(settings, env, marts=marts, render=render)
 
 
 __all__ = ["CRITICAL", "WARNING", "CheckResult", "QualityResult", "check_batches", "check_marts"]

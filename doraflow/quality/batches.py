@@ -319,7 +319,9 @@ def build_targets(engine: Engine, batch_paths: list[Path]) -> tuple[list[Target]
     return targets, unreadable
 
 
-def check_batches(settings, batch_paths: list[Path], *, run_name: str | None = None) -> QualityResult:
+def check_batches(
+    settings, batch_paths: list[Path], *, run_name: str | None = None, render: bool = True
+) -> QualityResult:
     import duckdb
 
     from doraflow.quality.gx_store import record
@@ -338,5 +340,5 @@ def check_batches(settings, batch_paths: list[Path], *, run_name: str | None = N
         outcomes = run_targets(engine, targets)
     finally:
         connection.close()
-    docs = record(settings, "landing", outcomes, run_name)
+    docs = record(settings, "landing", outcomes, run_name, render=render)
     return QualityResult([*unreadable, *check_results(outcomes)], docs)

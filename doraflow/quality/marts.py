@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -302,16 +302,25 @@ def build_targets(
 
 
 def check_marts(
-    settings, env: Mapping[str, str] | None = None, *, run_name: str | None = None
+    settings,
+    env: Mapping[str, str] | None = None,
+    *,
+    run_name: str | None = None,
+    marts: Collection[str] | None = None,
+    render: bool = True,
 ) -> QualityResult:
+    """Every mart of the contract, or only `marts` (names without schema; doraflow.pipeline.marts_gate_scope):
+    their suites and the gate's own rules on them, the others left out. `render=False`: the results are stored
+    and their Data Docs pages left to `gx_store.render_docs`."""
     from doraflow.quality.gx_store import record
 
     limits = settings.quality if env is None else thresholds(env)
+    contracts = None if marts is None else [c for c in read_contract() if c.name in set(marts)]
     warehouse = _Warehouse(settings)
     try:
-        targets, existence = build_targets(warehouse, limits)
+        targets, existence = build_targets(warehouse, limits, contracts)
         outcomes = run_targets(warehouse.engine, targets)
     finally:
         warehouse.close()
-    docs = record(settings, "marts", outcomes, run_name)
+    docs = record(settings, "marts", outcomes, run_name, render=render)
     return QualityResult([*existence, *check_results(outcomes)], docs)
