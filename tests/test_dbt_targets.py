@@ -192,3 +192,31 @@ def test_a_null_in_a_constrained_mart_column_fails_the_build_naming_the_model_an
     # "has_incidents" of relation "dim_services__dbt_tmp" violates not-null constraint'
     assert "model dim_services:" in message and "has_incidents" in message, message
     assert "null" in message.lower(), message
+
+
+def test_a_model_key_test_names_each_broken_rule(tmp_path):
+    """`key` (dbt_project/tests/generic/key.sql) is a staging or intermediate model's unique and not_null tests in
+    one node: stg_pagerduty__incidents' key is incident_id, unique and never NULL."""
+    path = tmp_path / "dora.duckdb"
+    rows = scenario.raw_rows()
+    incidents = rows["pagerduty__incidents"]
+    first, second, third = (incident[3] for incident in incidents[:3])
+    second["id"] = first["id"]  # one incident_id on two rows: 1 duplicated key
+    third["id"] = None  # 1 NULL incident_id
+    scenario.write_duckdb(path, rows=rows, tables=("pagerduty__incidents",))
+    settings = load_settings({"WAREHOUSE_PATH": str(path)}, today=TODAY)
+    with pytest.raises(TransformError) as error:
+        dbt_build(settings, select="stg_pagerduty__incidents", progress=lambda line: None)
+    message = str(error.value)
+    # the test's two rows: ('null incident_id', 1) and ('duplicate incident_id', 1)
+    assert "test key_stg_pagerduty__incidents_incident_id__incident_id: Got 2 results" in message, message
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        compiled = (tmp_path / "dbt_target").rglob(
+            "key_stg_pagerduty__incidents_incident_id__incident_id.sql"
+        )
+        sql = next(file for file in compiled if "compiled" in file.parts).read_text()
+        problems = connection.execute(f"select * from ({sql}) as broken order by problem").fetchall()
+    finally:
+        connection.close()
+    assert problems == [("duplicate incident_id", 1), ("null incident_id", 1)]
