@@ -220,3 +220,5 @@ def test_a_model_key_test_names_each_broken_rule(tmp_path):
     finally:
         connection.close()
     assert problems == [("duplicate incident_id", 1), ("null incident_id", 1)]
+    # nothing reads dbt's JSON artifacts: the build skips them unless DBT_WRITE_JSON=true (doraflow.transform)
+    assert not (tmp_path / "dbt_target" / "run_results.json").exists()
