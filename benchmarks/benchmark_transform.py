@@ -14,7 +14,12 @@ The bound beside each build, run right after it in the same script: the compiled
 warehouse the build left, one DuckDB connection (Python API, no dbt) runs the build's own compiled SQL in the
 order the build finished its nodes (a valid DAG order): each model as `create or replace view|table ... as` its
 compiled SQL, as its materialization says, each data test as `select count(*)` over its compiled SQL (as dbt
-runs it) and each unit test's compiled SQL (the model over its fixtures) the same way. Seeds stay as the build left them (four small CSV files). Reported per build:
+runs it) and each unit test's compiled SQL (the model over its fixtures) the same way. A mart's `not_null` columns
+are constraints of its enforced contract, not tests (dbt creates the table with NOT NULL columns and fills it, so
+DuckDB checks each row): the bound does the same work with one `select count(*) ... where a is null or b is null`
+over the table it just created, counted in the model's time. Seeds stay as the build left them (small CSV files).
+The build writes dbt's JSON artifacts (`DBT_WRITE_JSON=true`: the per-node times and compiled SQL come from them),
+which `doraflow transform` otherwise skips: about 1 s of CPU more than the nightly build. Reported per build:
 `compiled_sql_seconds` (the bound's wall time), the ratio, and where the difference goes: the bound's seconds per
 layer beside dbt's thread-seconds, dbt's mean cost per node above the bound's, and the time outside the nodes
 (Python start, dbt's import, parse, the build-state record). CPU seconds (user + system, all threads) are
@@ -70,7 +75,9 @@ def _layer(unique_id: str, path: str) -> str:
 
 
 def _build(warehouse: Path, memory_limit: str | None) -> dict:
-    env = {**os.environ, "WAREHOUSE_PATH": str(warehouse)}
+    # dbt's run_results.json and manifest.json give the per-node times and compiled SQL; `doraflow transform` does
+    # not write them unless asked (about 1 s of CPU: the build measured here pays it, the nightly one does not)
+    env = {**os.environ, "WAREHOUSE_PATH": str(warehouse), "DBT_WRITE_JSON": "true"}
     env.pop("DUCKDB_MEMORY_LIMIT", None)
     if memory_limit:
         env["DUCKDB_MEMORY_LIMIT"] = memory_limit
@@ -137,6 +144,11 @@ def _bound(warehouse: Path, memory_limit: str | None) -> dict:
                         continue
                     kind = "view" if kind == "view" else "table"  # incremental: a full build rebuilds it
                     statement = f"create or replace {kind} {result['relation_name']} as (\n{sql}\n)"
+                    not_null = _not_null_columns(node)
+                    # the contract's NOT NULL constraints, which the engine checks as dbt fills the table
+                    if not_null:
+                        nulls = " or ".join(f'"{column}" is null' for column in not_null)
+                        statement += f";\nselect count(*) from {result['relation_name']} where {nulls}"
                 else:  # data and unit tests: dbt counts the rows their SQL returns
                     statement = f"select count(*) from (\n{sql}\n) as bound_test"
                 node_started = time.monotonic()
@@ -148,6 +160,17 @@ def _bound(warehouse: Path, memory_limit: str | None) -> dict:
             connection.close()
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return {"wall_seconds": wall, "cpu_seconds": cpu, "nodes": seconds}
+
+
+def _not_null_columns(node: dict) -> list[str]:
+    """The columns a contract-enforced model declares `constraints: [{type: not_null}]` on."""
+    if not (node.get("contract") or {}).get("enforced"):
+        return []
+    return [
+        name
+        for name, column in (node.get("columns") or {}).items()
+        if any(constraint.get("type") == "not_null" for constraint in column.get("constraints") or [])
+    ]
 
 
 def _compare(build: dict, bound: dict, paths: dict[str, str]) -> dict:

@@ -183,6 +183,14 @@ def node_progress(progress: Progress) -> Callable[[object], None]:
     return on_event
 
 
+# dbt's own flags, as its environment variables so a user can set them otherwise (docs/benchmarks.md, "dbt build
+# beside its compiled SQL"). No JSON artifacts: nothing here reads manifest.json or run_results.json, and writing
+# them costs about 1 s of CPU per build (partial parsing keeps its own file); DBT_WRITE_JSON=true writes them (for
+# `dbt docs` or benchmarks/benchmark_transform.py). No anonymous usage events: dbt posts them to its collector
+# synchronously, 30 at a time, from every nightly build.
+_DBT_DEFAULTS = {"DBT_WRITE_JSON": "false", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+
 def _invoke(args: list[str], settings: Settings, progress: Progress, *, per_node: bool = False):
     """Run one dbt command; build output goes next to the warehouse, so parallel warehouses never collide.
 
@@ -192,7 +200,8 @@ def _invoke(args: list[str], settings: Settings, progress: Progress, *, per_node
     root_handlers = list(root_logger.handlers)
     from dbt.cli.main import dbtRunner
 
-    with _DBT_LOCK, _environment(dbt_environment(settings)):
+    defaults = {name: os.environ.get(name, value) for name, value in _DBT_DEFAULTS.items()}
+    with _DBT_LOCK, _environment({**defaults, **dbt_environment(settings)}):
         runner = dbtRunner(callbacks=[node_progress(progress)] if per_node else None)
         try:
             return runner.invoke(

@@ -150,3 +150,75 @@ def test_a_locked_warehouse_and_an_unreachable_postgres_are_one_line_errors(tmp_
     with pytest.raises(TransformError, match="cannot connect to the PostgreSQL database") as error:
         dbt_build(settings, progress=lambda line: None)
     assert secret not in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_null_in_a_constrained_mart_column_fails_the_build_naming_the_model_and_column(
+    tmp_path, monkeypatch, request, target
+):
+    """A mart column's `not_null` is a constraint of its contract (no dbt test): the engine refuses the row.
+
+    dim_services' has_incidents is `constraints: [{type: not_null}]` in the marts' YAML. A copy of the project whose
+    dim_services gives the first service a NULL has_incidents must fail the build on both targets, in one line
+    naming the model and the column."""
+    import shutil
+
+    import doraflow.transform as transform
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(transform.PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "dim_services.sql"
+    final = "has_deployments, has_incidents\nfrom final"
+    assert final in model.read_text()
+    broken = (
+        "has_deployments,\n    case when service = (select min(service) from final) then null else has_incidents end"
+        " as has_incidents\nfrom final"
+    )
+    model.write_text(model.read_text().replace(final, broken))
+    monkeypatch.setattr(transform, "PROJECT_DIR", project)
+    env = {"WAREHOUSE_PATH": str(tmp_path / "dora.duckdb")}
+    if target == "postgres":
+        url = request.getfixturevalue("postgres_database")
+        env.update({"WAREHOUSE_TARGET": "postgres", "WAREHOUSE_POSTGRES_URL": url})
+        scenario.write_postgres(url)
+    else:
+        scenario.write_duckdb(tmp_path / "dora.duckdb")
+    settings = load_settings(env, today=TODAY)
+    with pytest.raises(TransformError) as error:
+        dbt_build(settings, select="+dim_services", progress=lambda line: None)
+    message = str(error.value)
+    assert "\n" not in message
+    # DuckDB: "NOT NULL constraint failed: dim_services__dbt_tmp.has_incidents"; PostgreSQL: 'null value in column
+    # "has_incidents" of relation "dim_services__dbt_tmp" violates not-null constraint'
+    assert "model dim_services:" in message and "has_incidents" in message, message
+    assert "null" in message.lower(), message
+
+
+def test_a_model_key_test_names_each_broken_rule(tmp_path):
+    """`key` (dbt_project/tests/generic/key.sql) is a staging or intermediate model's unique and not_null tests in
+    one node: stg_pagerduty__incidents' key is incident_id, unique and never NULL."""
+    path = tmp_path / "dora.duckdb"
+    rows = scenario.raw_rows()
+    incidents = rows["pagerduty__incidents"]
+    first, second, third = (incident[3] for incident in incidents[:3])
+    second["id"] = first["id"]  # one incident_id on two rows: 1 duplicated key
+    third["id"] = None  # 1 NULL incident_id
+    scenario.write_duckdb(path, rows=rows, tables=("pagerduty__incidents",))
+    settings = load_settings({"WAREHOUSE_PATH": str(path)}, today=TODAY)
+    with pytest.raises(TransformError) as error:
+        dbt_build(settings, select="stg_pagerduty__incidents", progress=lambda line: None)
+    message = str(error.value)
+    # the test's two rows: ('null incident_id', 1) and ('duplicate incident_id', 1)
+    assert "test key_stg_pagerduty__incidents_incident_id__incident_id: Got 2 results" in message, message
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        compiled = (tmp_path / "dbt_target").rglob(
+            "key_stg_pagerduty__incidents_incident_id__incident_id.sql"
+        )
+        sql = next(file for file in compiled if "compiled" in file.parts).read_text()
+        problems = connection.execute(f"select * from ({sql}) as broken order by problem").fetchall()
+    finally:
+        connection.close()
+    assert problems == [("duplicate incident_id", 1), ("null incident_id", 1)]
+    # nothing reads dbt's JSON artifacts: the build skips them unless DBT_WRITE_JSON=true (doraflow.transform)
+    assert not (tmp_path / "dbt_target" / "run_results.json").exists()

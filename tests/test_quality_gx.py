@@ -38,6 +38,7 @@ models:
           values: [release, rollout_step]
   - name: share
     meta: {min_value: 0, max_value: 1}
+    constraints: [{type: not_null}]
   - name: steps
     data_tests:
     - not_negative:
@@ -60,6 +61,8 @@ models:
         ("expect_column_values_to_not_be_null", "release_id"),
         ("expect_column_values_to_be_in_set", "kind"),
         ("expect_column_values_to_be_between", "share"),
+        # a column constraint (dbt enforces it when building a contract-enforced mart) is checked as its test is
+        ("expect_column_values_to_not_be_null", "share"),  # the third row's share is NULL
         ("expect_column_values_to_be_between", "steps"),
     }
     assert failed[("expect_column_values_to_be_unique", "release_id")].failing_count == 2  # both r1 rows

@@ -1,9 +1,9 @@
 """Expectation suites for the marts, checked after dbt and before publish.
 
 The checks come from ONE contract, the marts' YAML (dbt_project/models/marts/_marts__models.yml): every model
-must exist, and each data test becomes its GX expectation (not_null, unique, accepted_values,
-not_negative, share_between_zero_and_one, not_before, unique_combination; ranges from a column's
-`meta: {min_value, max_value}`), so a mart or column added there is checked here with no edit. The gate adds
+must exist, and each column constraint (not_null: the table is built with it, dbt's contract) and data test becomes
+its GX expectation (not_null, unique, accepted_values, not_negative, share_between_zero_and_one, not_before,
+unique_combination; ranges from a column's `meta: {min_value, max_value}`), so a mart or column added there is checked here with no edit. The gate adds
 its own rules, which are not contracts: no period gaps in `dora_metrics` / `dora_metrics_by_team`
 (critical); coverage shares below their floors and row volume outside the band of the recent runs
 (warnings). Thresholds come from the settings (`Settings.quality`; docs/quality.md).
@@ -92,6 +92,18 @@ def _checks_of(name: str, args: dict, severity: str, column: str | None) -> list
     return []  # e.g. relationships: a cross-table test dbt runs; GX has no expectation for it
 
 
+def _constraint_checks(column: dict) -> list[Check]:
+    """A column constraint the table enforces when built (contract-enforced marts): the gate checks it too, so a
+    table written outside dbt (or a constraint the engine does not enforce) still fails the gate."""
+    names = {str(c.get("type", "")).lower() for c in column.get("constraints") or [] if isinstance(c, dict)}
+    checks = []
+    if names & {"not_null", "primary_key"}:
+        checks.append(Check("ExpectColumnValuesToNotBeNull", {"column": column["name"]}, CRITICAL))
+    if names & {"unique", "primary_key"}:
+        checks.append(Check("ExpectColumnValuesToBeUnique", {"column": column["name"]}, CRITICAL))
+    return checks
+
+
 def _range_checks(column: dict) -> list[Check]:
     """A range declared in the column's meta (`meta: {min_value: 0, max_value: 1, severity: warn}`)."""
     meta = column.get("meta") or {}
@@ -110,7 +122,8 @@ class MartContract:
 
 
 def read_contract(path: Path | None = None) -> list[MartContract]:
-    """Every mart of the marts' YAML with the checks its data tests (and column ranges) declare."""
+    """Every mart of the marts' YAML with the checks its column constraints, data tests (and column ranges)
+    declare."""
     import yaml
 
     document = yaml.safe_load((path or MARTS_CONTRACT).read_text(encoding="utf-8")) or {}
@@ -120,16 +133,16 @@ def read_contract(path: Path | None = None) -> list[MartContract]:
         key: list[str] = []
         names = {column["name"] for column in model.get("columns") or []}
         for column in model.get("columns") or []:
-            for test in column.get("data_tests") or column.get("tests") or []:
-                for check in _test_checks(test, column["name"]):
-                    needs = tuple(
-                        v for k, v in check.kwargs.items() if k in ("column", "column_A", "column_B")
-                    )
-                    if check.row_filter:  # and the columns its `where` names
-                        needs += tuple(names & set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", check.row_filter)))
-                    checks.append((needs, check))
-                    if check.expectation == "ExpectColumnValuesToBeUnique":
-                        key.append(column["name"])
+            tests = column.get("data_tests") or column.get("tests") or []
+            column_checks = _constraint_checks(column)
+            column_checks += [check for test in tests for check in _test_checks(test, column["name"])]
+            for check in column_checks:
+                needs = tuple(v for k, v in check.kwargs.items() if k in ("column", "column_A", "column_B"))
+                if check.row_filter:  # and the columns its `where` names
+                    needs += tuple(names & set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", check.row_filter)))
+                checks.append((needs, check))
+                if check.expectation == "ExpectColumnValuesToBeUnique":
+                    key.append(column["name"])
             checks += [((column["name"],), check) for check in _range_checks(column)]
         for test in model.get("data_tests") or model.get("tests") or []:
             for check in _test_checks(test, None):
