@@ -213,6 +213,8 @@ def test_serve_forever_prints_urls_and_exports_and_stops_on_ctrl_c():
     import requests
 
     script = (
+        # Ctrl-C as in a terminal, even when the suite runs in the background (where SIGINT starts ignored)
+        "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from datetime import datetime, timezone\n"
         "from simulator import SimulatorConfig, serve_forever\n"
         "serve_forever(SimulatorConfig(repositories=1, services=1, days=3, jira_issues_per_project=3,\n"
