@@ -13,7 +13,7 @@ from html import escape
 import duckdb
 import plotly.graph_objects as go
 
-from doraflow.report.render import PALETTE, format_value
+from doraflow.report.render import format_value, legend_html, stacked_bars_figure
 
 TABLE = "ci_stage_metrics"
 # Pipeline order, as fct_ci_jobs names the stages; 'all' (every job of the service) comes last.
@@ -102,34 +102,15 @@ def stages_figure(rows: list[dict]) -> go.Figure:
         default=0,
     )
     divisor, unit = (60.0, "hours") if largest >= 180 else (1.0, "minutes")
-    figure = go.Figure(
-        layout=dict(
-            title=dict(text="CI jobs: median queue and run time by stage", font=dict(size=15), x=0.02),
-            template="none",
-            barmode="stack",
-            margin=dict(l=120, r=16, t=44, b=48),
-            paper_bgcolor="#ffffff",
-            plot_bgcolor="#ffffff",
-            showlegend=False,  # an HTML legend under the chart wraps on a phone (stages_legend)
-            xaxis=dict(title=dict(text=unit), gridcolor="#eef0f3", rangemode="tozero"),
-            yaxis=dict(autorange="reversed"),
-            height=_chart_height(len(names)),
-        )
+    return stacked_bars_figure(
+        "CI jobs: median queue and run time by stage",
+        names,
+        [(key, label, help_text, [row.get(key) for row in stage_rows]) for key, label, help_text in PARTS],
+        divisor=divisor,
+        unit=unit,
+        left_margin=120,
+        height=_chart_height(len(names)),
     )
-    for index, (key, label, help_text) in enumerate(PARTS):
-        values = [row.get(key) for row in stage_rows]
-        figure.add_trace(
-            go.Bar(
-                y=names,
-                x=[None if value is None else value / divisor for value in values],
-                name=label,
-                orientation="h",
-                marker_color=PALETTE[index % len(PALETTE)],
-                hovertemplate=f"{label} ({help_text}): %{{x:.1f}} {unit}<extra>%{{y}}</extra>",
-                meta=key,
-            )
-        )
-    return figure
 
 
 def _chart_height(bars: int) -> int:
@@ -137,12 +118,7 @@ def _chart_height(bars: int) -> int:
 
 
 def stages_legend() -> str:
-    items = "".join(
-        f'<li title="{escape(help_text)}"><span class="swatch" style="background:{PALETTE[index % len(PALETTE)]}">'
-        f"</span>{escape(label)}</li>"
-        for index, (_, label, help_text) in enumerate(PARTS)
-    )
-    return f'<ul class="legend">{items}</ul>'
+    return legend_html([(label, help_text) for _, label, help_text in PARTS])
 
 
 def _minutes(value: float | None) -> str:

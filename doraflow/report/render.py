@@ -511,3 +511,55 @@ applied to each service or team. Lead time and time to restore show the median (
 </html>
 """
     return page
+
+
+def stacked_bars_figure(
+    title: str,
+    names: list[str],
+    parts: list[tuple[str, str, str, list[float | None]]],
+    *,
+    divisor: float,
+    unit: str,
+    left_margin: int,
+    height: int,
+) -> go.Figure:
+    """Stacked horizontal bars, one per name, one trace per part (key, label, help text, minutes per name). The
+    legend is HTML under the chart (`legend_html`): it wraps at any width, where plotly's own turned into a
+    column over the title, with a scrollbar, on a phone."""
+    figure = go.Figure(
+        layout=dict(
+            title=dict(text=title, font=dict(size=15), x=0.02),
+            template="none",
+            barmode="stack",
+            margin=dict(l=left_margin, r=16, t=44, b=48),
+            paper_bgcolor="#ffffff",
+            plot_bgcolor="#ffffff",
+            showlegend=False,
+            xaxis=dict(title=dict(text=unit), gridcolor="#eef0f3", rangemode="tozero"),
+            yaxis=dict(autorange="reversed"),
+            height=height,
+        )
+    )
+    for index, (key, label, help_text, values) in enumerate(parts):
+        figure.add_trace(
+            go.Bar(
+                y=names,
+                x=[None if value is None else value / divisor for value in values],
+                name=label,
+                orientation="h",
+                marker_color=PALETTE[index % len(PALETTE)],
+                hovertemplate=f"{label} ({help_text}): %{{x:.1f}} {unit}<extra>%{{y}}</extra>",
+                meta=key,
+            )
+        )
+    return figure
+
+
+def legend_html(parts: list[tuple[str, str]]) -> str:
+    """A stacked chart's legend (label, help text) in its traces' colours, each meaning on hover."""
+    items = "".join(
+        f'<li title="{escape(help_text)}"><span class="swatch" style="background:{PALETTE[index % len(PALETTE)]}">'
+        f"</span>{escape(label)}</li>"
+        for index, (label, help_text) in enumerate(parts)
+    )
+    return f'<ul class="legend">{items}</ul>'

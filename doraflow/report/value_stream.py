@@ -17,7 +17,7 @@ import duckdb
 import plotly.graph_objects as go
 
 from doraflow.report.ci_stages import ci_stages_line, collect_ci_stages, render_ci_stages
-from doraflow.report.render import PALETTE, format_value
+from doraflow.report.render import format_value, legend_html, stacked_bars_figure
 
 # The stream, left to right: the partition of lead time, then monitoring (time to detect, after the release).
 STAGES = (
@@ -194,49 +194,25 @@ def stream_figure(services: list[dict]) -> go.Figure:
     divisor, unit = (
         (1440.0, "days") if largest >= 3 * 1440 else ((60.0, "hours") if largest >= 180 else (1.0, "minutes"))
     )
-    figure = go.Figure(
-        layout=dict(
-            title=dict(text="Value stream: median of each stage", font=dict(size=15), x=0.02),
-            template="none",
-            barmode="stack",
-            margin=dict(l=110, r=16, t=44, b=48),
-            paper_bgcolor="#ffffff",
-            plot_bgcolor="#ffffff",
-            # The legend is HTML under the chart (stream_legend): it wraps at any width, where plotly's own
-            # turned into a column over the title, with a scrollbar, on a phone.
-            showlegend=False,
-            xaxis=dict(title=dict(text=unit), gridcolor="#eef0f3", rangemode="tozero"),
-            yaxis=dict(autorange="reversed"),
-            height=_chart_height(len(names)),
-        )
-    )
     columns = [(key, label, help_text, f"stage_{key}_median_minutes") for key, label, help_text in STAGES]
     columns.append((*MONITORING, "time_to_detect_median_minutes"))
-    for index, (key, label, help_text, column) in enumerate(columns):
-        values = [row.get(column) for row in services]
-        figure.add_trace(
-            go.Bar(
-                y=names,
-                x=[None if value is None else value / divisor for value in values],
-                name=label,
-                orientation="h",
-                marker_color=PALETTE[index % len(PALETTE)],
-                hovertemplate=f"{label} ({help_text}): %{{x:.1f}} {unit}<extra>%{{y}}</extra>",
-                meta=key,
-            )
-        )
-    return figure
+    return stacked_bars_figure(
+        "Value stream: median of each stage",
+        names,
+        [
+            (key, label, help_text, [row.get(column) for row in services])
+            for key, label, help_text, column in columns
+        ],
+        divisor=divisor,
+        unit=unit,
+        left_margin=110,
+        height=_chart_height(len(names)),
+    )
 
 
 def stream_legend() -> str:
-    """The chart's legend, stream order, each stage's meaning on hover: a list that wraps with the width."""
-    columns = [*STAGES, MONITORING]
-    items = "".join(
-        f'<li title="{escape(help_text)}"><span class="swatch" style="background:{PALETTE[index % len(PALETTE)]}">'
-        f"</span>{escape(label)}</li>"
-        for index, (_, label, help_text) in enumerate(columns)
-    )
-    return f'<ul class="legend">{items}</ul>'
+    """The chart's legend, stream order, each stage's meaning on hover."""
+    return legend_html([(label, help_text) for _, label, help_text in [*STAGES, MONITORING]])
 
 
 def _table(header: list[str], rows: list[list[str]], kind: str) -> str:
