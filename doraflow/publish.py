@@ -399,6 +399,16 @@ def _identity(path: Path) -> list[int] | None:
     return [info.st_ino, info.st_mtime_ns, info.st_size]
 
 
+def _built_from(settings: Settings) -> dict[str, Any] | None:
+    """The build the marts just copied come from (publish holds the run lock: no build since), None if unknown."""
+    from doraflow.ops import latest_build
+
+    try:
+        return latest_build(settings)
+    except Exception:  # noqa: BLE001 - the record then matches no build: the next run publishes
+        return None
+
+
 def _record_publication(
     settings: Settings, key: dict[str, Any], publish_id: str, counts: dict[str, int]
 ) -> None:
@@ -448,13 +458,9 @@ def current_publication(settings: Settings, build: dict[str, Any] | None) -> dic
 
 def publish(settings: Settings, progress: Callable[[str], object] = print) -> PublishResult:
     """Build the serving copy, the Parquet exports and the report, then swap all three in."""
-    from doraflow.ops import latest_build
     from doraflow.report import write_report
 
     started = time.monotonic()
-    key = publication_key(
-        settings, latest_build(settings)
-    )  # publish runs under the run lock: no build meanwhile
     warehouse_dir = settings.warehouse_dir
     warehouse_dir.mkdir(parents=True, exist_ok=True)
     publish_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
@@ -471,6 +477,7 @@ def publish(settings: Settings, progress: Callable[[str], object] = print) -> Pu
     try:
         progress(f"publish: copying the marts from {settings.warehouse_target} into a new serving copy")
         counts = build_serving_copy(settings, serving_tmp, workdir)
+        key = publication_key(settings, _built_from(settings))
         for name, rows in counts.items():
             progress(f"publish: marts.{name}: {rows} rows")
         export_version.mkdir(parents=True)
