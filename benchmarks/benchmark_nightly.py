@@ -7,8 +7,9 @@ Against the simulator (in its own process), into a fresh warehouse: a first `dor
 first build), then `--runs` runs with nothing changed at the sources, then one more with `--full-build` (the same
 run when the dbt build is not skipped: what every nightly cost before builds were skipped). Each run is the CLI in
 a child process, so its wall time includes Python's start and imports, as a scheduler sees it; the time of each
-step comes from the run's rows in ops.step_runs. Reports the minimum wall time of the unchanged runs with that
-run's steps (goal: under 5 s, docs/architecture.md), the forced build's, and each child's peak resident memory.
+step comes from the run's rows in ops.step_runs (and whether the build and publish were skipped). Reports the
+minimum wall time of the unchanged runs with that run's steps (goal: under 5 s, docs/architecture.md), the forced
+build's, and each child's peak resident memory.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def run_cli(env: dict[str, str], warehouse: Path, *extra: str) -> dict:
         "wall_seconds": round(wall, 2),
         "steps": {step: round(seconds, 2) for step, seconds in steps},
         "transform_skipped": "dbt build skipped:" in output,
+        "publish_skipped": "publish skipped:" in output,
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
     }
 

@@ -313,7 +313,8 @@ def _add_full_build_option(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the dbt build even when nothing changed since the last successful one (no raw row loaded or changed, same "
         "settings, reporting date, dbt project and service catalog), which is otherwise skipped in one line "
-        "(also: TRANSFORM_SKIP_UNCHANGED=false)",
+        "(also: TRANSFORM_SKIP_UNCHANGED=false); after a skipped build, `run` also skips publish when the "
+        "serving copy, exports and report in place were published from the same build on the same day",
     )
 
 

@@ -292,15 +292,40 @@ def step_publish(settings: Settings, handoff: Handoff, progress: Progress = prin
     succeeded, so the serving copy's `marts.pipeline_runs` includes the run that published it. That is true of
     every copy a reader can see: the copy replaces the old one only when publish succeeds, and the run's final
     figures (publish included, or the failure) replace these rows when the run ends.
+
+    Skipped, in one line, when this run's build was skipped and the publication in place was made from that very
+    build, for today's report day and settings (`doraflow.publish.current_publication`): it would be rebuilt
+    identical, but for the runs its `marts.pipeline_runs` lists (the working warehouse's ops has them all).
     """
-    from doraflow.publish import publish
+    from doraflow.publish import PublishResult, current_publication, publish
     from doraflow.regressions import report_regressions
 
     require_checked_marts(settings)
-    if run_recorder is not None:
-        run_recorder.finish("success")
+    record = None
+    if handoff.build_skipped and not handoff.full_build:
+        from doraflow.ops import latest_build
+
+        build = latest_build(settings)
+        record = current_publication(settings, build)
     try:
-        result = publish(settings, progress=progress)
+        if record is not None:
+            progress(
+                f"publish skipped: the serving copy, exports and report are those of the build at "
+                f"{build['started_at']:%Y-%m-%d %H:%M:%S} UTC (published at {record['published_at']}), and "
+                f"the marts, report day and report settings are unchanged since"
+            )
+            result = PublishResult(
+                serving_path=settings.serving_path,
+                exports_dir=settings.exports_dir,
+                report_path=settings.report_path,
+                row_counts=record["row_counts"],
+                source=settings.warehouse_target,
+                skipped=True,
+            )
+        else:
+            if run_recorder is not None:
+                run_recorder.finish("success")
+            result = publish(settings, progress=progress)
     finally:
         if handoff.docs_after_publish:  # in publish's shadow: the gates' pages never delay the serving copy
             render_gate_docs(settings, "landing", "marts")

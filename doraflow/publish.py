@@ -26,6 +26,12 @@ it runs, so the next publish knows a leftover whose lock is free belongs to a de
 one and the one the link pointed to before it (readers may be in the middle of reading it): a version left by
 a killed publish never takes the place of the one readers use.
 
+After the three swaps, publish writes its record, `warehouse/dora_publication.json`: which build's marts it
+published (`ops.dbt_builds`), for which report day and report settings, and the identity (inode, mtime, size) of
+the files it swapped in. A run whose build was skipped asks `current_publication` and skips publish when that
+record still describes the files in place (`doraflow.pipeline.step_publish`). The record is removed before the
+first swap and written after the last, so a publish killed in between leaves none and the next run publishes.
+
 With `WAREHOUSE_TARGET=postgres` the marts live in PostgreSQL. Publish then reads every `marts` table in one
 read-only REPEATABLE READ transaction (one consistent snapshot) and writes the same DuckDB serving copy,
 exports and report from it; BI tools may also query PostgreSQL directly with the read-only role of
@@ -35,6 +41,8 @@ exports and report from it; BI tools may also query PostgreSQL directly with the
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -45,6 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -57,6 +66,7 @@ SERVING_STORAGE_VERSION = "v1.0.0"
 PUBLISH_DIR_PREFIX = ".publish-"
 PUBLISH_ID = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
 LEGACY_LEFTOVER_SECONDS = 3600  # leftovers of publishes before the lock file: removed when older than this
+PUBLICATION_RECORD = "dora_publication.json"  # beside the serving copy: what the current publication is of
 
 # PostgreSQL data types (information_schema.columns.data_type) -> DuckDB column types for the serving copy.
 POSTGRES_TO_DUCKDB_TYPES = {
@@ -90,6 +100,7 @@ class PublishResult:
     row_counts: dict[str, int] = field(default_factory=dict)  # mart -> rows published
     source: str = "duckdb"  # where the marts were read: 'duckdb' or 'postgres'
     elapsed_seconds: float = 0.0
+    skipped: bool = False  # nothing to publish: the current publication is of these very marts
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -291,6 +302,7 @@ def _clean_dead_publishes(settings: Settings, progress: Callable[[str], object])
         (f".{settings.serving_path.name}.", ".tmp"),
         (f".{settings.serving_path.name}.", ".tmp.wal"),
         (f".{settings.report_path.name}.", ".tmp"),
+        (f".{PUBLICATION_RECORD}.", ".tmp"),
     )
     for path in list(warehouse_dir.iterdir()):
         name = path.name
@@ -343,6 +355,107 @@ def _swap_exports(exports_dir: Path, new_version: Path, live: set[str] = frozens
             shutil.rmtree(path, ignore_errors=True)
 
 
+def publication_record_path(settings: Settings) -> Path:
+    return settings.warehouse_dir / PUBLICATION_RECORD
+
+
+def publication_key(settings: Settings, build: dict[str, Any] | None) -> dict[str, Any]:
+    """What a publication is made from: the marts' build, the report's day and settings, the publishing code.
+
+    `build` is `doraflow.ops.latest_build`: with nothing built since, the marts are those it left (a skipped build
+    checks their row counts). The report's period and open periods depend on its day; the targets, time zone and
+    edition on what it shows; the code of publish and the report on how it is written.
+    """
+    from doraflow.report.data import report_day
+    from doraflow.transform import _warehouse_identity  # the build decision's own (never the password)
+
+    code = hashlib.sha256()
+    for path in sorted([Path(__file__), *Path(__file__).with_name("report").glob("*.py")]):
+        code.update(path.name.encode() + b"\0" + path.read_bytes())
+    return {
+        "build": None if build is None else f"{build['status']} {build['started_at'].isoformat()}",
+        "warehouse": _warehouse_identity(settings),
+        "report day": report_day(settings.reporting_timezone).isoformat(),
+        "report settings": {
+            "targets": [
+                settings.targets.deployments_per_day,
+                settings.targets.lead_time_minutes,
+                settings.targets.change_failure_rate,
+                settings.targets.time_to_restore_minutes,
+            ],
+            "reporting timezone": settings.reporting_timezone,
+            "benchmark edition": settings.benchmark_edition,
+        },
+        "publish code": code.hexdigest()[:16],
+        "paths": [str(settings.serving_path), str(settings.exports_dir), str(settings.report_path)],
+    }
+
+
+def _identity(path: Path) -> list[int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return [info.st_ino, info.st_mtime_ns, info.st_size]
+
+
+def _built_from(settings: Settings) -> dict[str, Any] | None:
+    """The build the marts just copied come from (publish holds the run lock: no build since), None if unknown."""
+    from doraflow.ops import latest_build
+
+    try:
+        return latest_build(settings)
+    except Exception:  # noqa: BLE001 - the record then matches no build: the next run publishes
+        return None
+
+
+def _record_publication(
+    settings: Settings, key: dict[str, Any], publish_id: str, counts: dict[str, int]
+) -> None:
+    """Write the record of the publication just swapped in (after the last swap: see the module's docstring)."""
+    record = {
+        "key": key,
+        "published_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "publish_id": publish_id,
+        "row_counts": counts,
+        "serving": _identity(settings.serving_path),
+        "report": _identity(settings.report_path),
+        "exports": _current_version(settings.exports_dir),
+    }
+    target = publication_record_path(settings)
+    temporary = target.with_name(f".{target.name}.{publish_id}.tmp")
+    temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def current_publication(settings: Settings, build: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The record of the publication in place when it was made from `build` with today's key, else None.
+
+    None too when any part is not the one that publish swapped in: the serving copy or the report removed or
+    replaced (inode, mtime, size), the exports link pointing elsewhere or a Parquet file missing.
+    """
+    if build is None or build["status"] != "success":
+        return None
+    try:
+        record = json.loads(publication_record_path(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("key") != publication_key(settings, build):
+        return None
+    if record.get("serving") is None or record["serving"] != _identity(settings.serving_path):
+        return None
+    if record.get("report") is None or record["report"] != _identity(settings.report_path):
+        return None
+    version = _current_version(settings.exports_dir)
+    if version is None or version != record.get("exports"):
+        return None
+    if not all(
+        (settings.exports_dir / f"{name}.parquet").is_file() for name in record.get("row_counts") or {}
+    ):
+        return None
+    return record
+
+
 def publish(settings: Settings, progress: Callable[[str], object] = print) -> PublishResult:
     """Build the serving copy, the Parquet exports and the report, then swap all three in."""
     from doraflow.report import write_report
@@ -364,6 +477,7 @@ def publish(settings: Settings, progress: Callable[[str], object] = print) -> Pu
     try:
         progress(f"publish: copying the marts from {settings.warehouse_target} into a new serving copy")
         counts = build_serving_copy(settings, serving_tmp, workdir)
+        key = publication_key(settings, _built_from(settings))
         for name, rows in counts.items():
             progress(f"publish: marts.{name}: {rows} rows")
         export_version.mkdir(parents=True)
@@ -375,10 +489,12 @@ def publish(settings: Settings, progress: Callable[[str], object] = print) -> Pu
         # A WAL beside the serving copy can only come from someone who opened it read-write against the
         # rules; replayed onto the new file it would corrupt it, so it goes.
         Path(f"{settings.serving_path}.wal").unlink(missing_ok=True)
+        publication_record_path(settings).unlink(missing_ok=True)  # written again only after the last swap
         os.replace(serving_tmp, settings.serving_path)
         swapped = True
         _swap_exports(settings.exports_dir, export_version, _live_publish_ids(warehouse_dir))
         os.replace(report_tmp, settings.report_path)
+        _record_publication(settings, key, publish_id, counts)
     except PublishError:
         raise
     except (OSError, duckdb.Error) as error:
@@ -386,7 +502,8 @@ def publish(settings: Settings, progress: Callable[[str], object] = print) -> Pu
     finally:
         lock.close()
         shutil.rmtree(workdir, ignore_errors=True)
-        for leftover in (serving_tmp, Path(f"{serving_tmp}.wal"), report_tmp):
+        record_tmp = warehouse_dir / f".{PUBLICATION_RECORD}.{publish_id}.tmp"
+        for leftover in (serving_tmp, Path(f"{serving_tmp}.wal"), report_tmp, record_tmp):
             leftover.unlink(missing_ok=True)
         if not swapped and export_version.exists():
             shutil.rmtree(export_version, ignore_errors=True)

@@ -1,7 +1,8 @@
 """A run with nothing new skips the dbt build in one line; anything the build is built from makes it build.
 
 One warehouse for the module (the simulator's small organisation), its tests in order: a first run builds, a
-second run with nothing new skips and still publishes, `--full-build` forces; then each input the build depends on
+second run with nothing new skips the build and publish (the publication in place is of these marts), a removed
+report or serving copy and a publish killed before its record publish again, `--full-build` forces; then each input the build depends on
 (a setting, the reporting day, a model file, the service catalog file, a dropped or altered mart, a loaded batch,
 a failed or killed build) is changed alone and the decision must name it. One PostgreSQL case at the end.
 """
@@ -56,7 +57,12 @@ def model_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith("dbt model ")]
 
 
-def test_a_run_with_nothing_new_skips_the_build_in_one_line_and_still_publishes(settings):
+def publish_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("publish")]
+
+
+def test_a_run_with_nothing_new_skips_the_build_and_publish_in_one_line_each(settings):
+    serving = settings.serving_path.stat()
     before = builds(settings)
     assert [status for status, _ in before] == ["success"]
     lines: list[str] = []
@@ -74,7 +80,56 @@ def test_a_run_with_nothing_new_skips_the_build_in_one_line_and_still_publishes(
     assert gate_lines == [line for line in lines if "marts gate" in line or line.startswith("checked marts")]
     assert len(gate_lines) == 1 and f"(run {before[0][1]})" in gate_lines[0]
     assert latest_marts_event(settings)[0] == "passed" and latest_marts_event(settings)[2] == before[0][1]
-    assert run.publish_result is not None
+    # The first run published these very marts (its build), today, with these settings: publish is one line and
+    # the serving copy is the same file, untouched.
+    assert run.publish_result.skipped
+    assert (
+        publish_lines(lines)
+        == [
+            line
+            for line in lines
+            if line.startswith(
+                "publish skipped: the serving copy, exports and report are those of the build at "
+            )
+        ]
+        and len(publish_lines(lines)) == 1
+    )
+    after = settings.serving_path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (serving.st_ino, serving.st_mtime_ns)
+    assert run.publish_result.row_counts and all(
+        (settings.exports_dir / f"{name}.parquet").is_file() for name in run.publish_result.row_counts
+    )
+
+
+def test_a_removed_report_or_serving_copy_publishes_again(settings):
+    for part in (settings.report_path, settings.serving_path):
+        part.unlink()
+        lines: list[str] = []
+        run = run_pipeline(settings, progress=lines.append)
+        assert run.transform_result.skipped and not run.publish_result.skipped
+        assert not any(line.startswith("publish skipped") for line in lines)
+        assert settings.report_path.is_file() and settings.serving_path.is_file()
+    # ... and once published again, the next run with nothing new skips publish again.
+    assert run_pipeline(settings, progress=lambda line: None).publish_result.skipped
+
+
+def test_a_publish_killed_before_its_record_publishes_next_time(settings, monkeypatch):
+    from doraflow import publish
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("killed after the swaps, before the record")
+
+    serving = settings.serving_path.stat()
+    with monkeypatch.context() as patch:
+        patch.setattr(publish, "_record_publication", killed)
+        with pytest.raises(RuntimeError, match="killed after the swaps"):
+            run_step("publish", settings, lambda line: None)  # `doraflow publish`: always publishes
+    assert settings.serving_path.stat().st_ino != serving.st_ino  # swapped in, then "killed"
+    assert not publish.publication_record_path(settings).exists()  # removed before the first swap
+    run = run_pipeline(settings, progress=lambda line: None)
+    assert run.transform_result.skipped and not run.publish_result.skipped
+    assert publish.publication_record_path(settings).is_file()
+    assert run_pipeline(settings, progress=lambda line: None).publish_result.skipped
 
 
 def test_a_skipped_build_still_checks_marts_the_gate_has_not_passed(settings):
@@ -91,6 +146,7 @@ def test_full_build_forces_a_build_and_the_setting_too(settings):
     lines: list[str] = []
     run = run_pipeline(settings, progress=lines.append, full_build=True)
     assert run.status == "success" and not run.transform_result.skipped
+    assert not run.publish_result.skipped  # a new build: its marts are published
     assert not any(line.startswith("dbt build skipped") for line in lines)
     assert len(model_lines(lines)) == run.transform_result.models > 0
     assert [status for status, _ in builds(settings)] == ["success", "success"]
@@ -239,6 +295,12 @@ def test_postgres_skips_when_nothing_changed_and_builds_after_a_dropped_mart(pos
     assert record["status"] == "success" and "@" in record["inputs"]["warehouse"]
     assert ":" not in record["inputs"]["warehouse"].split("@")[0].removeprefix("postgres://")  # no password
     assert not build_decision(settings).build
+    # Publish from PostgreSQL follows the same rule: after a skipped build, the publication of this build is kept.
+    record_marts_event(settings, "passed", "by-hand")
+    assert not run_step("publish", settings, lambda line: None).skipped
+    lines: list[str] = []
+    assert run_step("publish", settings, lines.append, Handoff(build_skipped=True)).skipped
+    assert [line for line in lines if line.startswith("publish")][0].startswith("publish skipped: ")
     mart = sorted(name for name, count in built_tables(settings).items() if count)[0]
     connection = psycopg2.connect(postgres_database)
     with connection, connection.cursor() as cursor:

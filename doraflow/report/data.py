@@ -307,6 +307,11 @@ def _scopes_without_repository(connection: duckdb.DuckDBPyConnection, tables: se
     return {"service": services, "team": {team for team, any_repo in teams.items() if not any_repo}}
 
 
+def report_day(reporting_timezone: str) -> date:
+    """The report's today: the day in the reporting time zone (its period and the open periods depend on it)."""
+    return datetime.now(ZoneInfo(reporting_timezone)).date()
+
+
 def collect(
     connection: duckdb.DuckDBPyConnection,
     *,
@@ -315,7 +320,7 @@ def collect(
     today: date | None = None,
 ) -> dict:
     """Everything the report shows, as one JSON-ready dictionary."""
-    today = today or datetime.now(ZoneInfo(reporting_timezone)).date()
+    today = today or report_day(reporting_timezone)
     tables = {
         row[0]
         for row in connection.execute(
