@@ -80,10 +80,16 @@ def _drive(task_id: str, handoff: dict | None = None, *, spool_as: str | None = 
             for abandoned in recorder.start():  # this run is 'running' until record_ops writes its outcome
                 print(f"run {abandoned} did not finish (killed?): recorded as abandoned")
     try:
-        execute(STEP[task_id], settings, state, recorder, print, run_recorder=run_recorder)
+        result = execute(STEP[task_id], settings, state, recorder, print, run_recorder=run_recorder)
     finally:
         recorder.spool(spool_as or task_id)
         gc.unfreeze()  # what the step left behind is collectable again (`dags test` runs every task in one process)
+    if getattr(result, "skipped", False) and task_id == "publish":
+        # Nothing new was published: a skipped task announces no Asset, so the DAGs scheduled on the marts do not
+        # run again on unchanged data (the step's line above says why it was skipped).
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("publish skipped: the publication in place is of this build")
     return state.to_dict()
 
 
@@ -167,7 +173,8 @@ def check_marts(handoff: dict) -> dict:
 
 @task(pool=POOL, outlets=PUBLISHED_ASSETS)
 def publish(handoff: dict) -> dict:
-    """Atomically replace the serving copy, Parquet exports and report; then announce the marts' Assets."""
+    """Atomically replace the serving copy, Parquet exports and report; then announce the marts' Assets. Skipped
+    (no Asset announced) when nothing changed since the publication in place (docs/airflow.md)."""
     return _drive("publish", handoff)
 
 
@@ -225,8 +232,9 @@ def dora_nightly():
     published = publish(check_marts(source_freshness(transform(load(checked)))))
     recorded = record_ops()
     published >> recorded
-    # record_ops runs whatever happened (all_done); this leaf keeps the run failed when publish did not run
-    [published, recorded] >> EmptyOperator(task_id="run_succeeded")
+    # record_ops runs whatever happened (all_done); this leaf keeps the run failed when publish failed, and runs
+    # when publish was skipped (nothing changed: the publication in place is of this build)
+    [published, recorded] >> EmptyOperator(task_id="run_succeeded", trigger_rule="none_failed")
 
 
 dora_nightly()

@@ -94,12 +94,18 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         assert marts_snapshot(warehouse) == first_marts
 
+        # Nothing changed since: the DAG skips the build and publish, and announces no Asset for that run.
+        done = airflow(["dags", "test", "dora_nightly"], env, tmp_path)
+        assert done.returncode == 0, f"{failed_tasks(home)}; {(done.stdout + done.stderr)[-3000:]}"
+        assert "publish skipped: " in done.stdout + done.stderr
+
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        runs = con.execute(
+        *runs, unchanged_run = con.execute(
             "select run_id, trigger, status, error from ops.pipeline_runs where run_id <> 'killed-run' "
             "order by started_at"
         ).fetchall()
+        assert unchanged_run[1:] == ("airflow", "success", None)
         killed = con.execute(
             "select status, error from ops.pipeline_runs where run_id = 'killed-run'"
         ).fetchone()
@@ -173,6 +179,17 @@ def test_dags_test_runs_the_whole_chain(tmp_path):
         names = {
             r[0] for r in db.execute("select rendered_map_index from task_instance where map_index >= 0")
         }
+        publish_states = db.execute(
+            "select run_id, state from task_instance where task_id = 'publish' order by start_date"
+        ).fetchall()
+        succeeded = db.execute("select state from task_instance where task_id = 'run_succeeded'").fetchall()
+        announced = {r[0] for r in db.execute("select distinct source_run_id from asset_event "
+                                              "where source_task_id = 'publish'")}  # fmt: skip
+    # the first DAG run published and announced the marts; the unchanged one skipped publish, announced nothing
+    # and still succeeded
+    assert [state for _, state in publish_states] == ["success", "skipped"]
+    assert succeeded == [("success",), ("success",)]
+    assert announced == {publish_states[0][0]}
     # one instance per configured source, named by its scopes (docs/airflow.md)
     github = [name for name in names if name.startswith("github ")]
     assert "pagerduty" in names and len(github) == 1 and "acme/payments" in github[0], names
