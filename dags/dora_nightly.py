@@ -144,7 +144,9 @@ def extract(planned: dict) -> None:
 def check_landing() -> dict:
     """The landing gate; hands load the exact set of batches it passed. No source configured: fails (recorded as
     the step's failure), unless the run's param allow_no_source is set."""
-    return _drive("check_landing", {"require_source": True})
+    # the gates' Data Docs pages are drawn after publish (or by record_ops when the run fails), as `doraflow run`
+    # does: they delay neither a gate's verdict nor the serving copy
+    return _drive("check_landing", {"require_source": True, "docs_after_publish": True})
 
 
 @task(pool=POOL, outlets=RAW_ASSETS)
@@ -183,7 +185,7 @@ def record_ops() -> str:
     """Write this run's figures to ops (as `doraflow run` does); on failure, one alert listing the failed tasks."""
     from doraflow.airflow_notify import WebhookNotifier
     from doraflow.ops import RunRecorder, airflow_run_id, clear_spool
-    from doraflow.pipeline import finish_run, run_outcome
+    from doraflow.pipeline import finish_run, render_gate_docs, run_outcome
 
     context = get_current_context()
     settings = af.settings_from_airflow()
@@ -192,6 +194,7 @@ def record_ops() -> str:
     status, error = run_outcome(recorder)
     finish_run(settings, recorder, status, error, print, alert=False)
     if status != "success":
+        render_gate_docs(settings, "landing", "marts")  # what the gates stored before the failure
         failed_steps = sorted({s.step for s in recorder.steps if s.status == "failed"})
         WebhookNotifier(error=error, steps=failed_steps)(context)
     clear_spool(settings, run_id)
